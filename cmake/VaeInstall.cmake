@@ -1,0 +1,17 @@
+# Install rules: headers, the exported vae::vae target and a package config
+# so that consumers can write find_package(vae CONFIG REQUIRED).
+include(CMakePackageConfigHelpers)
+
+install(TARGETS vae EXPORT vaeTargets)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vae DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT vaeTargets NAMESPACE vae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vaeConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/vaeConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
+# Header-only: any architecture may use it.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vaeConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(FILES ${PROJECT_BINARY_DIR}/vaeConfig.cmake ${PROJECT_BINARY_DIR}/vaeConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/VaeDependencies.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)

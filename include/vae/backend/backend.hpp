@@ -1,0 +1,36 @@
+#pragma once
+// The backend policy. A backend is an empty tag type (vae::Cpu, vae::Cuda)
+// with a nested Context (handles, streams); the model code calls only
+// Ops<Backend, S> and stores only Buffer<Backend, S>, so the same model code
+// runs on every backend. No runtime enum, no virtual calls.
+
+#include <type_traits>
+
+#include "vae/core/types.hpp"
+
+namespace vae {
+
+/// Whether `op(A)` is A or its transpose in Ops::gemm.
+enum class Trans { No, Yes };
+
+/// Memory of `size()` scalars owned by a backend. Specialised per backend.
+template <class B, class S>
+class Buffer {
+  static_assert(!std::is_same_v<B, B>,
+                "vae::Buffer<Backend, S>: this backend is not available in this build "
+                "(for vae::Cuda, configure with VAE_WITH_CUDA=ON and compile with nvcc)");
+};
+
+/// The compute primitives of a backend. Specialised per backend; see
+/// backend/cpu.hpp for the list every backend provides.
+template <class B, class S>
+struct Ops {
+  static_assert(!std::is_same_v<B, B>,
+                "vae::Ops<Backend, S>: this backend is not available in this build "
+                "(for vae::Cuda, configure with VAE_WITH_CUDA=ON and compile with nvcc)");
+};
+
+template <class S>
+inline constexpr bool is_supported_scalar_v = std::is_same_v<S, float> || std::is_same_v<S, double>;
+
+}  // namespace vae

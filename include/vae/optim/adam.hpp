@@ -1,0 +1,112 @@
+#pragma once
+// Adam (Kingma & Ba) with PyTorch's update rule, over one flat parameter
+// buffer. The settings (AdamOptions) are apart from the per-run state (the
+// moment buffers and the step count), which checkpoints save and restore.
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "vae/backend/cpu.hpp"
+#include "vae/core/error.hpp"
+
+namespace vae {
+
+/// Adam's settings; PyTorch's defaults.
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  /// L2 penalty added to the gradient (PyTorch's Adam `weight_decay`).
+  double weight_decay = 0.0;
+};
+
+inline void validate(const AdamOptions& o) {
+  auto fail = [](const char* field, double value, const char* expected) {
+    throw ValueError(std::string("vae::AdamOptions.") + field + " is " + std::to_string(value) + ", expected " +
+                     expected);
+  };
+  if (!(o.lr > 0 && std::isfinite(o.lr))) fail("lr", o.lr, "a finite value > 0");
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) fail("beta1", o.beta1, "a value in [0, 1)");
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) fail("beta2", o.beta2, "a value in [0, 1)");
+  if (!(o.eps > 0 && std::isfinite(o.eps))) fail("eps", o.eps, "a finite value > 0");
+  if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) fail("weight_decay", o.weight_decay, "a finite value >= 0");
+}
+
+template <class S = float, class B = Cpu>
+class Adam {
+ public:
+  using Ops = vae::Ops<B, S>;
+  using Context = typename B::Context;
+
+  explicit Adam(AdamOptions options = {}, Context ctx = {}) : options_(options), ctx_(std::move(ctx)) {
+    validate(options_);
+  }
+
+  /// One update of `params` from `grads` (same size n). The moment buffers
+  /// are sized (zeroed) on the first call; afterwards n must not change.
+  void step(View<S> params, ConstView<S> grads) {
+    const Index n = params.size();
+    if (grads.size() != n)
+      throw ShapeError("vae::Adam::step: gradient has " + std::to_string(grads.size()) + " elements, parameters have " +
+                       std::to_string(n));
+    if (size_ == 0) resize(n);
+    if (n != size_)
+      throw ShapeError("vae::Adam::step: parameter buffer has " + std::to_string(n) + " elements, this optimizer's state has " +
+                       std::to_string(size_));
+    ++steps_;
+    const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
+    const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
+    Ops::adam_step(ctx_, params, grads, make_view(m_.data(), n, 1), make_view(v_.data(), n, 1), S(options_.lr),
+                   S(options_.beta1), S(options_.beta2), S(options_.eps), S(options_.weight_decay), S(bc1), S(bc2));
+  }
+
+  const AdamOptions& options() const { return options_; }
+  void set_options(const AdamOptions& options) {
+    validate(options);
+    options_ = options;
+  }
+  /// Number of steps taken (PyTorch's `state['step']`).
+  long long steps() const { return steps_; }
+  /// Number of parameters the state is sized for (0 before the first step).
+  Index size() const { return size_; }
+
+  /// First and second moments (n each); empty before the first step.
+  ConstView<S> first_moment() const { return make_view<S>(m_.data(), size_, 1); }
+  ConstView<S> second_moment() const { return make_view<S>(v_.data(), size_, 1); }
+
+  /// Restores a saved state (host arrays of n scalars each), e.g. from a
+  /// checkpoint.
+  void restore(Index n, const S* m, const S* v, long long steps) {
+    if (steps < 0) throw ValueError("vae::Adam::restore: step count is " + std::to_string(steps) + ", expected >= 0");
+    resize(n);
+    Ops::upload(ctx_, m, make_view(m_.data(), n, 1));
+    Ops::upload(ctx_, v, make_view(v_.data(), n, 1));
+    steps_ = steps;
+  }
+
+  /// Forgets the moments and the step count.
+  void reset() {
+    size_ = 0;
+    steps_ = 0;
+  }
+
+ private:
+  void resize(Index n) {
+    m_.reserve(n);
+    v_.reserve(n);
+    size_ = n;
+    Ops::set_zero(ctx_, make_view(m_.data(), n, 1));
+    Ops::set_zero(ctx_, make_view(v_.data(), n, 1));
+  }
+
+  AdamOptions options_;
+  Context ctx_;
+  Buffer<B, S> m_, v_;
+  Index size_ = 0;
+  long long steps_ = 0;
+};
+
+}  // namespace vae

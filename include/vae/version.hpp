@@ -1,0 +1,6 @@
+#pragma once
+
+#define VAE_VERSION_MAJOR 0
+#define VAE_VERSION_MINOR 1
+#define VAE_VERSION_PATCH 0
+#define VAE_VERSION_STRING "0.1.0"

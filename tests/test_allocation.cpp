@@ -1,0 +1,55 @@
+// No heap allocation inside a steady-state training step. Two independent
+// witnesses: Eigen's runtime malloc check (EIGEN_RUNTIME_NO_MALLOC, which
+// asserts on any allocation Eigen makes) and a count of global operator new.
+// The counting operator new below frees with std::free, which g++ cannot see
+// pairs with its std::malloc.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#define EIGEN_RUNTIME_NO_MALLOC
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <vae/vae.hpp>
+
+namespace {
+std::atomic<long> g_news{0};
+}
+
+void* operator new(std::size_t n) {
+  ++g_news;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+template <class Model>
+void check_steady_state(const char* name) {
+  Model model(1);
+  vae::Adam<float> opt;
+  vae::Rng rng(2);
+  const Eigen::MatrixXf big = (Eigen::MatrixXf::Random(784, 128).array() + 1) / 2;
+  // Warm up with the largest batch: the workspace and Adam's moments are sized here.
+  model.train_step(big, opt, rng);
+  model.train_step(big.leftCols(64), opt, rng);
+
+  const long before = g_news.load();
+  Eigen::internal::set_is_malloc_allowed(false);
+  for (int i = 0; i < 3; ++i) {
+    model.train_step(big, opt, rng);
+    model.train_step(big.leftCols(100), opt, rng);
+  }
+  Eigen::internal::set_is_malloc_allowed(true);
+  const long after = g_news.load();
+  MESSAGE(name << ": operator new calls during 6 steady-state steps: " << after - before);
+  CHECK(after == before);
+  CHECK(opt.steps() == 8);
+}
+
+TEST_CASE("steady-state training steps allocate nothing") {
+  check_steady_state<vae::VariationalAutoencoder<784, 512, 2>>("VAE 784-512-2");
+  check_steady_state<vae::Autoencoder<784, 512, 2>>("autoencoder 784-512-2");
+}

@@ -1,0 +1,131 @@
+// Whole models: finite-difference gradient checks of the autoencoder and the
+// VAE in double precision, for each loss and KL form, plus the shapes and
+// invariants of inference.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <vae/vae.hpp>
+
+#include "gradient_check.hpp"
+
+namespace {
+
+constexpr vae::Index kIn = 12, kHidden = 6, kLatent = 3, kBatch = 5;
+using Ae = vae::Autoencoder<kIn, kHidden, kLatent, double>;
+using Vae = vae::VariationalAutoencoder<kIn, kHidden, kLatent, double>;
+
+const Eigen::MatrixXd& batch() {
+  static const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(kIn, kBatch).array() + 1) / 2;
+  return x;
+}
+
+/// Checks d(batch loss sum)/d(params) for a model whose evaluate() and
+/// compute_gradients() take the same noise from copies of one generator.
+template <class Model>
+double model_gradient_error(vae::Objective<double> objective, const char* name) {
+  Model model(11, objective);
+  const vae::Rng noise(5);
+  vae::Rng rng = noise;
+  const auto parts = model.compute_gradients(batch(), rng);
+  const Eigen::VectorXd analytic = model.gradients_host();
+  CHECK(analytic.allFinite());
+  CHECK(parts.total == doctest::Approx(parts.reconstruction + objective.beta * parts.kl));
+
+  Model probe = model;
+  const auto check = vae::test::check_gradient(
+      [&](const Eigen::VectorXd& p) {
+        probe.set_parameters(p);
+        vae::Rng r = noise;
+        return probe.evaluate(batch(), r).total * kBatch;
+      },
+      model.parameters_host(), analytic);
+  MESSAGE(std::string(name) << ": " << check.checked << " parameters, max relative error " << check.max_relative_error);
+  CHECK(check.checked == Model::parameter_count);
+  CHECK(check.max_relative_error <= 1e-6);
+  return check.max_relative_error;
+}
+
+}  // namespace
+
+TEST_CASE("autoencoder gradients match finite differences") {
+  model_gradient_error<Ae>({vae::Reconstruction::SquaredError}, "autoencoder, squared error");
+  model_gradient_error<Ae>({vae::Reconstruction::BinaryCrossEntropy}, "autoencoder, BCE");
+}
+
+TEST_CASE("VAE gradients match finite differences") {
+  using R = vae::Reconstruction;
+  using K = vae::KlForm;
+  model_gradient_error<Vae>({R::SquaredError, K::Blog, 1.0}, "VAE, squared error + blog KL");
+  model_gradient_error<Vae>({R::SquaredError, K::Exact, 1.0}, "VAE, squared error + exact KL");
+  model_gradient_error<Vae>({R::BinaryCrossEntropy, K::Exact, 1.0}, "VAE, BCE + exact KL");
+  model_gradient_error<Vae>({R::BinaryCrossEntropy, K::Exact, 4.0}, "VAE, BCE + 4 x exact KL");
+}
+
+TEST_CASE("parameter count and layout follow the blog's layers") {
+  // Encoder 784x512 + 512, heads 2 x (512x2 + 2), decoder 2x512... as nn.Linear counts them.
+  using BlogVae = vae::VariationalAutoencoder<784, 512, 2>;
+  CHECK(BlogVae::parameter_count == (784 * 512 + 512) + 2 * (512 * 2 + 2) + (2 * 512 + 512) + (512 * 784 + 784));
+  using BlogAe = vae::Autoencoder<784, 512, 2>;
+  CHECK(BlogAe::parameter_count == (784 * 512 + 512) + (512 * 2 + 2) + (2 * 512 + 512) + (512 * 784 + 784));
+}
+
+TEST_CASE("inference shapes and ranges") {
+  Vae model(3);
+  const auto dist = model.encode_distribution(batch());
+  CHECK(dist.mean.rows() == kLatent);
+  CHECK(dist.mean.cols() == kBatch);
+  CHECK((dist.sigma.array() > 0).all());
+  CHECK(model.encode(batch()).isApprox(dist.mean));
+
+  // A sample is mean + sigma * eps with eps from the same stream.
+  vae::Rng rng(9), replay(9);
+  const Eigen::MatrixXd z = model.encode_sample(batch(), rng);
+  Eigen::MatrixXd eps(kLatent, kBatch);
+  replay.fill_normal(eps.data(), eps.size());
+  CHECK((z - (dist.mean.array() + dist.sigma.array() * eps.array()).matrix()).cwiseAbs().maxCoeff() < 1e-12);
+
+  const Eigen::MatrixXd x_hat = model.reconstruct(batch());
+  CHECK(x_hat.rows() == kIn);
+  CHECK((x_hat.array() > 0).all());
+  CHECK((x_hat.array() < 1).all());
+  CHECK(x_hat.isApprox(model.decode(dist.mean)));
+  const Eigen::MatrixXd drawn = model.sample(7, rng);
+  CHECK(drawn.cols() == 7);
+
+  Ae ae(3);
+  CHECK(ae.reconstruct(batch()).isApprox(ae.decode(ae.encode(batch()))));
+}
+
+TEST_CASE("bad batches are rejected with the shape in the message") {
+  Vae model(1);
+  vae::Rng rng(1);
+  vae::Adam<double> opt;
+  const Eigen::MatrixXd wrong = Eigen::MatrixXd::Zero(kIn + 1, 2);
+  CHECK_THROWS_WITH_AS(model.train_step(wrong, opt, rng), doctest::Contains("has 13 rows, expected 12"), vae::ShapeError);
+  CHECK_THROWS_AS(model.train_step(Eigen::MatrixXd(kIn, 0), opt, rng), vae::ShapeError);
+  Eigen::MatrixXd nan = batch();
+  nan(2, 1) = std::nan("");
+  CHECK_THROWS_AS(model.train_step(nan, opt, rng), vae::ValueError);
+  CHECK_THROWS_AS(model.decode(Eigen::MatrixXd::Zero(kLatent + 1, 1)), vae::ShapeError);
+
+  Vae bce(1, {vae::Reconstruction::BinaryCrossEntropy});
+  Eigen::MatrixXd out_of_range = batch();
+  out_of_range(0, 0) = 1.5;
+  CHECK_THROWS_WITH_AS(bce.train_step(out_of_range, opt, rng), doctest::Contains("outside [0, 1]"), vae::ValueError);
+  CHECK_THROWS_AS(Vae(1, {vae::Reconstruction::SquaredError, vae::KlForm::Exact, -1.0}), vae::ValueError);
+  CHECK_THROWS_AS(model.set_parameters(Eigen::VectorXd::Zero(3)), vae::ShapeError);
+  // Nothing was changed by the rejected calls: the optimizer took no step.
+  CHECK(opt.steps() == 0);
+}
+
+TEST_CASE("a copied model is independent of the original") {
+  Vae a(4);
+  Vae b = a;
+  CHECK(a.parameters_host() == b.parameters_host());
+  vae::Adam<double> opt;
+  vae::Rng rng(0);
+  b.train_step(batch(), opt, rng);
+  CHECK(a.parameters_host() != b.parameters_host());
+  Vae c = std::move(b);
+  CHECK(c.encode(batch()).allFinite());
+}

@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config git
   libeigen3-dev          # Eigen 3.4
-  libopenblas-dev        # BLAS for the CPU backend's matrix products
+  libopenblas-openmp-dev # OpenBLAS (OpenMP build) for the CPU backend's matrix products
   doctest-dev            # tests
   libbenchmark-dev       # benchmarks
   libstb-dev             # stb_image_write, stb_easy_font (pictures)

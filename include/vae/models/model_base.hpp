@@ -65,6 +65,7 @@ class ModelBase {
   static constexpr Index hidden_size = Enc::hidden_size;
   static constexpr Index latent_size = Enc::latent_size;
   static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
+  static constexpr bool is_variational = Enc::is_variational;
 
  protected:
   using S = Scalar;

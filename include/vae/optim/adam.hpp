@@ -77,6 +77,12 @@ class Adam {
   ConstView<S> first_moment() const { return make_view<S>(m_.data(), size_, 1); }
   ConstView<S> second_moment() const { return make_view<S>(v_.data(), size_, 1); }
 
+  /// Copies the moments to host arrays of size() scalars each.
+  void download_state(S* m, S* v) const {
+    Ops::download(ctx_, first_moment(), m);
+    Ops::download(ctx_, second_moment(), v);
+  }
+
   /// Restores a saved state (host arrays of n scalars each), e.g. from a
   /// checkpoint.
   void restore(Index n, const S* m, const S* v, long long steps) {

@@ -1,0 +1,122 @@
+// The training loop: epoch statistics, the callback, progress lines, exact
+// resume from a checkpoint at an epoch boundary, and divergence reporting.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include <vae/vae.hpp>
+
+namespace {
+
+constexpr vae::Index kSide = 6;
+using Vae = vae::VariationalAutoencoder<kSide * kSide, 16, 2>;
+
+/// n images of blurred bars, with labels 0..3 by bar position.
+vae::io::Dataset bars(vae::Index n, std::uint64_t seed) {
+  vae::io::Dataset d;
+  d.rows = d.cols = kSide;
+  vae::Rng rng(seed);
+  for (vae::Index i = 0; i < n; ++i) {
+    const auto label = static_cast<std::uint8_t>(rng.uniform_index(4));
+    for (vae::Index r = 0; r < kSide; ++r)
+      for (vae::Index c = 0; c < kSide; ++c) {
+        const double on = (c == label + 1 ? 220.0 : 0.0) + rng.uniform(0.0, 30.0);
+        d.pixels.push_back(static_cast<std::uint8_t>(on));
+      }
+    d.labels.push_back(label);
+  }
+  return d;
+}
+
+vae::TrainOptions options(int epochs) {
+  vae::TrainOptions o;
+  o.epochs = epochs;
+  o.batch_size = 32;
+  o.seed = 9;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("fit reports every epoch, calls back, and the loss falls") {
+  const auto train = bars(500, 1), test = bars(100, 2);
+  Vae model(1);
+  vae::Adam<float> opt({3e-3});
+  std::ostringstream log;
+  auto o = options(5);
+  o.progress = &log;
+  o.style = vae::ProgressStyle::Lines;
+  int calls = 0;
+  const auto history = vae::fit(model, opt, train, &test, o, [&](const vae::EpochStats& s) { CHECK(s.epoch == calls++); });
+  CHECK(calls == 5);
+  REQUIRE(history.size() == 5);
+  CHECK(opt.steps() == 5 * 16);  // ceil(500 / 32) batches per epoch
+  for (const auto& e : history) {
+    CHECK(e.has_test);
+    CHECK(e.samples_per_second > 0);
+    CHECK(e.train.total == doctest::Approx(e.train.reconstruction + e.train.kl).epsilon(1e-6));
+  }
+  MESSAGE("test loss per sample: epoch 1 " << history.front().test.total << ", epoch 5 " << history.back().test.total);
+  CHECK(history.back().test.total < 0.7 * history.front().test.total);
+  // Plain lines: a summary per epoch, quarter-epoch progress lines, no carriage returns.
+  const std::string text = log.str();
+  CHECK(text.find("epoch 5/5: train") != std::string::npos);
+  CHECK(text.find("samples/s") != std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+}
+
+TEST_CASE("a run resumed from a checkpoint ends bit for bit like an uninterrupted one") {
+  const auto train = bars(300, 3);
+  Vae straight(4);
+  vae::Adam<float> opt_straight;
+  vae::fit(straight, opt_straight, train, nullptr, options(4));
+
+  const auto path = std::filesystem::temp_directory_path() / ("vae_resume_" + std::to_string(::getpid()) + ".ckpt");
+  {
+    Vae first(4);
+    vae::Adam<float> opt;
+    vae::fit(first, opt, train, nullptr, options(2));
+    const vae::io::TrainingPosition pos{2, 9};
+    vae::io::save_checkpoint(path.string(), first, &opt, &pos);
+  }
+  Vae resumed(123);  // different initial weights: all must come from the file
+  vae::Adam<float> opt;
+  vae::io::TrainingPosition pos;
+  vae::io::load_checkpoint(path.string(), resumed, &opt, &pos);
+  auto o = options(4);
+  o.start_epoch = static_cast<int>(pos.next_epoch);
+  o.seed = pos.seed;
+  const auto history = vae::fit(resumed, opt, train, nullptr, o);
+  CHECK(history.size() == 2);
+  CHECK(history.front().epoch == 2);
+  const auto a = straight.parameters_host(), b = resumed.parameters_host();
+  CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0);
+  CHECK(opt.steps() == opt_straight.steps());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a non-finite loss stops training with the epoch and batch") {
+  const auto train = bars(100, 5);
+  Vae model(1);
+  Eigen::VectorXf p = model.parameters_host();
+  p[0] = std::numeric_limits<float>::quiet_NaN();
+  model.set_parameters(p);
+  vae::Adam<float> opt;
+  CHECK_THROWS_WITH_AS(vae::fit(model, opt, train, nullptr, options(1)), doctest::Contains("at epoch 1, batch 1 of 4"),
+                       vae::NumericError);
+}
+
+TEST_CASE("a dataset of the wrong size is rejected before training") {
+  auto train = bars(10, 1);
+  train.rows = 5;  // 30 features per image, the model takes 36
+  train.pixels.resize(std::size_t(10 * 30));
+  Vae model(1);
+  vae::Adam<float> opt;
+  CHECK_THROWS_WITH_AS(vae::fit(model, opt, train, nullptr, options(1)),
+                       doctest::Contains("training set has 30 features per sample, the model takes 36"), vae::ShapeError);
+  CHECK(opt.steps() == 0);
+}

@@ -73,3 +73,29 @@ TEST_CASE("Adam rejects bad settings and mismatched buffers, naming the field") 
   CHECK_THROWS_AS(opt.step(vae::make_view(p5.data(), 5, 1), vae::make_view<float>(g5.data(), 5, 1)), vae::ShapeError);
   CHECK_THROWS_AS(opt.step(vae::make_view(p.data(), 4, 1), vae::make_view<float>(g5.data(), 5, 1)), vae::ShapeError);
 }
+
+TEST_CASE("gradient-norm clipping scales the gradient to the limit, and only above it") {
+  // Clipped: g = (3, 4) has norm 5 > 1, so Adam sees (0.6, 0.8); then
+  // g = (0.3, 0.4) has norm 0.5 and passes unchanged.
+  vae::AdamOptions clip;
+  clip.lr = 0.1;
+  clip.max_grad_norm = 1.0;
+  vae::Adam<double> clipped(clip), reference({0.1});
+  Eigen::Vector2d p1(1, -1), p2(1, -1);
+  const Eigen::Vector2d g1(3, 4), g2(0.3, 0.4), g1_scaled(0.6, 0.8);
+  clipped.step(vae::make_view(p1.data(), 2, 1), vae::make_view<double>(g1.data(), 2, 1));
+  CHECK(clipped.last_grad_norm() == doctest::Approx(5.0));
+  clipped.step(vae::make_view(p1.data(), 2, 1), vae::make_view<double>(g2.data(), 2, 1));
+  CHECK(clipped.last_grad_norm() == doctest::Approx(0.5));
+  reference.step(vae::make_view(p2.data(), 2, 1), vae::make_view<double>(g1_scaled.data(), 2, 1));
+  reference.step(vae::make_view(p2.data(), 2, 1), vae::make_view<double>(g2.data(), 2, 1));
+  CHECK((p1 - p2).cwiseAbs().maxCoeff() < 1e-15);
+  // Without clipping the same gradients give a different result.
+  vae::Adam<double> plain({0.1});
+  Eigen::Vector2d p3(1, -1);
+  plain.step(vae::make_view(p3.data(), 2, 1), vae::make_view<double>(g1.data(), 2, 1));
+  plain.step(vae::make_view(p3.data(), 2, 1), vae::make_view<double>(g2.data(), 2, 1));
+  CHECK((p3 - p1).cwiseAbs().maxCoeff() > 1e-3);
+  CHECK_THROWS_WITH_AS(vae::Adam<double>(vae::AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.0, -1.0}),
+                       doctest::Contains("max_grad_norm"), vae::ValueError);
+}

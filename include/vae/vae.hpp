@@ -23,3 +23,6 @@
 #include "vae/train/batcher.hpp"
 #include "vae/train/progress.hpp"
 #include "vae/train/trainer.hpp"
+#include "vae/io/image.hpp"
+#include "vae/io/gif.hpp"
+#include "vae/io/plot.hpp"

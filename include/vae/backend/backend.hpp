@@ -10,6 +10,14 @@
 
 namespace vae {
 
+/// The CUDA backend tag. Its Context, Buffer and Ops are defined in
+/// backend/cuda.hpp, which needs nvcc and VAE_WITH_CUDA; the tag itself is
+/// declared in every build, so that naming vae::Cuda without CUDA stops at the
+/// static_asserts below instead of at "Cuda is not a member of vae".
+struct Cuda {
+  class Context;
+};
+
 /// Whether `op(A)` is A or its transpose in Ops::gemm.
 enum class Trans { No, Yes };
 

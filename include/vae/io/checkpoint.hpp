@@ -246,7 +246,8 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typen
   objective.beta = static_cast<S>(r.get<double>("objective.beta"));
   Vector<S> params(Model::parameter_count);
   r.get_array(params.data(), std::size_t(params.size()), "parameters");
-  AdamOptions adam;
+  // Settings not stored (gradient clipping) stay as the caller set them.
+  AdamOptions adam = optimizer ? optimizer->options() : AdamOptions{};
   std::int64_t steps = 0;
   Vector<S> m, v;
   if (info.has_optimizer) {

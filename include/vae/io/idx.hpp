@@ -109,11 +109,12 @@ class GzInput {
     return total;
   }
 
-  /// Counts the bytes left, without keeping them.
-  std::uint64_t skip_rest() {
+  /// Counts the bytes left, without keeping them, stopping past `limit` (a
+  /// small gzip file can inflate to terabytes).
+  std::uint64_t skip_rest(std::uint64_t limit) {
     std::vector<unsigned char> scratch(1u << 16);
     std::uint64_t n = 0;
-    for (std::size_t got; (got = read(scratch.data(), scratch.size())) > 0;) n += got;
+    for (std::size_t got; n <= limit && (got = read(scratch.data(), scratch.size())) > 0;) n += got;
     return n;
   }
 
@@ -139,17 +140,20 @@ class GzInput {
   gzFile file_ = nullptr;
 };
 
-/// Reads the `4 * words` header bytes and checks the magic number.
-/// `what` describes the expected file, e.g. "idx3 images".
+/// Reads the `4 * words` header bytes, checking the magic number before the
+/// rest so that a wrong file is named as such even when it is short. `what`
+/// describes the expected file, e.g. "idx3 images".
 inline std::array<std::uint32_t, 4> read_idx_header(GzInput& in, std::uint32_t magic, int words, const char* what) {
   unsigned char raw[16];
   const std::size_t want = 4 * static_cast<std::size_t>(words);
-  const std::size_t got = in.read(raw, want);
-  if (got < want)
-    throw FormatError(in.path() + ": too short for an IDX header: " + std::to_string(got) + " bytes, expected " +
-                      std::to_string(want) + " (" + what + ")");
+  std::size_t got = in.read(raw, 4);
+  const auto too_short = [&] {
+    return FormatError(in.path() + ": too short for an IDX header: " + std::to_string(got) + " bytes, expected " +
+                       std::to_string(want) + " (" + what + ")");
+  };
+  if (got < 4) throw too_short();
   std::array<std::uint32_t, 4> h{};
-  for (int i = 0; i < words; ++i) h[i] = big_endian32(raw + 4 * i);
+  h[0] = big_endian32(raw);
   if (h[0] != magic) {
     std::string hint;
     if (h[0] == kIdxLabelsMagic) hint = "; this looks like an idx1 labels file";
@@ -157,6 +161,9 @@ inline std::array<std::uint32_t, 4> read_idx_header(GzInput& in, std::uint32_t m
     throw FormatError(in.path() + ": magic number is " + hex32(h[0]) + ", expected " + hex32(magic) + " (" + what +
                       ")" + hint);
   }
+  got += in.read(raw + 4, want - 4);
+  if (got < want) throw too_short();
+  for (int i = 1; i < words; ++i) h[i] = big_endian32(raw + 4 * i);
   return h;
 }
 
@@ -169,8 +176,11 @@ inline std::vector<std::uint8_t> read_idx_payload(GzInput& in, std::uint64_t pay
                        " bytes after the " + std::to_string(header_bytes) + "-byte header) but only " +
                        std::to_string(available) + " bytes are there");
   };
+  constexpr std::uint64_t kTrailingCountLimit = std::uint64_t(1) << 20;
   const auto trailing = [&](std::uint64_t extra) {
-    return FormatError(in.path() + ": " + std::to_string(extra) + " trailing bytes after " + promise +
+    const std::string count =
+        extra > kTrailingCountLimit ? "more than " + std::to_string(kTrailingCountLimit) : std::to_string(extra);
+    return FormatError(in.path() + ": " + count + " trailing bytes after " + promise +
                        "; expected the data to end at byte " + std::to_string(header_bytes + payload));
   };
   if (payload > static_cast<std::uint64_t>(std::numeric_limits<std::ptrdiff_t>::max()))
@@ -178,7 +188,8 @@ inline std::vector<std::uint8_t> read_idx_payload(GzInput& in, std::uint64_t pay
   std::vector<std::uint8_t> data;
   if (!in.compressed()) {
     // Raw file: its size bounds the allocation before it is made.
-    const std::uint64_t available = in.file_size() - header_bytes;
+    const std::uint64_t size = in.file_size();
+    const std::uint64_t available = size > header_bytes ? size - header_bytes : 0;
     if (available < payload) throw short_file(available);
     if (available > payload) throw trailing(available - payload);
     data.resize(static_cast<std::size_t>(payload));
@@ -196,7 +207,7 @@ inline std::vector<std::uint8_t> read_idx_payload(GzInput& in, std::uint64_t pay
     have += got;
     if (got < want) throw short_file(have);
   }
-  if (const std::uint64_t extra = in.skip_rest(); extra > 0) throw trailing(extra);
+  if (const std::uint64_t extra = in.skip_rest(kTrailingCountLimit); extra > 0) throw trailing(extra);
   return data;
 }
 
@@ -261,7 +272,8 @@ inline Dataset load_mnist(const std::string& dir, Split split) {
     throw IoError(base + ": not found (looked for " + name + " and " + name + ".gz in " + (dir.empty() ? "." : dir) +
                   "; scripts/fetch_mnist.sh downloads MNIST)");
   };
-  return load_dataset(find(prefix + "-images-idx3-ubyte"), find(prefix + "-labels-idx1-ubyte"));
+  const std::string images = find(prefix + "-images-idx3-ubyte");  // images first: the error names them first
+  return load_dataset(images, find(prefix + "-labels-idx1-ubyte"));
 }
 
 namespace detail {

@@ -21,6 +21,9 @@ struct AdamOptions {
   double eps = 1e-8;
   /// L2 penalty added to the gradient (PyTorch's Adam `weight_decay`).
   double weight_decay = 0.0;
+  /// When > 0, gradients whose L2 norm exceeds it are scaled down to it
+  /// before the update (PyTorch's clip_grad_norm_ then step).
+  double max_grad_norm = 0.0;
 };
 
 inline void validate(const AdamOptions& o) {
@@ -33,6 +36,8 @@ inline void validate(const AdamOptions& o) {
   if (!(o.beta2 >= 0 && o.beta2 < 1)) fail("beta2", o.beta2, "a value in [0, 1)");
   if (!(o.eps > 0 && std::isfinite(o.eps))) fail("eps", o.eps, "a finite value > 0");
   if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) fail("weight_decay", o.weight_decay, "a finite value >= 0");
+  if (!(o.max_grad_norm >= 0 && std::isfinite(o.max_grad_norm)))
+    fail("max_grad_norm", o.max_grad_norm, "a finite value >= 0 (0 disables clipping)");
 }
 
 template <class S = float, class B = Cpu>
@@ -56,11 +61,17 @@ class Adam {
     if (n != size_)
       throw ShapeError("vae::Adam::step: parameter buffer has " + std::to_string(n) + " elements, this optimizer's state has " +
                        std::to_string(size_));
+    S scale = S(1);
+    last_grad_norm_ = -1;
+    if (options_.max_grad_norm > 0) {
+      last_grad_norm_ = std::sqrt(static_cast<double>(Ops::squared_norm(ctx_, grads)));
+      if (last_grad_norm_ > options_.max_grad_norm) scale = S(options_.max_grad_norm / last_grad_norm_);
+    }
     ++steps_;
     const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
     const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
     Ops::adam_step(ctx_, params, grads, make_view(m_.data(), n, 1), make_view(v_.data(), n, 1), S(options_.lr),
-                   S(options_.beta1), S(options_.beta2), S(options_.eps), S(options_.weight_decay), S(bc1), S(bc2));
+                   S(options_.beta1), S(options_.beta2), S(options_.eps), S(options_.weight_decay), S(bc1), S(bc2), scale);
   }
 
   const AdamOptions& options() const { return options_; }
@@ -70,6 +81,8 @@ class Adam {
   }
   /// Number of steps taken (PyTorch's `state['step']`).
   long long steps() const { return steps_; }
+  /// The gradient norm of the last step when clipping is on, -1 otherwise.
+  double last_grad_norm() const { return last_grad_norm_; }
   /// Number of parameters the state is sized for (0 before the first step).
   Index size() const { return size_; }
 
@@ -113,6 +126,7 @@ class Adam {
   Buffer<B, S> m_, v_;
   Index size_ = 0;
   long long steps_ = 0;
+  double last_grad_norm_ = -1;
 };
 
 }  // namespace vae

@@ -1,0 +1,118 @@
+// Training and output of vae_mnist, for a latent size fixed at compile time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <vae/vae.hpp>
+
+#include "figures.hpp"
+
+namespace examples {
+
+struct RunOptions {
+  std::string model = "both";
+  int latent = 2;
+  int epochs = 20;
+  int batch = 128;
+  double lr = 1e-3;
+  double beta = 1.0;
+  std::string loss = "sse";
+  std::string kl = "blog";
+  std::uint64_t seed = 0;
+  int threads = 0;
+  std::string data = "data/mnist";
+  std::string out = "out";
+  bool no_plots = false;
+  bool quiet = false;
+};
+
+struct Data {
+  vae::io::Dataset train, test;
+};
+
+/// Per-epoch metrics of every model trained, written as one CSV.
+class Metrics {
+ public:
+  void add(const std::string& model, const std::vector<vae::EpochStats>& history) {
+    for (const auto& e : history)
+      rows_ << model << ',' << e.epoch + 1 << ',' << e.train.total << ',' << e.train.reconstruction << ','
+            << e.train.kl << ',' << e.test.total << ',' << e.test.reconstruction << ',' << e.test.kl << ','
+            << e.samples_per_second << ',' << e.seconds << '\n';
+  }
+  void write(const std::string& path) const {
+    vae::io::write_text_file(path,
+                             "model,epoch,train_loss,train_reconstruction,train_kl,test_loss,test_reconstruction,"
+                             "test_kl,samples_per_s,epoch_seconds\n" +
+                                 rows_.str());
+  }
+
+ private:
+  std::ostringstream rows_;
+};
+
+template <class Model>
+std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data& data, const std::string& name) {
+  vae::Adam<float> optimizer({o.lr});
+  vae::TrainOptions t;
+  t.epochs = o.epochs;
+  t.batch_size = o.batch;
+  t.seed = o.seed;
+  t.progress = o.quiet ? nullptr : &std::cerr;
+  t.style = vae::progress_style_for_stderr();
+  if (!o.quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
+  return vae::fit(model, optimizer, data.train, &data.test, t);
+}
+
+template <class Model>
+void report(const std::string& name, const std::vector<vae::EpochStats>& history) {
+  if (history.empty()) return;
+  const auto& last = history.back();
+  std::cout << name << ": test loss per sample " << last.test.total << " (reconstruction " << last.test.reconstruction
+            << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
+}
+
+template <vae::Index Latent>
+int run_latent(const RunOptions& o, const Data& data) {
+  const vae::Objective<float> objective{
+      o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
+      o.kl == "exact" ? vae::KlForm::Exact : vae::KlForm::Blog, static_cast<float>(o.beta)};
+  Metrics metrics;
+  const auto start = std::chrono::steady_clock::now();
+  if (o.model != "vae") {
+    vae::Autoencoder<784, 512, Latent> ae(o.seed, objective);
+    const auto history = train(ae, o, data, "autoencoder");
+    metrics.add("ae", history);
+    report<decltype(ae)>("autoencoder", history);
+    // The blog's ranges for its autoencoder's latent grid.
+    if (!o.no_plots) write_figures(ae, data.test, o.out, "ae", {-5, 10}, {-10, 5}, o.seed);
+  }
+  if (o.model != "ae") {
+    vae::VariationalAutoencoder<784, 512, Latent> model(o.seed, objective);
+    const auto history = train(model, o, data, "VAE");
+    metrics.add("vae", history);
+    report<decltype(model)>("VAE", history);
+    if (!o.no_plots) write_figures(model, data.test, o.out, "vae", {-3, 3}, {-3, 3}, o.seed);
+  }
+  metrics.write(o.out + "/metrics.csv");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "wrote " << o.out << "/metrics.csv" << (o.no_plots ? "" : " and the pictures") << " in " << seconds
+            << " s\n";
+  return 0;
+}
+
+inline int run(const RunOptions& o, const Data& data) {
+  switch (o.latent) {
+    case 2: return run_latent<2>(o, data);
+    case 10: return run_latent<10>(o, data);
+    case 20: return run_latent<20>(o, data);
+    default: std::cerr << "vae_mnist: latent " << o.latent << " is not compiled in (2, 10, 20)\n"; return 1;
+  }
+}
+
+}  // namespace examples

@@ -78,7 +78,7 @@ void write_figures(const Model& model, const vae::io::Dataset& test, const std::
   const int n = 12;
   const vae::io::Image mosaic = grid_mosaic(model, x, y, n);
   vae::io::write_png(dir + "grid.png",
-                     vae::io::image_with_axes(mosaic, x.lo, x.hi, y.lo, y.hi, who + " decoded latent grid" + dims));
+                     vae::io::image_with_axes(vae::io::upscale(mosaic, 2), x.lo, x.hi, y.lo, y.hi, who + " decoded latent grid" + dims));
 
   // c, d. Interpolation from a '1' to a '0': a row of 20 and a GIF of 100
   // frames (256 x 256, forward then back, looping).

@@ -55,11 +55,21 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
   app.add_option("--out", o.out, "folder for pictures and metrics")->capture_default_str();
   app.add_flag("--no-plots", o.no_plots, "train and write metrics only");
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "save <out>/<model>.ckpt every N epochs and at the end (0: never)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--resume", o.resume,
+                 "continue training from a checkpoint (needs --model ae or vae; the loss settings come from the file)");
+  app.add_option("--clip-grad-norm", o.clip_grad_norm, "clip the gradient's L2 norm to this (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress output");
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (o.threads > 0) vae::set_num_threads(o.threads);
+    if (!o.resume.empty() && o.model == "both")
+      throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
+    if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else
     check_data_dir(o.data);
     const examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
                               vae::io::load_mnist(o.data, vae::io::Split::Test)};

@@ -30,6 +30,9 @@ struct RunOptions {
   std::string out = "out";
   bool no_plots = false;
   bool quiet = false;
+  int checkpoint_every = 0;  // epochs; 0 = no checkpoints
+  std::string resume;        // checkpoint to continue from
+  double clip_grad_norm = 0;  // 0 = no clipping
 };
 
 struct Data {
@@ -56,17 +59,37 @@ class Metrics {
   std::ostringstream rows_;
 };
 
+/// Trains `model`, resuming from o.resume when given and saving
+/// <out>/<name>.ckpt (model, optimizer, position; atomically) every
+/// o.checkpoint_every epochs and after the last one.
 template <class Model>
 std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data& data, const std::string& name) {
-  vae::Adam<float> optimizer({o.lr});
+  vae::AdamOptions adam;
+  adam.lr = o.lr;
+  adam.max_grad_norm = o.clip_grad_norm;
+  vae::Adam<float> optimizer(adam);
   vae::TrainOptions t;
   t.epochs = o.epochs;
   t.batch_size = o.batch;
   t.seed = o.seed;
   t.progress = o.quiet ? nullptr : &std::cerr;
   t.style = vae::progress_style_for_stderr();
+  if (!o.resume.empty()) {
+    vae::io::TrainingPosition position;
+    vae::io::load_checkpoint(o.resume, model, &optimizer, &position);
+    t.start_epoch = static_cast<int>(position.next_epoch);
+    t.seed = position.seed;
+    if (!o.quiet) std::cerr << "resuming the " << name << " from " << o.resume << " at epoch " << t.start_epoch + 1 << "\n";
+  }
   if (!o.quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
-  return vae::fit(model, optimizer, data.train, &data.test, t);
+  const std::string checkpoint = o.out + "/" + name + ".ckpt";
+  const auto save = [&](const vae::EpochStats& s) {
+    if (o.checkpoint_every <= 0) return;
+    if ((s.epoch + 1) % o.checkpoint_every != 0 && s.epoch + 1 != o.epochs) return;
+    const vae::io::TrainingPosition position{s.epoch + 1, t.seed};
+    vae::io::save_checkpoint(checkpoint, model, &optimizer, &position);
+  };
+  return vae::fit(model, optimizer, data.train, &data.test, t, save);
 }
 
 template <class Model>
@@ -86,7 +109,7 @@ int run_latent(const RunOptions& o, const Data& data) {
   const auto start = std::chrono::steady_clock::now();
   if (o.model != "vae") {
     vae::Autoencoder<784, 512, Latent> ae(o.seed, objective);
-    const auto history = train(ae, o, data, "autoencoder");
+    const auto history = train(ae, o, data, "ae");
     metrics.add("ae", history);
     report<decltype(ae)>("autoencoder", history);
     // The blog's ranges for its autoencoder's latent grid.
@@ -94,7 +117,7 @@ int run_latent(const RunOptions& o, const Data& data) {
   }
   if (o.model != "ae") {
     vae::VariationalAutoencoder<784, 512, Latent> model(o.seed, objective);
-    const auto history = train(model, o, data, "VAE");
+    const auto history = train(model, o, data, "vae");
     metrics.add("vae", history);
     report<decltype(model)>("VAE", history);
     if (!o.no_plots) write_figures(model, data.test, o.out, "vae", {-3, 3}, {-3, 3}, o.seed);

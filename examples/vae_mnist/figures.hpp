@@ -16,9 +16,7 @@
 
 namespace examples {
 
-struct Range {
-  double lo, hi;
-};
+using vae::io::Range;
 
 constexpr int kSide = 28;  // MNIST images are 28 x 28
 
@@ -53,7 +51,7 @@ vae::io::Image grid_mosaic(const Model& model, Range x, Range y, int n) {
 
 template <class Model>
 void write_figures(const Model& model, const vae::io::Dataset& test, const std::string& out, const std::string& name,
-                   Range x, Range y, std::uint64_t seed) {
+                   Range x, Range y, int n, std::uint64_t seed) {
   const std::string dir = out + "/" + name + "_";
   const std::string who = Model::is_variational ? "VAE" : "autoencoder";
   const std::string dims = Model::latent_size > 2 ? " (first 2 of " + std::to_string(Model::latent_size) + " latent dims)" : "";
@@ -74,8 +72,7 @@ void write_figures(const Model& model, const vae::io::Dataset& test, const std::
   }
   vae::io::write_png(dir + "latent.png", vae::io::scatter_plot(xs, ys, labels, scatter));
 
-  // b. Decoded uniform grid of latent points (the blog's n = 12).
-  const int n = 12;
+  // b. Decoded uniform n x n grid of latent points (the blog's n = 12).
   const vae::io::Image mosaic = grid_mosaic(model, x, y, n);
   vae::io::write_png(dir + "grid.png",
                      vae::io::image_with_axes(vae::io::upscale(mosaic, 2), x.lo, x.hi, y.lo, y.hi, who + " decoded latent grid" + dims));

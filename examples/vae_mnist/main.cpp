@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
   app.add_option("--out", o.out, "folder for pictures and metrics")->capture_default_str();
   app.add_flag("--no-plots", o.no_plots, "train and write metrics only");
+  app.add_option("--grid", o.grid, "the latent grid picture decodes N x N points")->check(CLI::Range(2, 64))->capture_default_str();
+  app.add_option("--ae-range", o.ae_range, "autoencoder latent grid: x0 x1 y0 y1")->expected(4)->capture_default_str();
+  app.add_option("--vae-range", o.vae_range, "VAE latent grid: x0 x1 y0 y1")->expected(4)->capture_default_str();
   app.add_option("--checkpoint-every", o.checkpoint_every,
                  "save <out>/<model>.ckpt every N epochs and at the end (0: never)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -67,6 +70,10 @@ int main(int argc, char** argv) {
 
   try {
     if (o.threads > 0) vae::set_num_threads(o.threads);
+    for (const auto* r : {&o.ae_range, &o.vae_range})
+      if (!((*r)[0] < (*r)[1] && (*r)[2] < (*r)[3]))
+        throw vae::ValueError(std::string(r == &o.ae_range ? "--ae-range" : "--vae-range") +
+                              ": expected x0 < x1 and y0 < y1");
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
     if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else

@@ -33,6 +33,9 @@ struct RunOptions {
   int checkpoint_every = 0;  // epochs; 0 = no checkpoints
   std::string resume;        // checkpoint to continue from
   double clip_grad_norm = 0;  // 0 = no clipping
+  int grid = 12;                                          // the latent grid is grid x grid
+  std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's
+  std::vector<double> vae_range{-3, 3, -3, 3};
 };
 
 struct Data {
@@ -112,15 +115,17 @@ int run_latent(const RunOptions& o, const Data& data) {
     const auto history = train(ae, o, data, "ae");
     metrics.add("ae", history);
     report<decltype(ae)>("autoencoder", history);
-    // The blog's ranges for its autoencoder's latent grid.
-    if (!o.no_plots) write_figures(ae, data.test, o.out, "ae", {-5, 10}, {-10, 5}, o.seed);
+    if (!o.no_plots)
+      write_figures(ae, data.test, o.out, "ae", {o.ae_range[0], o.ae_range[1]}, {o.ae_range[2], o.ae_range[3]}, o.grid, o.seed);
   }
   if (o.model != "ae") {
     vae::VariationalAutoencoder<784, 512, Latent> model(o.seed, objective);
     const auto history = train(model, o, data, "vae");
     metrics.add("vae", history);
     report<decltype(model)>("VAE", history);
-    if (!o.no_plots) write_figures(model, data.test, o.out, "vae", {-3, 3}, {-3, 3}, o.seed);
+    if (!o.no_plots)
+      write_figures(model, data.test, o.out, "vae", {o.vae_range[0], o.vae_range[1]}, {o.vae_range[2], o.vae_range[3]},
+                    o.grid, o.seed);
   }
   metrics.write(o.out + "/metrics.csv");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,32 +1,21 @@
 // libFuzzer target: loading any bytes as a checkpoint either succeeds with a
 // finite model or throws vae::Error, and a failed load leaves the model as
 // it was.
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 #include <vae/io/checkpoint.hpp>
 #include <vae/vae.hpp>
 
+#include "input_file.hpp"
+
 namespace {
-
 using Model = vae::VariationalAutoencoder<16, 8, 2>;
-
-std::string temp_path() {
-  static const std::string path = "/tmp/vae_fuzz_ckpt_" + std::to_string(::getpid());
-  return path;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string path = temp_path();
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return 0;
-  std::fwrite(data, 1, size, f);
-  std::fclose(f);
+  const std::string path = vae::fuzz::write_input("ckpt", data, size);
+  if (path.empty()) return 0;
   static Model model(1);
   static vae::Adam<float> optimizer;
   const Eigen::VectorXf before = model.parameters_host();

@@ -17,6 +17,8 @@
 #include <vae/io/checkpoint.hpp>
 #include <vae/vae.hpp>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -24,11 +26,7 @@ namespace {
 using Vae = vae::VariationalAutoencoder<64, 32, 3>;
 using Ae = vae::Autoencoder<64, 32, 3>;
 
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("vae_ckpt_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir() { return vae::test::temp_dir("vae_ckpt"); }
 
 std::vector<unsigned char> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

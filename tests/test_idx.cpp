@@ -21,6 +21,8 @@
 
 #include <vae/io/idx.hpp>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -29,22 +31,7 @@ namespace {
 // doctest's matcher takes its own string type.
 doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
 
-/// A fresh folder for this process, removed when the program exits.
-fs::path temp_dir() {
-  struct Owned {
-    fs::path path;
-    Owned() : path(fs::temp_directory_path() / ("vae_idx_" + std::to_string(::getpid()))) {
-      fs::remove_all(path);
-      fs::create_directories(path);
-    }
-    ~Owned() {
-      std::error_code ignored;
-      fs::remove_all(path, ignored);
-    }
-  };
-  static const Owned d;
-  return d.path;
-}
+fs::path temp_dir() { return vae::test::temp_dir("vae_idx"); }
 
 void put_u32(Bytes& b, std::uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(v >> s));

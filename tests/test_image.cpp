@@ -24,6 +24,8 @@
 #include <vae/io/image.hpp>
 #include <vae/io/plot.hpp>
 
+#include "temp_dir.hpp"
+
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #if defined(__GNUC__)
@@ -46,22 +48,7 @@ namespace {
 
 doctest::Contains has(const std::string& s) { return doctest::Contains(s.c_str()); }
 
-/// A fresh folder for this process, removed when the program exits.
-fs::path temp_dir() {
-  struct Owned {
-    fs::path path;
-    Owned() : path(fs::temp_directory_path() / ("vae_image_" + std::to_string(::getpid()))) {
-      fs::remove_all(path);
-      fs::create_directories(path);
-    }
-    ~Owned() {
-      std::error_code ignored;
-      fs::remove_all(path, ignored);
-    }
-  };
-  static const Owned d;
-  return d.path;
-}
+fs::path temp_dir() { return vae::test::temp_dir("vae_image"); }
 
 /// An image whose every byte differs from its neighbours.
 Image pattern(int w, int h, int c) {

@@ -5,6 +5,12 @@ include(CMakePackageConfigHelpers)
 install(TARGETS vae EXPORT vaeTargets)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vae DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT vaeTargets NAMESPACE vae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
+# vae::cuda, in an export set of its own that vaeConfig.cmake loads only
+# where the CUDA toolkit is found, so consumers without CUDA may ignore it.
+if(TARGET vae_cuda)
+  install(TARGETS vae_cuda EXPORT vaeCudaTargets)
+  install(EXPORT vaeCudaTargets NAMESPACE vae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
+endif()
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vaeConfig.cmake.in
   ${PROJECT_BINARY_DIR}/vaeConfig.cmake

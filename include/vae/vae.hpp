@@ -8,6 +8,9 @@
 #include "vae/core/types.hpp"
 #include "vae/backend/backend.hpp"
 #include "vae/backend/cpu.hpp"
+#if defined(VAE_WITH_CUDA) && defined(__CUDACC__)
+#include "vae/backend/cuda.hpp"  // vae::Cuda: nvcc and the vae::cuda target (docs/cuda.md)
+#endif
 #include "vae/layers/activations.hpp"
 #include "vae/layers/dense.hpp"
 #include "vae/losses.hpp"

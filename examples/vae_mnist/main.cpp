@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   app.add_option("--loss", o.loss, "reconstruction loss: sse (the blog's) or bce")->check(CLI::IsMember({"sse", "bce"}))->capture_default_str();
   app.add_option("--kl", o.kl, "KL term: blog (the blog's formula) or exact")->check(CLI::IsMember({"blog", "exact"}))->capture_default_str();
   app.add_option("--seed", o.seed, "seed of every random stream")->capture_default_str();
+  app.add_option("--backend", o.backend, "cpu, or cuda (builds with VAE_WITH_CUDA and a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
   app.add_option("--out", o.out, "folder for pictures and metrics")->capture_default_str();
@@ -77,13 +79,23 @@ int main(int argc, char** argv) {
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
     if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else
+#if defined(VAE_MNIST_WITH_CUDA)
+    if (o.backend == "cuda") examples::check_cuda_device();
+#endif
     check_data_dir(o.data);
     const examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
                               vae::io::load_mnist(o.data, vae::io::Split::Test)};
     check_output_dir(o.out);
     std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images from "
               << o.data << ", " << vae::num_threads() << " threads, writing to " << o.out << "\n";
-    return examples::run(o, data);
+    if (o.backend == "cuda") {
+#if defined(VAE_MNIST_WITH_CUDA)
+      return examples::run_cuda(o, data);
+#else
+      throw vae::ValueError("--backend cuda: this vae_mnist was built without CUDA (configure with VAE_WITH_CUDA=ON)");
+#endif
+    }
+    return examples::run<vae::Cpu>(o, data);
   } catch (const std::exception& e) {
     std::cerr << "vae_mnist: error: " << e.what() << "\n";
     return 1;

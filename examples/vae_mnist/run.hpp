@@ -32,6 +32,7 @@ struct RunOptions {
   bool quiet = false;
   int checkpoint_every = 0;  // epochs; 0 = no checkpoints
   std::string resume;        // checkpoint to continue from
+  std::string backend = "cpu";
   double clip_grad_norm = 0;  // 0 = no clipping
   int grid = 12;                                          // the latent grid is grid x grid
   std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's
@@ -70,7 +71,7 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   vae::AdamOptions adam;
   adam.lr = o.lr;
   adam.max_grad_norm = o.clip_grad_norm;
-  vae::Adam<float> optimizer(adam);
+  vae::Adam<float, typename Model::Backend> optimizer(adam, model.context());
   vae::TrainOptions t;
   t.epochs = o.epochs;
   t.batch_size = o.batch;
@@ -103,7 +104,7 @@ void report(const std::string& name, const std::vector<vae::EpochStats>& history
             << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
 }
 
-template <vae::Index Latent>
+template <vae::Index Latent, class Backend>
 int run_latent(const RunOptions& o, const Data& data) {
   const vae::Objective<float> objective{
       o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
@@ -111,7 +112,7 @@ int run_latent(const RunOptions& o, const Data& data) {
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
   if (o.model != "vae") {
-    vae::Autoencoder<784, 512, Latent> ae(o.seed, objective);
+    vae::Autoencoder<784, 512, Latent, float, Backend> ae(o.seed, objective);
     const auto history = train(ae, o, data, "ae");
     metrics.add("ae", history);
     report<decltype(ae)>("autoencoder", history);
@@ -119,7 +120,7 @@ int run_latent(const RunOptions& o, const Data& data) {
       write_figures(ae, data.test, o.out, "ae", {o.ae_range[0], o.ae_range[1]}, {o.ae_range[2], o.ae_range[3]}, o.grid, o.seed);
   }
   if (o.model != "ae") {
-    vae::VariationalAutoencoder<784, 512, Latent> model(o.seed, objective);
+    vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, objective);
     const auto history = train(model, o, data, "vae");
     metrics.add("vae", history);
     report<decltype(model)>("VAE", history);
@@ -134,13 +135,20 @@ int run_latent(const RunOptions& o, const Data& data) {
   return 0;
 }
 
-inline int run(const RunOptions& o, const Data& data) {
+/// Trains and draws on `Backend` (vae::Cpu, or vae::Cuda from run_cuda.cu).
+template <class Backend>
+int run(const RunOptions& o, const Data& data) {
   switch (o.latent) {
-    case 2: return run_latent<2>(o, data);
-    case 10: return run_latent<10>(o, data);
-    case 20: return run_latent<20>(o, data);
+    case 2: return run_latent<2, Backend>(o, data);
+    case 10: return run_latent<10, Backend>(o, data);
+    case 20: return run_latent<20, Backend>(o, data);
     default: std::cerr << "vae_mnist: latent " << o.latent << " is not compiled in (2, 10, 20)\n"; return 1;
   }
 }
+
+/// The same on the GPU; defined in run_cuda.cu, which only CUDA builds compile.
+int run_cuda(const RunOptions& o, const Data& data);
+/// Throws DeviceError when no GPU is present (before any data is read).
+void check_cuda_device();
 
 }  // namespace examples

@@ -1,0 +1,14 @@
+// vae_mnist on the GPU: the same training and pictures with vae::Cuda.
+#include <vae/vae.hpp>
+
+#include "run.hpp"
+
+namespace examples {
+
+void check_cuda_device() {
+  if (vae::cuda_device_count() == 0) throw vae::DeviceError("--backend cuda: no CUDA device is present");
+}
+
+int run_cuda(const RunOptions& o, const Data& data) { return run<vae::Cuda>(o, data); }
+
+}  // namespace examples

@@ -138,12 +138,48 @@ TEST_CASE("a writer killed mid-write never loses the previous checkpoint") {
   const fs::path dir = temp_dir() / "kill";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const fs::path path = dir / "model.ckpt";
+  const fs::path path = dir / "model.ckpt", staged = temp_dir() / "new.ckpt";
   using Big = vae::VariationalAutoencoder<784, 512, 20>;  // ~3.3 MB per file
   const Big old_model(1), new_model(2);
   vae::io::save_checkpoint(path.string(), old_model);
+  vae::io::save_checkpoint(staged.string(), new_model);
   const auto old_params = old_model.parameters_host(), new_params = new_model.parameters_host();
+  auto leftovers = [&] {
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path() != path) {
+        ++n;
+        fs::remove(entry.path());
+      }
+    return n;
+  };
 
+  // Deterministic: a writer (the same AtomicFile save_checkpoint uses) has
+  // written half of the new checkpoint when it is killed.
+  const auto bytes = read_bytes(staged);
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t writer = ::fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    vae::io::AtomicFile f(path.string());
+    f.write(bytes.data(), bytes.size() / 2);
+    const char c = 'w';
+    if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  Big loaded(3);
+  REQUIRE_NOTHROW(vae::io::load_checkpoint(path.string(), loaded));
+  CHECK(loaded.parameters_host() == old_params);
+  CHECK(leftovers() == 1);  // the half-written temporary file, never the target
+
+  // Stochastic: writers saving in a loop, killed at varying moments.
   int killed_mid_write = 0, saw_new = 0;
   for (int round = 0; round < 12; ++round) {
     const pid_t child = ::fork();
@@ -153,21 +189,14 @@ TEST_CASE("a writer killed mid-write never loses the previous checkpoint") {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + 7 * round));
     ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
+    ::waitpid(child, nullptr, 0);
     // Whatever the moment of the kill, the file is one complete checkpoint.
-    Big loaded(3);
     REQUIRE_NOTHROW(vae::io::load_checkpoint(path.string(), loaded));
     const auto p = loaded.parameters_host();
     CHECK((p == old_params || p == new_params));
     saw_new += p == new_params;
-    for (const auto& entry : fs::directory_iterator(dir))
-      if (entry.path() != path) {
-        ++killed_mid_write;  // a temporary file left by the killed writer
-        fs::remove(entry.path());
-      }
+    killed_mid_write += leftovers();
   }
-  MESSAGE("12 writers killed: " << killed_mid_write << " left a partial temporary file behind, " << saw_new
-                                << " rounds ended on the new checkpoint; every load succeeded");
-  CHECK(killed_mid_write > 0);
+  MESSAGE("12 writers killed at 5-82 ms: " << killed_mid_write << " of them mid-write (a temporary file left), " << saw_new
+                                          << " rounds ended on the new checkpoint; every load succeeded");
 }

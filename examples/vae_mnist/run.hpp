@@ -96,12 +96,20 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   return vae::fit(model, optimizer, data.train, &data.test, t, save);
 }
 
+/// Trains one model, reports its final test loss, records its metrics and,
+/// unless --no-plots, draws its pictures over the latent grid `range`
+/// (x0 x1 y0 y1).
 template <class Model>
-void report(const std::string& name, const std::vector<vae::EpochStats>& history) {
-  if (history.empty()) return;
-  const auto& last = history.back();
-  std::cout << name << ": test loss per sample " << last.test.total << " (reconstruction " << last.test.reconstruction
-            << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
+void train_and_draw(Model& model, const std::string& name, const std::string& title, const std::vector<double>& range,
+                    const RunOptions& o, const Data& data, Metrics& metrics) {
+  const auto history = train(model, o, data, name);
+  metrics.add(name, history);
+  if (!history.empty()) {
+    const auto& last = history.back();
+    std::cout << title << ": test loss per sample " << last.test.total << " (reconstruction "
+              << last.test.reconstruction << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
+  }
+  if (!o.no_plots) write_figures(model, data.test, o.out, name, {range[0], range[1]}, {range[2], range[3]}, o.grid, o.seed);
 }
 
 template <vae::Index Latent, class Backend>
@@ -113,20 +121,11 @@ int run_latent(const RunOptions& o, const Data& data) {
   const auto start = std::chrono::steady_clock::now();
   if (o.model != "vae") {
     vae::Autoencoder<784, 512, Latent, float, Backend> ae(o.seed, objective);
-    const auto history = train(ae, o, data, "ae");
-    metrics.add("ae", history);
-    report<decltype(ae)>("autoencoder", history);
-    if (!o.no_plots)
-      write_figures(ae, data.test, o.out, "ae", {o.ae_range[0], o.ae_range[1]}, {o.ae_range[2], o.ae_range[3]}, o.grid, o.seed);
+    train_and_draw(ae, "ae", "autoencoder", o.ae_range, o, data, metrics);
   }
   if (o.model != "ae") {
     vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, objective);
-    const auto history = train(model, o, data, "vae");
-    metrics.add("vae", history);
-    report<decltype(model)>("VAE", history);
-    if (!o.no_plots)
-      write_figures(model, data.test, o.out, "vae", {o.vae_range[0], o.vae_range[1]}, {o.vae_range[2], o.vae_range[3]},
-                    o.grid, o.seed);
+    train_and_draw(model, "vae", "VAE", o.vae_range, o, data, metrics);
   }
   metrics.write(o.out + "/metrics.csv");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -54,13 +54,16 @@ TEST_CASE("a checkpoint round-trips model, optimizer and position exactly") {
   const Vae model = trained(opt, 1);
   const vae::io::TrainingPosition pos{7, 1234};
   vae::io::save_checkpoint(path.string(), model, &opt, &pos);
-  CHECK(fs::file_size(path) == 56 + 16 + 4 * Vae::parameter_count + 48 + 8 * Vae::parameter_count + 16 + 4);
+  // Header 32, architecture 2 x (4 + 3 x 8) + 2 x (4 + 4), objective 16,
+  // parameters, optimizer 48 + two moments, position 16, CRC 4.
+  CHECK(fs::file_size(path) == 32 + 56 + 16 + 16 + 4 * Vae::parameter_count + 48 + 8 * Vae::parameter_count + 16 + 4);
 
   Vae loaded(99);
   vae::Adam<float> opt2;
   vae::io::TrainingPosition pos2;
   const auto info = vae::io::load_checkpoint(path.string(), loaded, &opt2, &pos2);
-  CHECK(info.shape() == "VAE 64-32-3 (float)");
+  CHECK(info.shape() == "VAE 64-32-3 relu (float)");
+  CHECK(info.version == 2);
   CHECK(loaded.parameters_host() == model.parameters_host());
   CHECK(loaded.objective().reconstruction == vae::Reconstruction::BinaryCrossEntropy);
   CHECK(loaded.objective().beta == 0.5f);
@@ -88,7 +91,7 @@ TEST_CASE("loading into another kind or size names both shapes and changes nothi
   Ae ae(3);
   const auto before = ae.parameters_host();
   CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), ae),
-                       doctest::Contains("holds a VAE 64-32-3 (float), the model is an autoencoder 64-32-3 (float)"),
+                       doctest::Contains("holds a VAE 64-32-3 relu (float), the model is an autoencoder 64-32-3 relu (float)"),
                        vae::ShapeError);
   vae::VariationalAutoencoder<64, 32, 4> wider(3);
   CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), wider), doctest::Contains("VAE 64-32-4"), vae::ShapeError);
@@ -199,4 +202,73 @@ TEST_CASE("a writer killed mid-write never loses the previous checkpoint") {
   }
   MESSAGE("12 writers killed at 5-82 ms: " << killed_mid_write << " of them mid-write (a temporary file left), " << saw_new
                                           << " rounds ended on the new checkpoint; every load succeeded");
+}
+
+TEST_CASE("deep models round-trip; another depth or activation names both architectures") {
+  using Deep = vae::MlpVae<vae::Layers<64, 24, 16, 8, 3>, vae::Tanh>;
+  const fs::path path = temp_dir() / "deep.ckpt";
+  Deep model(4, {vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0f});
+  vae::Adam<float> opt;
+  vae::Rng rng(1);
+  const Eigen::MatrixXf x = (Eigen::MatrixXf::Random(64, 16).array() + 1) / 2;
+  model.train_step(x, opt, rng);
+  vae::io::save_checkpoint(path.string(), model, &opt);
+  CHECK(vae::io::read_checkpoint_info(path.string()).shape() == "VAE 64-24-16-8-3 tanh (float)");
+  Deep loaded(9);
+  vae::Adam<float> opt2;
+  vae::io::load_checkpoint(path.string(), loaded, &opt2);
+  CHECK(loaded.parameters_host() == model.parameters_host());
+
+  vae::MlpVae<vae::Layers<64, 24, 16, 8, 3>, vae::Elu> elu(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), elu),
+                       doctest::Contains("holds a VAE 64-24-16-8-3 tanh (float), the model is a VAE 64-24-16-8-3 elu (float)"),
+                       vae::ShapeError);
+  vae::MlpVae<vae::Layers<64, 24, 3>, vae::Tanh> shallow(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), shallow), doctest::Contains("the model is a VAE 64-24-3 tanh"),
+                       vae::ShapeError);
+  using Lopsided = vae::VariationalAutoencoderOf<vae::VariationalEncoderOf<vae::Layers<64, 24, 16, 8, 3>, vae::Tanh>,
+                                                 vae::DecoderOf<vae::Layers<3, 32, 64>, vae::Relu>>;
+  Lopsided lopsided(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), lopsided),
+                       doctest::Contains("the model is a VAE encoder 64-24-16-8-3 tanh, decoder 3-32-64 relu (float)"),
+                       vae::ShapeError);
+}
+
+TEST_CASE("a version-1 checkpoint (the first release's format) still loads") {
+  // Version 1: 56-byte header with input, hidden and latent sizes, then the
+  // objective, the parameters and the CRC; written here field by field.
+  Vae model(6, {vae::Reconstruction::SquaredError, vae::KlForm::Blog, 1.0f});
+  const Eigen::VectorXf params = model.parameters_host();
+  std::vector<unsigned char> file;
+  const auto put = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    file.insert(file.end(), b, b + n);
+  };
+  const std::uint32_t version = 1, kind = 2, scalar = 4, flags = 0, rec = 0, kl = 1;
+  const std::uint64_t sizes[3] = {64, 32, 3};
+  const std::uint64_t payload = 16 + 4 * std::uint64_t(params.size());
+  const double beta = 1.0;
+  put("VAECKPT", 8);
+  for (const auto v : {version, kind, scalar, flags}) put(&v, 4);
+  put(sizes, 24);
+  put(&payload, 8);
+  put(&rec, 4);
+  put(&kl, 4);
+  put(&beta, 8);
+  put(params.data(), 4 * std::size_t(params.size()));
+  const std::uint32_t crc = vae::detail::crc32_of(file.data(), file.size());
+  put(&crc, 4);
+  const fs::path path = temp_dir() / "v1.ckpt";
+  write_bytes(path, file);
+  Vae loaded(1);
+  const auto info = vae::io::load_checkpoint(path.string(), loaded);
+  CHECK(info.version == 1);
+  CHECK(info.shape() == "VAE 64-32-3 relu (float)");
+  CHECK(loaded.parameters_host() == params);
+  CHECK(loaded.objective().kl == vae::KlForm::Blog);
+}
+
+TEST_CASE("CRC-32 is the standard one") {
+  const unsigned char check[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+  CHECK(vae::detail::crc32_of(check, 9) == 0xCBF43926u);
 }

@@ -14,12 +14,30 @@ namespace {
 
 using Ops = vae::Ops<vae::Cpu, double>;
 const vae::Cpu::Context ctx;
+using View = vae::View<double>;
+using CView = vae::ConstView<double>;
+
+/// The Gaussian stage's kernels with a given eps: z and the KL sum.
+double gaussian_sample(vae::KlForm form, CView heads, CView eps, View z) {
+  Eigen::MatrixXd column_kl(1, z.cols);
+  vae::with_kl(form, [&](auto kl) {
+    Ops::column_sums(ctx, z.rows, z.cols, vae::kernels::GaussianSample<decltype(kl), double>{heads, eps, z},
+                     vae::make_view(column_kl.data(), 1, z.cols));
+  });
+  return column_kl.sum();
+}
+void gaussian_backward(vae::KlForm form, double beta, CView heads, CView eps, CView dz, View dheads) {
+  vae::with_kl(form, [&](auto kl) {
+    Ops::for_each(ctx, dz.rows, dz.cols, vae::kernels::GaussianSampleGrad<decltype(kl), double>{beta, heads, eps, dz, dheads});
+  });
+}
 
 double reconstruction_sum(vae::Reconstruction kind, Eigen::MatrixXd logits, const Eigen::MatrixXd& x,
                           Eigen::MatrixXd* grad = nullptr) {
   Eigen::VectorXd col(x.cols());
-  const double sum = Ops::reconstruction(ctx, kind, vae::make_view(logits.data(), logits.rows(), logits.cols()),
-                                         vae::view_of<double>(x), vae::make_view(col.data(), 1, x.cols()));
+  const double sum = vae::detail::reconstruction_loss<vae::Cpu>(
+      ctx, kind, vae::make_view(logits.data(), logits.rows(), logits.cols()), vae::view_of<double>(x),
+      vae::make_view(col.data(), 1, x.cols()));
   if (grad) *grad = logits;
   return sum;
 }
@@ -48,7 +66,7 @@ void check_reconstruction(vae::Reconstruction kind, const char* name) {
 double head_objective(vae::KlForm form, double beta, const Eigen::MatrixXd& heads, const Eigen::MatrixXd& eps,
                       const Eigen::MatrixXd& r) {
   Eigen::MatrixXd z(eps.rows(), eps.cols());
-  const double kl = Ops::gaussian_sample(ctx, form, vae::view_of<double>(heads), vae::view_of<double>(eps),
+  const double kl = gaussian_sample(form, vae::view_of<double>(heads), vae::view_of<double>(eps),
                                          vae::make_view(z.data(), z.rows(), z.cols()));
   return beta * kl + (r.array() * z.array()).sum();
 }
@@ -59,7 +77,7 @@ void check_gaussian_head(vae::KlForm form, double beta, const char* name) {
   const Eigen::MatrixXd eps = Eigen::MatrixXd::Random(latent, batch);
   const Eigen::MatrixXd r = Eigen::MatrixXd::Random(latent, batch);
   Eigen::MatrixXd dheads(2 * latent, batch);
-  Ops::gaussian_backward(ctx, form, beta, vae::view_of<double>(heads), vae::view_of<double>(eps),
+  gaussian_backward(form, beta, vae::view_of<double>(heads), vae::view_of<double>(eps),
                          vae::view_of<double>(r), vae::make_view(dheads.data(), 2 * latent, batch));
   Eigen::VectorXd flat = Eigen::Map<const Eigen::VectorXd>(heads.data(), heads.size());
   const auto check = vae::test::check_gradient(
@@ -74,7 +92,7 @@ void check_gaussian_head(vae::KlForm form, double beta, const char* name) {
 double kl_sum(vae::KlForm form, double mu, double log_sigma) {
   Eigen::MatrixXd heads(2, 1), eps = Eigen::MatrixXd::Zero(1, 1), z(1, 1);
   heads << mu, log_sigma;
-  return Ops::gaussian_sample(ctx, form, vae::view_of<double>(heads), vae::view_of<double>(eps),
+  return gaussian_sample(form, vae::view_of<double>(heads), vae::view_of<double>(eps),
                               vae::make_view(z.data(), 1, 1));
 }
 
@@ -138,12 +156,12 @@ TEST_CASE("log sigma is clamped: finite sample and KL, zero gradient outside the
   heads << 0.5, 0.5, 500.0, -500.0;
   eps << 1.0, 1.0;
   dz << 1.0, 1.0;
-  const double kl = Ops::gaussian_sample(ctx, vae::KlForm::Exact, vae::view_of<double>(heads),
+  const double kl = gaussian_sample(vae::KlForm::Exact, vae::view_of<double>(heads),
                                          vae::view_of<double>(eps), vae::make_view(z.data(), 1, 2));
   CHECK(std::isfinite(kl));
   CHECK(z(0, 0) == doctest::Approx(0.5 + std::exp(vae::kLogSigmaMax)));
   CHECK(z(0, 1) == doctest::Approx(0.5 + std::exp(vae::kLogSigmaMin)));
-  Ops::gaussian_backward(ctx, vae::KlForm::Exact, 1.0, vae::view_of<double>(heads), vae::view_of<double>(eps),
+  gaussian_backward(vae::KlForm::Exact, 1.0, vae::view_of<double>(heads), vae::view_of<double>(eps),
                          vae::view_of<double>(dz), vae::make_view(dheads.data(), 2, 2));
   CHECK(dheads(1, 0) == 0.0);
   CHECK(dheads(1, 1) == 0.0);

@@ -117,6 +117,6 @@ TEST_CASE("a dataset of the wrong size is rejected before training") {
   Vae model(1);
   vae::Adam<float> opt;
   CHECK_THROWS_WITH_AS(vae::fit(model, opt, train, nullptr, options(1)),
-                       doctest::Contains("training set has 30 features per sample, the model takes 36"), vae::ShapeError);
+                       doctest::Contains("training data has 30 features per sample, the model takes 36"), vae::ShapeError);
   CHECK(opt.steps() == 0);
 }

@@ -1,7 +1,10 @@
 #pragma once
-// The CPU backend: Eigen 3.4 for matrix products and vectorised element-wise
-// work, OpenMP for threads. Every function of Ops<Cpu, S> is a primitive the
-// model code needs; a GPU backend provides the same list.
+// The CPU backend: Eigen 3.4 (or OpenBLAS) for matrix products, Eigen packets
+// for element-wise work, OpenMP for threads. Every function of Ops<Cpu, S> is
+// a primitive the model code needs; a GPU backend provides the same list:
+// GEMM, the generic loops for_each and column_sums (which run the formulas
+// of activations, losses, KL forms and Adam, written once elsewhere), row
+// sums, reductions, normal numbers and copies.
 //
 // Threads: matrix products are parallelised inside the GEMM (Eigen's, or the
 // BLAS library's when built with VAE_USE_BLAS); element-wise loops use an
@@ -22,9 +25,9 @@
 #endif
 
 #include "vae/backend/backend.hpp"
+#include "vae/core/elementwise.hpp"
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
-#include "vae/losses.hpp"
 
 namespace vae {
 
@@ -95,6 +98,8 @@ MapM<S> map(View<S> v) {
 /// Element-wise loops are split over columns only when there is enough work
 /// for the thread start-up (about 1-2 microseconds) to pay off.
 inline constexpr Index kParallelElements = 1 << 15;
+/// Rows of one task of Ops<Cpu, S>::for_each (a multiple of every packet size).
+inline constexpr Index kRowBlock = 4096;
 
 template <class S, class AE, class BE>
 void eigen_gemm_assign(S alpha, const AE& a, const BE& b, S beta, MapM<S>& c) {
@@ -148,103 +153,50 @@ struct Ops<Cpu, S> {
 #endif
   }
 
-  /// Y(:, j) += b for every column j; then Y = max(Y, 0) when `relu`.
-  static void add_bias(const Context&, View<S> y, ConstView<S> b, bool relu) {
-    const auto bias = detail::map(b).col(0);
-    const Index n = y.cols;
-#pragma omp parallel for schedule(static) if (y.size() >= detail::kParallelElements)
-    for (Index j = 0; j < n; ++j) {
-      auto col = detail::map(y).col(j);
-      if (relu) {
-        col = (col + bias).cwiseMax(S(0));
-      } else {
-        col += bias;
-      }
+  /// f.apply<T>(i, j) for every element (i, j) of a rows x cols grid, where
+  /// T = Packet<S> stands for rows [i, i + kPacketSize) of column j and
+  /// T = S for the ragged tail of a column. Columns (and, for tall grids,
+  /// blocks of rows) are shared among the OpenMP threads.
+  template <class F>
+  static void for_each(const Context&, Index rows, Index cols, const F& f) {
+    const Index row_blocks = (rows + detail::kRowBlock - 1) / detail::kRowBlock;
+    const Index tasks = row_blocks * cols;
+#pragma omp parallel for schedule(static) if (rows * cols >= detail::kParallelElements)
+    for (Index task = 0; task < tasks; ++task) {
+      const Index j = task / row_blocks, first = (task % row_blocks) * detail::kRowBlock;
+      const Index last = std::min(rows, first + detail::kRowBlock);
+      Index i = first;
+      for (; i + kPacketSize<S> <= last; i += kPacketSize<S>) f.template apply<Packet<S>>(i, j);
+      for (; i < last; ++i) f.template apply<S>(i, j);
+    }
+  }
+
+  /// out(0, j) = sum over i of f.apply<T>(i, j), which returns the terms of
+  /// element (i, j) as a T (see for_each). Each column is added by one thread
+  /// in a fixed order, so the sums do not depend on the thread count.
+  template <class F>
+  static void column_sums(const Context&, Index rows, Index cols, const F& f, View<S> out) {
+#pragma omp parallel for schedule(static) if (rows * cols >= detail::kParallelElements)
+    for (Index j = 0; j < cols; ++j) {
+      Packet<S> packets = Packet<S>::Zero();
+      Index i = 0;
+      for (; i + kPacketSize<S> <= rows; i += kPacketSize<S>) packets += f.template apply<Packet<S>>(i, j);
+      S total = packets.sum();
+      for (; i < rows; ++i) total += f.template apply<S>(i, j);
+      out(0, j) = total;
     }
   }
 
   /// db = sum over columns of dY (the bias gradient), assigned.
-  static void bias_grad(const Context&, ConstView<S> dy, View<S> db) {
+  static void row_sums(const Context&, ConstView<S> dy, View<S> db) {
     auto out = detail::map(db).col(0);
     const auto in = detail::map(dy);
     out.setZero();
     for (Index j = 0; j < in.cols(); ++j) out += in.col(j);
   }
 
-  /// dH = dH * (H > 0): the ReLU derivative applied through its output H.
-  static void relu_backward(const Context&, View<S> dh, ConstView<S> h) {
-    const Index n = dh.cols;
-#pragma omp parallel for schedule(static) if (dh.size() >= detail::kParallelElements)
-    for (Index j = 0; j < n; ++j) {
-      auto d = detail::map(dh).col(j);
-      d = (detail::map(h).col(j).array() > S(0)).select(d, S(0));
-    }
-  }
-
-  /// X_hat = sigmoid(logits), element-wise.
-  static void sigmoid(const Context&, ConstView<S> logits, View<S> out) {
-    const Index n = out.cols;
-#pragma omp parallel for schedule(static) if (out.size() >= detail::kParallelElements)
-    for (Index j = 0; j < n; ++j) {
-      detail::map(out).col(j) = S(1) / (S(1) + (-detail::map(logits).col(j).array()).exp());
-    }
-  }
-
-  /// Reconstruction loss of `logits` against targets `x` (both In x B).
-  /// Overwrites `logits` with d loss / d logits and writes each column's loss
-  /// into col_loss (1 x B), so the sum is taken in a fixed order whatever the
-  /// thread count. Returns the batch sum.
-  static S reconstruction(const Context&, Reconstruction kind, View<S> logits, ConstView<S> x, View<S> col_loss) {
-    const Index n = logits.cols;
-#pragma omp parallel for schedule(static) if (logits.size() >= detail::kParallelElements)
-    for (Index j = 0; j < n; ++j) {
-      auto t = detail::map(logits).col(j).array();
-      const auto xj = detail::map(x).col(j).array();
-      if (kind == Reconstruction::SquaredError) {
-        // l = (x_hat - x)^2, dl/dt = 2 (x_hat - x) x_hat (1 - x_hat); t holds x_hat in between.
-        t = S(1) / (S(1) + (-t).exp());
-        col_loss.data[j * col_loss.ld] = (t - xj).square().sum();
-        t = S(2) * (t - xj) * t * (S(1) - t);
-      } else {
-        // l = max(t, 0) - t x + log1p(exp(-|t|)), dl/dt = sigmoid(t) - x
-        col_loss.data[j * col_loss.ld] = (t.cwiseMax(S(0)) - t * xj + (-t.abs()).exp().log1p()).sum();
-        t = S(1) / (S(1) + (-t).exp()) - xj;
-      }
-    }
-    return sum(col_loss);
-  }
-
-  /// One fused pass of Adam over flat buffers (PyTorch's rule, L2 weight
-  /// decay added to the gradient, the gradient first scaled by grad_scale,
-  /// which gradient-norm clipping sets below 1):
-  ///   g' = c g + wd p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2
-  ///   p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),  bc_i = 1 - b_i^t.
-  static void adam_step(const Context&, View<S> p, ConstView<S> g, View<S> m, View<S> v, S lr, S beta1, S beta2,
-                        S eps, S weight_decay, S bias_correction1, S bias_correction2, S grad_scale = S(1)) {
-    const Index n = p.size();
-    const S step_size = lr / bias_correction1;
-    const S inv_sqrt_bc2 = S(1) / std::sqrt(bias_correction2);
-    constexpr Index kChunk = 4096;
-    const Index chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n >= detail::kParallelElements)
-    for (Index c = 0; c < chunks; ++c) {
-      const Index first = c * kChunk, len = std::min(kChunk, n - first);
-      auto pa = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(p.data + first, len);
-      auto ma = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data + first, len);
-      auto va = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(v.data + first, len);
-      const auto ga = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(g.data + first, len);
-      if (weight_decay != S(0) || grad_scale != S(1)) {
-        ma = beta1 * ma + (S(1) - beta1) * (grad_scale * ga + weight_decay * pa);
-        va = beta2 * va + (S(1) - beta2) * (grad_scale * ga + weight_decay * pa).square();
-      } else {
-        ma = beta1 * ma + (S(1) - beta1) * ga;
-        va = beta2 * va + (S(1) - beta2) * ga.square();
-      }
-      pa -= step_size * ma / (va.sqrt() * inv_sqrt_bc2 + eps);
-    }
-  }
-
   /// Sum of every element, in column order.
+  static S sum(const Context&, ConstView<S> v) { return sum(v); }
   static S sum(ConstView<S> v) {
     double total = 0;
     for (Index j = 0; j < v.cols; ++j) total += static_cast<double>(detail::map(v).col(j).sum());
@@ -270,45 +222,6 @@ struct Ops<Cpu, S> {
         const Index k = i + j * out.rows;
         out(i, j) = detail::philox_normal<S>(seed, first + static_cast<std::uint64_t>(k / 4), int(k % 4));
       }
-  }
-
-  /// The reparameterised sample of a Gaussian head. `heads` is 2Z x B: rows
-  /// [0, Z) are mu, rows [Z, 2Z) log sigma. z = mu + exp(clamp(ls)) * eps.
-  /// Returns the batch sum of the KL term `form`.
-  static S gaussian_sample(const Context&, KlForm form, ConstView<S> heads, ConstView<S> eps, View<S> z) {
-    const Index latent = z.rows;
-    double kl = 0;
-    for (Index j = 0; j < z.cols; ++j)
-      for (Index i = 0; i < latent; ++i) {
-        const S mu = heads(i, j), ls = loss::clamp_log_sigma(heads(i + latent, j));
-        S dmu, dls;
-        kl += static_cast<double>(loss::kl_term(form, mu, ls, dmu, dls));
-        z(i, j) = mu + std::exp(ls) * eps(i, j);
-      }
-    return static_cast<S>(kl);
-  }
-
-  /// Backward of gaussian_sample plus beta * KL: from dz (Z x B) to dheads
-  /// (2Z x B). dmu = dz + beta dKL/dmu; dls = (dz sigma eps + beta dKL/dls)
-  /// inside the clamp range, 0 outside it.
-  static void gaussian_backward(const Context&, KlForm form, S beta, ConstView<S> heads, ConstView<S> eps,
-                                ConstView<S> dz, View<S> dheads) {
-    const Index latent = dz.rows;
-    for (Index j = 0; j < dz.cols; ++j)
-      for (Index i = 0; i < latent; ++i) {
-        const S mu = heads(i, j), raw = heads(i + latent, j), ls = loss::clamp_log_sigma(raw);
-        S dmu, dls;
-        loss::kl_term(form, mu, ls, dmu, dls);
-        dheads(i, j) = dz(i, j) + beta * dmu;
-        const bool inside = raw == ls;
-        dheads(i + latent, j) = inside ? dz(i, j) * std::exp(ls) * eps(i, j) + beta * dls : S(0);
-      }
-  }
-
-  /// sigma = exp(clamp(log sigma)) for a Z x B block of log sigmas.
-  static void exp_clamped(const Context&, ConstView<S> log_sigma, View<S> sigma) {
-    for (Index j = 0; j < sigma.cols; ++j)
-      for (Index i = 0; i < sigma.rows; ++i) sigma(i, j) = std::exp(loss::clamp_log_sigma(log_sigma(i, j)));
   }
 
   /// dst = src (same shape).

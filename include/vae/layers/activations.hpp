@@ -1,34 +1,95 @@
 #pragma once
-// Activation policies for Dense layers. Each is a small static struct: the
-// forward pass is fused with the bias add, the backward pass works from the
-// layer's output (so no pre-activation has to be kept).
+// Activation policies: small static structs, each formula written once in
+// the vocabulary of core/elementwise.hpp and run by every backend.
+//
+// An activation type A provides
+//   static constexpr const char* name;            // stored in checkpoints
+//   VAE_ELEMENTWISE(class T) static T value(const T& t);        // a = f(t)
+//   VAE_ELEMENTWISE(class T) static T derivative(const T& a);   // f'(t), from a
+// The derivative is taken from the output a = f(t), so a layer keeps only its
+// outputs for the backward pass; an activation must therefore be invertible
+// wherever its derivative varies (every one below is). is_activation_v checks
+// the interface and the layers static_assert it.
 
-#include "vae/backend/backend.hpp"
+#include <type_traits>
+#include <utility>
+
+#include "vae/core/elementwise.hpp"
 
 namespace vae {
 
 /// a = t.
 struct Identity {
-  template <class Ops, class Ctx, class S>
-  static void forward(const Ctx& ctx, View<S> y, ConstView<S> bias) {
-    Ops::add_bias(ctx, y, bias, false);
-  }
-  // da/dt = 1: the gradient passes through unchanged.
-  template <class Ops, class Ctx, class S>
-  static void backward(const Ctx&, View<S>, ConstView<S>) {}
+  static constexpr const char* name = "identity";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) { return t; }
+  VAE_ELEMENTWISE(class T) static T derivative(const T&) { return el::constant<T>(1); }
 };
 
-/// a = max(t, 0).
+/// a = max(t, 0);  da/dt = [a > 0].
 struct Relu {
-  template <class Ops, class Ctx, class S>
-  static void forward(const Ctx& ctx, View<S> y, ConstView<S> bias) {
-    Ops::add_bias(ctx, y, bias, true);
-  }
-  // da/dt = [a > 0], read from the output a.
-  template <class Ops, class Ctx, class S>
-  static void backward(const Ctx& ctx, View<S> dy, ConstView<S> y) {
-    Ops::relu_backward(ctx, dy, y);
+  static constexpr const char* name = "relu";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) { return el::max(t, el::scalar_t<T>(0)); }
+  VAE_ELEMENTWISE(class T) static T derivative(const T& a) {
+    using S = el::scalar_t<T>;
+    return el::select(a > S(0), S(1), S(0));
   }
 };
+
+/// a = tanh(t);  da/dt = 1 - a^2.
+struct Tanh {
+  static constexpr const char* name = "tanh";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) { return el::tanh(t); }
+  VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return el::scalar_t<T>(1) - a * a; }
+};
+
+/// a = log(1 + e^t), computed as max(t, 0) + log1p(e^-|t|) so that it cannot
+/// overflow;  da/dt = sigmoid(t) = 1 - e^-a.
+struct Softplus {
+  static constexpr const char* name = "softplus";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) {
+    using S = el::scalar_t<T>;
+    return el::max(t, S(0)) + el::log1p(el::exp(-el::abs(t)));
+  }
+  VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return -el::expm1(-a); }
+};
+
+/// a = t for t > 0, e^t - 1 otherwise (ELU, alpha = 1);  da/dt = 1 for
+/// a > 0, a + 1 otherwise.
+struct Elu {
+  static constexpr const char* name = "elu";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) {
+    using S = el::scalar_t<T>;
+    return el::select(t > S(0), t, el::expm1(el::min(t, S(0))));
+  }
+  VAE_ELEMENTWISE(class T) static T derivative(const T& a) {
+    using S = el::scalar_t<T>;
+    return el::select(a > S(0), S(1), a + S(1));
+  }
+};
+
+/// a = 1 / (1 + e^-t);  da/dt = a (1 - a).
+struct Sigmoid {
+  static constexpr const char* name = "sigmoid";
+  VAE_ELEMENTWISE(class T) static T value(const T& t) {
+    using S = el::scalar_t<T>;
+    return S(1) / (S(1) + el::exp(-t));
+  }
+  VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return a * (el::scalar_t<T>(1) - a); }
+};
+
+namespace detail {
+template <class A, class = void>
+struct is_activation : std::false_type {};
+template <class A>
+struct is_activation<A, std::void_t<decltype(A::name), decltype(A::template value<float>(std::declval<float>())),
+                                    decltype(A::template derivative<float>(std::declval<float>()))>>
+    : std::bool_constant<std::is_convertible_v<decltype(A::template value<float>(std::declval<float>())), float> &&
+                         std::is_convertible_v<decltype(A::template derivative<float>(std::declval<float>())), float>> {
+};
+}  // namespace detail
+
+/// Whether A provides name, value<T>(t) and derivative<T>(a) (see above).
+template <class A>
+inline constexpr bool is_activation_v = detail::is_activation<A>::value;
 
 }  // namespace vae

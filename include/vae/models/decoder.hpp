@@ -1,21 +1,23 @@
 #pragma once
-// The blog's decoder: z (Latent) -> Linear -> ReLU -> Linear -> sigmoid ->
-// x_hat (Out). The forward pass stops at the logits; the sigmoid is applied
-// by the loss (fused with its gradient) or by inference.
+// Decoders: z (Latent) -> hidden layers -> logits (Out), for
+// Layers<Latent, Hidden..., Out>. The forward pass stops at the logits; the
+// sigmoid x_hat = sigmoid(logits) is applied by the loss (fused with its
+// gradient) or by inference.
 
 #include "vae/backend/cpu.hpp"
-#include "vae/models/two_layer.hpp"
+#include "vae/models/mlp.hpp"
 
 namespace vae {
 
-template <Index Latent, Index Hidden, Index Out, class S = float, class B = Cpu>
-class Decoder : public detail::TwoLayer<Latent, Hidden, Out, S, B> {
-  static_assert(Latent > 0 && Hidden > 0 && Out > 0, "vae::Decoder<Latent, Hidden, Out>: every size must be positive");
-
+template <class L, class Act = Relu, class S = float, class B = Cpu>
+class DecoderOf : public detail::Mlp<L, Act, S, B> {
  public:
-  static constexpr Index latent_size = Latent;
-  static constexpr Index hidden_size = Hidden;
-  static constexpr Index output_size = Out;
+  static constexpr Index latent_size = L::input;
+  static constexpr Index output_size = L::output;
 };
+
+/// The blog's decoder: Latent -> Linear -> ReLU -> Linear -> Out.
+template <Index Latent, Index Hidden, Index Out, class S = float, class B = Cpu>
+using Decoder = DecoderOf<Layers<Latent, Hidden, Out>, Relu, S, B>;
 
 }  // namespace vae

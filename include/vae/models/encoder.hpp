@@ -1,22 +1,24 @@
 #pragma once
-// The blog's encoder: x (In) -> Linear -> ReLU -> Linear -> z (Latent).
+// Encoders: x (In) -> hidden layers -> z (Latent), the sizes a
+// vae::Layers<In, Hidden..., Latent> and the hidden activation a policy.
 
 #include "vae/backend/cpu.hpp"
-#include "vae/models/two_layer.hpp"
+#include "vae/models/mlp.hpp"
 
 namespace vae {
 
-template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
-class Encoder : public detail::TwoLayer<In, Hidden, Latent, S, B> {
-  static_assert(In > 0 && Hidden > 0 && Latent > 0, "vae::Encoder<In, Hidden, Latent>: every size must be positive");
-
+template <class L, class Act = Relu, class S = float, class B = Cpu>
+class EncoderOf : public detail::Mlp<L, Act, S, B> {
  public:
-  static constexpr Index input_size = In;
-  static constexpr Index hidden_size = Hidden;
-  static constexpr Index latent_size = Latent;
+  static constexpr Index input_size = L::input;
+  static constexpr Index latent_size = L::output;
   /// Rows of the forward output: the latent code itself.
-  static constexpr Index output_size = Latent;
+  static constexpr Index output_size = L::output;
   static constexpr bool is_variational = false;
 };
+
+/// The blog's encoder: In -> Linear -> ReLU -> Linear -> Latent.
+template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
+using Encoder = EncoderOf<Layers<In, Hidden, Latent>, Relu, S, B>;
 
 }  // namespace vae

@@ -1,28 +1,28 @@
 #pragma once
-// The blog's variational encoder: a shared hidden layer and two heads, the
-// mean mu and log sigma (sigma = exp(log sigma)), each Latent wide.
+// Variational encoders: x (In) -> hidden layers -> (mu, log sigma), each
+// Latent wide, for Layers<In, Hidden..., Latent>.
 //
-// The heads are stored as one (2 Latent) x Hidden matrix so that both are one
-// GEMM: rows [0, Latent) of its output are mu, rows [Latent, 2 Latent) are
-// log sigma. Its parameters are the blog's linear2 (mu) stacked on linear3.
+// The two heads are one (2 Latent) x Hidden matrix, so both are one GEMM:
+// rows [0, Latent) of the output are mu, rows [Latent, 2 Latent) log sigma.
+// For the blog's model its parameters are linear2 (mu) stacked on linear3.
 
 #include "vae/backend/cpu.hpp"
-#include "vae/models/two_layer.hpp"
+#include "vae/models/mlp.hpp"
 
 namespace vae {
 
-template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
-class VariationalEncoder : public detail::TwoLayer<In, Hidden, 2 * Latent, S, B> {
-  static_assert(In > 0 && Hidden > 0 && Latent > 0,
-                "vae::VariationalEncoder<In, Hidden, Latent>: every size must be positive");
-
+template <class L, class Act = Relu, class S = float, class B = Cpu>
+class VariationalEncoderOf : public detail::Mlp<LastLayerTimes<L, 2>, Act, S, B> {
  public:
-  static constexpr Index input_size = In;
-  static constexpr Index hidden_size = Hidden;
-  static constexpr Index latent_size = Latent;
+  static constexpr Index input_size = L::input;
+  static constexpr Index latent_size = L::output;
   /// Rows of the forward output: mu stacked on log sigma.
-  static constexpr Index output_size = 2 * Latent;
+  static constexpr Index output_size = 2 * L::output;
   static constexpr bool is_variational = true;
 };
+
+/// The blog's variational encoder: In -> Linear -> ReLU -> (mu, log sigma).
+template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
+using VariationalEncoder = VariationalEncoderOf<Layers<In, Hidden, Latent>, Relu, S, B>;
 
 }  // namespace vae

@@ -9,9 +9,36 @@
 #include <utility>
 
 #include "vae/backend/cpu.hpp"
+#include "vae/core/elementwise.hpp"
 #include "vae/core/error.hpp"
 
 namespace vae {
+
+namespace kernels {
+
+/// One Adam update of element i of flat buffers (PyTorch's rule, L2 weight
+/// decay added to the gradient, the gradient first scaled by grad_scale,
+/// which gradient-norm clipping sets below 1):
+///   g' = c g + wd p;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2
+///   p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),  bc_k = 1 - b_k^t.
+template <class S>
+struct AdamUpdate {
+  S* p;
+  const S* g;
+  S* m;
+  S* v;
+  S step_size, beta1, beta2, eps, weight_decay, inv_sqrt_bc2, grad_scale;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index) const {
+    const T grad = grad_scale * el::load<T>(g + i) + weight_decay * el::load<T>(p + i);
+    const T mk = beta1 * el::load<T>(m + i) + (S(1) - beta1) * grad;
+    const T vk = beta2 * el::load<T>(v + i) + (S(1) - beta2) * (grad * grad);
+    el::store(m + i, mk);
+    el::store(v + i, vk);
+    el::store(p + i, T(el::load<T>(p + i) - step_size * mk / (el::sqrt(vk) * inv_sqrt_bc2 + eps)));
+  }
+};
+
+}  // namespace kernels
 
 /// Adam's settings; PyTorch's defaults.
 struct AdamOptions {
@@ -70,8 +97,10 @@ class Adam {
     ++steps_;
     const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
     const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
-    Ops::adam_step(ctx_, params, grads, make_view(m_.data(), n, 1), make_view(v_.data(), n, 1), S(options_.lr),
-                   S(options_.beta1), S(options_.beta2), S(options_.eps), S(options_.weight_decay), S(bc1), S(bc2), scale);
+    const kernels::AdamUpdate<S> update{params.data, grads.data, m_.data(), v_.data(),
+                                        S(options_.lr / bc1), S(options_.beta1), S(options_.beta2),
+                                        S(options_.eps), S(options_.weight_decay), S(1 / std::sqrt(bc2)), scale};
+    Ops::for_each(ctx_, n, 1, update);
   }
 
   const AdamOptions& options() const { return options_; }

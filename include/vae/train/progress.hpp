@@ -62,12 +62,12 @@ class ProgressReporter {
     loss_sum_ += loss * static_cast<double>(n);
     if (style_ == ProgressStyle::Silent) return;
     const auto now = Clock::now();
-    const bool last = batch + 1 == batches_;
+    const bool last = batches_ > 0 && batch + 1 == batches_;
     if (style_ == ProgressStyle::Bar) {
       if (!last && now - last_draw_ < std::chrono::milliseconds(100)) return;
       last_draw_ = now;
       *out_ << '\r' << status(batch + 1, now) << "\x1b[K" << std::flush;
-    } else if (4 * (batch + 1) >= next_line_ * batches_ && !last) {
+    } else if (batches_ > 0 && 4 * (batch + 1) >= next_line_ * batches_ && !last) {
       ++next_line_;
       *out_ << status(batch + 1, now) << '\n' << std::flush;
     }
@@ -87,12 +87,17 @@ class ProgressReporter {
   std::string status(Index done, Clock::time_point now) const {
     const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(samples_) / elapsed : 0.0;
+    char buf[256];
+    if (batches_ <= 0) {  // a source of unknown length: no bar, no estimate
+      std::snprintf(buf, sizeof buf, "epoch %d/%d batch %ld loss %.3g %.0f samples/s", epoch_ + 1, epochs_,
+                    static_cast<long>(done), running_loss(), rate);
+      return buf;
+    }
     const double per_batch = elapsed / static_cast<double>(done);
     const double left = per_batch * static_cast<double>((batches_ - done) + (epochs_ - epoch_ - 1) * batches_);
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * done / batches_);
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "epoch %d/%d [%s%s] %ld/%ld loss %.3f %.0f samples/s, %s left", epoch_ + 1, epochs_,
+    std::snprintf(buf, sizeof buf, "epoch %d/%d [%s%s] %ld/%ld loss %.3g %.0f samples/s, %s left", epoch_ + 1, epochs_,
                   std::string(static_cast<std::size_t>(filled), '#').c_str(),
                   std::string(static_cast<std::size_t>(kWidth - filled), '.').c_str(), static_cast<long>(done),
                   static_cast<long>(batches_), running_loss(), rate, detail::format_duration(left).c_str());

@@ -1,6 +1,7 @@
 #pragma once
-// The training loop: epochs of shuffled mini-batches, a progress report, the
-// test-set loss after each epoch and a per-epoch callback.
+// The training loop: epochs of mini-batches from any batch source
+// (train/sources.hpp), a progress report, the test-set loss after each epoch
+// and a per-epoch callback.
 //
 // Every random stream is derived from TrainOptions::seed and the epoch
 // number, so a run resumed at the start of epoch k (same model parameters,
@@ -11,14 +12,16 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
-#include "vae/io/idx.hpp"
-#include "vae/losses.hpp"
-#include "vae/train/batcher.hpp"
+#include "vae/data/idx.hpp"
+#include "vae/losses/objective.hpp"
+#include "vae/models/requirements.hpp"
 #include "vae/train/progress.hpp"
+#include "vae/train/sources.hpp"
 
 namespace vae {
 
@@ -56,103 +59,168 @@ inline Rng epoch_rng(std::uint64_t seed, std::uint64_t stream, int epoch) {
   return Rng(seed ^ stream, static_cast<std::uint64_t>(epoch) << 40);
 }
 
-inline void accumulate(LossParts<double>& sum, const LossParts<float>& p, Index n) {
+template <class S>
+void accumulate(LossParts<double>& sum, const LossParts<S>& p, Index n) {
   sum.reconstruction += double(p.reconstruction) * double(n);
   sum.kl += double(p.kl) * double(n);
   sum.total += double(p.total) * double(n);
-}
-inline void accumulate(LossParts<double>& sum, const LossParts<double>& p, Index n) {
-  sum.reconstruction += p.reconstruction * double(n);
-  sum.kl += p.kl * double(n);
-  sum.total += p.total * double(n);
 }
 inline LossParts<double> divide(LossParts<double> sum, double n) {
   return {sum.reconstruction / n, sum.kl / n, sum.total / n};
 }
 
-template <class Model>
-void check_features(const io::Dataset& data, const char* which) {
-  if (data.features() != Model::input_size)
-    throw ShapeError(std::string("vae::fit: the ") + which + " set has " + std::to_string(data.features()) +
+template <class Model, class Src>
+void check_source(const Src& src, const char* which) {
+  static_assert(is_batch_source_v<Src, typename Model::Scalar>,
+                "vae::fit / vae::evaluate: the data must be an io::Dataset, a vae::Matrix<S> or a batch source "
+                "(features(), size(), start_epoch(int), next(); see vae/train/sources.hpp)");
+  if (src.features() != Model::input_size)
+    throw ShapeError(std::string("vae::fit: the ") + which + " data has " + std::to_string(src.features()) +
                      " features per sample, the model takes " + std::to_string(Model::input_size));
 }
 
+/// "epoch 3/20: train 40.1 (rec 35.2, kl 4.9), test ..., 9000 samples/s, 6.1 s"
+/// (std::string throughout: no length of number can overflow it).
 inline std::string epoch_summary(const EpochStats& s, int epochs) {
-  char buf[256];
-  int n = std::snprintf(buf, sizeof buf, "epoch %d/%d: train %.4f (rec %.4f, kl %.4f)", s.epoch + 1, epochs,
-                        s.train.total, s.train.reconstruction, s.train.kl);
-  if (s.has_test)
-    n += std::snprintf(buf + n, sizeof buf - std::size_t(n), ", test %.4f (rec %.4f, kl %.4f)", s.test.total,
-                       s.test.reconstruction, s.test.kl);
-  std::snprintf(buf + n, sizeof buf - std::size_t(n), ", %.0f samples/s, %.1f s", s.samples_per_second, s.seconds);
-  return buf;
+  const auto num = [](const char* format, double v) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf, format, v);  // %.4f of the largest double is 315 bytes
+    return std::string(buf);
+  };
+  const auto parts = [&](const LossParts<double>& p) {
+    return num("%.4f", p.total) + " (rec " + num("%.4f", p.reconstruction) + ", kl " + num("%.4f", p.kl) + ")";
+  };
+  std::string line = "epoch " + std::to_string(s.epoch + 1) + "/" + std::to_string(epochs) + ": train " + parts(s.train);
+  if (s.has_test) line += ", test " + parts(s.test);
+  return line + ", " + num("%.0f", s.samples_per_second) + " samples/s, " + num("%.1f", s.seconds) + " s";
+}
+
+template <class Opt, class Model>
+void check_optimizer_for() {
+  static_assert(is_optimizer<Opt, typename Model::Scalar>::value,
+                "vae::fit: the optimizer must provide step(vae::View<S> params, vae::ConstView<S> grads) for the "
+                "model's scalar type S (e.g. vae::Adam<double> for a double model)");
 }
 
 }  // namespace detail
 
-/// Loss per sample of `model` over all of `data`, in batches; a VAE draws its
-/// noise from Rng(seed ^ eval stream, epoch << 40).
-template <class Model>
-LossParts<double> evaluate(const Model& model, const io::Dataset& data, Index batch_size = 1000, std::uint64_t seed = 0,
-                           int epoch = 0) {
-  using S = typename Model::Scalar;
-  detail::check_features<Model>(data, "evaluation");
-  Batcher<S> batches(data, batch_size, 0, /*shuffle=*/false);
-  batches.start_epoch(0);
-  Rng rng = detail::epoch_rng(seed, detail::kEvalStream, epoch);
+/// The generator fit() evaluates the test set with after epoch `epoch`:
+/// vae::evaluate(model, test, rng) with it reproduces fit's test loss.
+inline Rng evaluation_rng(std::uint64_t seed, int epoch) { return detail::epoch_rng(seed, detail::kEvalStream, epoch); }
+
+/// Loss per sample of `model` over one epoch of `source`, drawing a VAE's
+/// noise from rng, batch after batch, as model.evaluate(batch, rng) does.
+template <class Model, class Src, std::enable_if_t<is_batch_source_v<Src, typename Model::Scalar>, int> = 0>
+LossParts<double> evaluate(const Model& model, Src& source, Rng& rng) {
+  detail::check_source<Model>(source, "evaluation");
+  source.start_epoch(0);
   LossParts<double> sum;
-  for (Index b = 0; b < batches.batches_per_epoch(); ++b) {
-    const auto x = batches.next();
+  Index n = 0;
+  while (true) {
+    const auto x = source.next();
+    if (x.cols() == 0) break;
     detail::accumulate(sum, model.evaluate(x, rng), x.cols());
+    n += x.cols();
   }
-  return detail::divide(sum, double(data.size()));
+  if (n == 0) throw ShapeError("vae::evaluate: the evaluation data is empty");
+  return detail::divide(sum, double(n));
 }
 
-/// Trains `model` with `optimizer` on `train` for epochs [start_epoch, epochs),
-/// evaluating on `test` (when not null) after each epoch. Throws NumericError
-/// naming the epoch and batch if the loss stops being finite (the model then
-/// holds the parameters of that step; keep checkpoints to go back).
+/// The same over all of a byte data set (values byte / 255), or of a matrix
+/// (one sample per column), in batches of batch_size (memory, not results).
+template <class Model>
+LossParts<double> evaluate(const Model& model, const io::Dataset& data, Rng& rng, Index batch_size = 1000) {
+  Batcher<typename Model::Scalar> batches(data, batch_size, 0, /*shuffle=*/false);
+  return evaluate(model, batches, rng);
+}
+template <class Model>
+LossParts<double> evaluate(const Model& model, const Matrix<typename Model::Scalar>& data, Rng& rng,
+                           Index batch_size = 1000) {
+  MatrixBatcher<typename Model::Scalar> batches(data, batch_size, 0, /*shuffle=*/false);
+  return evaluate(model, batches, rng);
+}
+
+/// Trains `model` with `optimizer` on `train` (a batch source) for epochs
+/// [start_epoch, epochs), evaluating on `test` (when not null) after each
+/// epoch with evaluation_rng(seed, epoch). options.batch_size, seed and
+/// shuffle are the source's business here. Throws NumericError naming the
+/// epoch and batch if the loss stops being finite (the model then holds the
+/// parameters of that step; keep checkpoints to go back).
+template <class Model, class Opt, class Src, class TestSrc = Src,
+          std::enable_if_t<is_batch_source_v<Src, typename Model::Scalar>, int> = 0>
+std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* test, const TrainOptions& options,
+                            const std::function<void(const EpochStats&)>& on_epoch = {}) {
+  detail::check_optimizer_for<Opt, Model>();
+  std::vector<EpochStats> history;
+  if constexpr (detail::is_optimizer<Opt, typename Model::Scalar>::value) {
+    detail::check_source<Model>(train, "training");
+    if (test) detail::check_source<Model>(*test, "test");
+    if (options.epochs < 0 || options.start_epoch < 0)
+      throw ValueError("vae::fit: epochs is " + std::to_string(options.epochs) + " and start_epoch " +
+                       std::to_string(options.start_epoch) + ", expected both >= 0");
+    const Index size = train.size();
+    const Index batches = size > 0 ? (size + options.batch_size - 1) / options.batch_size : 0;
+    ProgressReporter progress(options.progress, options.style, options.epochs, batches);
+    for (int epoch = options.start_epoch; epoch < options.epochs; ++epoch) {
+      train.start_epoch(epoch);
+      progress.start_epoch(epoch);
+      Rng noise = detail::epoch_rng(options.seed, detail::kNoiseStream, epoch);
+      LossParts<double> sum;
+      Index samples = 0, b = 0;
+      for (;; ++b) {
+        const auto x = train.next();
+        if (x.cols() == 0) break;
+        const auto parts = model.train_step(x, optimizer, noise);
+        if (!std::isfinite(static_cast<double>(parts.total)))
+          throw NumericError("vae::fit: the loss became " + std::to_string(static_cast<double>(parts.total)) +
+                             " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                             (batches > 0 ? " of " + std::to_string(batches) : std::string()));
+        detail::accumulate(sum, parts, x.cols());
+        samples += x.cols();
+        progress.batch_done(b, x.cols(), static_cast<double>(parts.total));
+      }
+      if (samples == 0) throw ShapeError("vae::fit: the training data gave no batch in epoch " + std::to_string(epoch + 1));
+      EpochStats stats;
+      stats.epoch = epoch;
+      stats.seconds = progress.epoch_seconds();
+      stats.samples_per_second = double(samples) / stats.seconds;
+      stats.train = detail::divide(sum, double(samples));
+      if (test) {
+        Rng rng = evaluation_rng(options.seed, epoch);
+        stats.test = evaluate(model, *test, rng);
+        stats.has_test = true;
+      }
+      progress.end_epoch(detail::epoch_summary(stats, options.epochs));
+      history.push_back(stats);
+      if (on_epoch) on_epoch(stats);
+    }
+  }
+  return history;
+}
+
+/// fit on a byte data set (values byte / 255), batched and shuffled by
+/// options.batch_size, seed and shuffle; the test set is evaluated in
+/// batches of options.eval_batch_size.
 template <class Model, class Opt>
 std::vector<EpochStats> fit(Model& model, Opt& optimizer, const io::Dataset& train, const io::Dataset* test,
                             const TrainOptions& options, const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
-  detail::check_features<Model>(train, "training");
-  if (test) detail::check_features<Model>(*test, "test");
-  if (options.epochs < 0 || options.start_epoch < 0)
-    throw ValueError("vae::fit: epochs is " + std::to_string(options.epochs) + " and start_epoch " +
-                     std::to_string(options.start_epoch) + ", expected both >= 0");
   Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle);
-  ProgressReporter progress(options.progress, options.style, options.epochs, batches.batches_per_epoch());
-  std::vector<EpochStats> history;
-  for (int epoch = options.start_epoch; epoch < options.epochs; ++epoch) {
-    batches.start_epoch(epoch);
-    progress.start_epoch(epoch);
-    Rng noise = detail::epoch_rng(options.seed, detail::kNoiseStream, epoch);
-    LossParts<double> sum;
-    for (Index b = 0; b < batches.batches_per_epoch(); ++b) {
-      const auto x = batches.next();
-      const auto parts = model.train_step(x, optimizer, noise);
-      if (!std::isfinite(static_cast<double>(parts.total)))
-        throw NumericError("vae::fit: the loss became " + std::to_string(static_cast<double>(parts.total)) +
-                           " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) + " of " +
-                           std::to_string(batches.batches_per_epoch()));
-      detail::accumulate(sum, parts, x.cols());
-      progress.batch_done(b, x.cols(), static_cast<double>(parts.total));
-    }
-    EpochStats stats;
-    stats.epoch = epoch;
-    stats.seconds = progress.epoch_seconds();
-    stats.samples_per_second = double(train.size()) / stats.seconds;
-    stats.train = detail::divide(sum, double(train.size()));
-    if (test) {
-      stats.test = evaluate(model, *test, options.eval_batch_size, options.seed, epoch);
-      stats.has_test = true;
-    }
-    progress.end_epoch(detail::epoch_summary(stats, options.epochs));
-    history.push_back(stats);
-    if (on_epoch) on_epoch(stats);
-  }
-  return history;
+  if (!test) return fit(model, optimizer, batches, static_cast<Batcher<S>*>(nullptr), options, on_epoch);
+  Batcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false);
+  return fit(model, optimizer, batches, &test_batches, options, on_epoch);
+}
+
+/// fit on a matrix held in memory (features x N, one sample per column).
+template <class Model, class Opt>
+std::vector<EpochStats> fit(Model& model, Opt& optimizer, const Matrix<typename Model::Scalar>& train,
+                            const Matrix<typename Model::Scalar>* test, const TrainOptions& options,
+                            const std::function<void(const EpochStats&)>& on_epoch = {}) {
+  using S = typename Model::Scalar;
+  MatrixBatcher<S> batches(train, options.batch_size, options.seed, options.shuffle);
+  if (!test) return fit(model, optimizer, batches, static_cast<MatrixBatcher<S>*>(nullptr), options, on_epoch);
+  MatrixBatcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false);
+  return fit(model, optimizer, batches, &test_batches, options, on_epoch);
 }
 
 }  // namespace vae

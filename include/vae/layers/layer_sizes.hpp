@@ -1,0 +1,57 @@
+#pragma once
+// Layers<Sizes...>: the sizes of a fully connected network, input first,
+// as a type. Layers<784, 400, 200, 2> is 784 -> 400 -> 200 -> 2: three dense
+// layers, two hidden ones.
+
+#include <array>
+#include <cstddef>
+#include <utility>
+
+#include "vae/core/types.hpp"
+
+namespace vae {
+
+template <Index... Sizes>
+struct Layers {
+  static constexpr std::size_t count = sizeof...(Sizes);
+  static constexpr std::array<Index, sizeof...(Sizes)> sizes{Sizes...};
+  static_assert(sizeof...(Sizes) >= 2, "vae::Layers<Sizes...>: a network needs at least an input and an output size");
+  static_assert(((Sizes > 0) && ...), "vae::Layers<Sizes...>: every layer size must be positive");
+  static constexpr Index input = sizes.front();
+  static constexpr Index output = sizes.back();
+};
+
+namespace detail {
+
+template <class L, class Seq>
+struct reversed_impl;
+template <Index... Sz, std::size_t... I>
+struct reversed_impl<Layers<Sz...>, std::index_sequence<I...>> {
+  using type = Layers<Layers<Sz...>::sizes[sizeof...(Sz) - 1 - I]...>;
+};
+
+template <class L, class Seq>
+struct last_times_impl;
+template <Index... Sz, std::size_t... I>
+struct last_times_impl<Layers<Sz...>, std::index_sequence<I...>> {
+  template <Index Factor>
+  using type = Layers<(I + 1 == sizeof...(Sz) ? Factor * Layers<Sz...>::sizes[I] : Layers<Sz...>::sizes[I])...>;
+};
+
+template <class L>
+struct is_layers : std::false_type {};
+template <Index... Sz>
+struct is_layers<Layers<Sz...>> : std::true_type {};
+
+}  // namespace detail
+
+/// Layers<a, b, c> -> Layers<c, b, a>: the decoder that mirrors an encoder.
+template <class L>
+using ReversedLayers = typename detail::reversed_impl<L, std::make_index_sequence<L::count>>::type;
+
+/// The same sizes with the last one multiplied by Factor (a variational
+/// encoder's last layer outputs mu and log sigma: 2 x latent).
+template <class L, Index Factor>
+using LastLayerTimes = typename detail::last_times_impl<L, std::make_index_sequence<L::count>>::template type<Factor>;
+
+}  // namespace vae

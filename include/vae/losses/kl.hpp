@@ -1,0 +1,67 @@
+#pragma once
+// KL terms of a diagonal Gaussian q = N(mu, sigma^2) against a prior, each
+// formula written once (core/elementwise.hpp) and run by every backend. A KL
+// struct K provides
+//   static constexpr KlForm kind;   static constexpr const char* name;
+//   VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls);
+// the term of one latent dimension from mu and ls = log sigma (already
+// clamped), writing its derivatives in mu and ls.
+
+#include "vae/core/elementwise.hpp"
+#include "vae/losses/objective.hpp"
+
+namespace vae {
+
+/// log sigma is clamped to this range before exp(): sigma^2 = exp(2 log
+/// sigma) then stays far inside float's range (exp(40) ~ 2.4e17), so neither
+/// the sample nor the KL can overflow. Inside the range the clamp is the
+/// identity; outside it the log-sigma gradient is zero.
+inline constexpr double kLogSigmaMin = -20.0;
+inline constexpr double kLogSigmaMax = 20.0;
+
+/// KL(N(mu, s^2) || N(0, 1)) = 0.5 (s^2 + mu^2 - 1) - ls;
+/// d/dmu = mu, d/dls = s^2 - 1.
+struct KlStandardNormal {
+  static constexpr KlForm kind = KlForm::Exact;
+  static constexpr const char* name = "exact";
+  VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls) {
+    using S = el::scalar_t<T>;
+    const T s2 = el::exp(S(2) * ls);
+    dmu = mu;
+    dls = s2 - S(1);
+    return S(0.5) * (s2 + mu * mu - S(1)) - ls;
+  }
+};
+
+/// s^2 + mu^2 - ls - 1/2 = KL(N(mu, s^2) || N(0, 1/2)) + log(2)/2, the blog's
+/// term; d/dmu = 2 mu, d/dls = 2 s^2 - 1.
+struct KlHalfVarianceNormal {
+  static constexpr KlForm kind = KlForm::HalfVariancePrior;
+  static constexpr const char* name = "half-variance-prior";
+  VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls) {
+    using S = el::scalar_t<T>;
+    const T s2 = el::exp(S(2) * ls);
+    dmu = S(2) * mu;
+    dls = S(2) * s2 - S(1);
+    return s2 + mu * mu - ls - S(0.5);
+  }
+};
+
+/// Calls f(K{}) with the KL struct of `form`.
+template <class F>
+decltype(auto) with_kl(KlForm form, F&& f) {
+  if (form == KlForm::HalfVariancePrior) return f(KlHalfVarianceNormal{});
+  return f(KlStandardNormal{});
+}
+
+inline const char* name_of(KlForm form) {
+  return with_kl(form, [](auto kl) { return decltype(kl)::name; });
+}
+
+/// clamp(ls, kLogSigmaMin, kLogSigmaMax).
+VAE_ELEMENTWISE(class T) inline T clamp_log_sigma(const T& ls) {
+  using S = el::scalar_t<T>;
+  return el::min(el::max(ls, S(kLogSigmaMin)), S(kLogSigmaMax));
+}
+
+}  // namespace vae

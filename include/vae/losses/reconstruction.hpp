@@ -1,0 +1,72 @@
+#pragma once
+// Reconstruction losses, each formula written once (core/elementwise.hpp) and
+// run by every backend. A loss struct L provides
+//   static constexpr Reconstruction kind;   static constexpr const char* name;
+//   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad);
+// the loss of one element with logit t (x_hat = sigmoid(t)) against target
+// x, writing dl/dt to grad. with_reconstruction() maps the run-time choice to
+// the struct; adding a loss means a struct, an enum value (objective.hpp)
+// and a case here.
+
+#include "vae/core/elementwise.hpp"
+#include "vae/core/types.hpp"
+#include "vae/losses/objective.hpp"
+
+namespace vae {
+
+/// l = (x_hat - x)^2,  dl/dt = 2 (x_hat - x) x_hat (1 - x_hat).
+struct SquaredErrorLoss {
+  static constexpr Reconstruction kind = Reconstruction::SquaredError;
+  static constexpr const char* name = "squared-error";
+  VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
+    using S = el::scalar_t<T>;
+    const T x_hat = S(1) / (S(1) + el::exp(-t));
+    const T d = x_hat - x;
+    grad = S(2) * d * x_hat * (S(1) - x_hat);
+    return d * d;
+  }
+};
+
+/// l = -[x log x_hat + (1 - x) log(1 - x_hat)] = max(t, 0) - t x +
+/// log1p(e^-|t|), stable for any logit;  dl/dt = sigmoid(t) - x.
+struct BinaryCrossEntropyLoss {
+  static constexpr Reconstruction kind = Reconstruction::BinaryCrossEntropy;
+  static constexpr const char* name = "binary-cross-entropy";
+  VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
+    using S = el::scalar_t<T>;
+    grad = S(1) / (S(1) + el::exp(-t)) - x;
+    return el::max(t, S(0)) - t * x + el::log1p(el::exp(-el::abs(t)));
+  }
+};
+
+/// Calls f(L{}) with the loss struct of `kind`.
+template <class F>
+decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
+  if (kind == Reconstruction::BinaryCrossEntropy) return f(BinaryCrossEntropyLoss{});
+  return f(SquaredErrorLoss{});
+}
+
+/// "squared-error" or "binary-cross-entropy".
+inline const char* name_of(Reconstruction kind) {
+  return with_reconstruction(kind, [](auto loss) { return decltype(loss)::name; });
+}
+
+}  // namespace vae
+
+namespace vae::kernels {
+
+/// The loss of element (i, j) of the logits against the targets x; the logit
+/// is overwritten with dl/dt. Run through Ops::column_sums: one sum per sample.
+template <class L, class S>
+struct ReconstructionLoss {
+  View<S> logits;
+  ConstView<S> x;
+  VAE_ELEMENTWISE(class T) T apply(Index i, Index j) const {
+    T grad;
+    const T l = L::value(el::load<T>(&logits(i, j)), el::load<T>(&x(i, j)), grad);
+    el::store(&logits(i, j), grad);
+    return l;
+  }
+};
+
+}  // namespace vae::kernels

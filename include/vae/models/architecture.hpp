@@ -1,0 +1,78 @@
+#pragma once
+// A model's architecture as plain data: what checkpoints store and compare,
+// and what error messages print ("VAE 784-512-2 relu (float)").
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace vae {
+
+struct Architecture {
+  bool variational = false;
+  std::uint32_t scalar_bytes = 0;
+  /// Encoder sizes, input first and latent size last (a variational
+  /// encoder's mean and log-sigma heads count once); decoder sizes, latent
+  /// first and features last.
+  std::vector<std::uint64_t> encoder, decoder;
+  std::string encoder_activation, decoder_activation;
+
+  bool operator==(const Architecture& o) const {
+    return variational == o.variational && scalar_bytes == o.scalar_bytes && encoder == o.encoder &&
+           decoder == o.decoder && encoder_activation == o.encoder_activation &&
+           decoder_activation == o.decoder_activation;
+  }
+  bool operator!=(const Architecture& o) const { return !(*this == o); }
+
+  /// "VAE 784-512-2 relu (float)" when the decoder mirrors the encoder, else
+  /// "VAE encoder 784-512-2 relu, decoder 2-256-784 tanh (float)".
+  std::string describe() const {
+    const auto join = [](const std::vector<std::uint64_t>& sizes) {
+      std::string s;
+      for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "-" : "") + std::to_string(sizes[i]);
+      return s;
+    };
+    const bool mirrored = std::vector<std::uint64_t>(encoder.rbegin(), encoder.rend()) == decoder &&
+                          encoder_activation == decoder_activation;
+    std::string s = variational ? "VAE " : "autoencoder ";
+    s += mirrored ? join(encoder) + " " + encoder_activation
+                  : "encoder " + join(encoder) + " " + encoder_activation + ", decoder " + join(decoder) + " " +
+                        decoder_activation;
+    return s + (scalar_bytes == 4 ? " (float)" : scalar_bytes == 8 ? " (double)" : " (scalar of " +
+                                                                         std::to_string(scalar_bytes) + " bytes)");
+  }
+};
+
+namespace detail {
+
+template <class N, class = void>
+struct has_layer_sizes : std::false_type {};
+template <class N>
+struct has_layer_sizes<N, std::void_t<typename N::Sizes, typename N::Activation>> : std::true_type {};
+
+/// A network's user-facing sizes (a variational encoder's last one halved)
+/// and activation name; a custom network without Sizes gives its two ends
+/// and "custom".
+template <class N>
+std::vector<std::uint64_t> layer_sizes_of(bool halve_last) {
+  std::vector<std::uint64_t> sizes;
+  if constexpr (has_layer_sizes<N>::value) {
+    for (const auto s : N::Sizes::sizes) sizes.push_back(static_cast<std::uint64_t>(s));
+    if (halve_last) sizes.back() /= 2;
+  } else {
+    sizes = {0, static_cast<std::uint64_t>(N::output_size / (halve_last ? 2 : 1))};
+  }
+  return sizes;
+}
+template <class N>
+std::string activation_of() {
+  if constexpr (has_layer_sizes<N>::value) {
+    return N::Activation::name;
+  } else {
+    return "custom";
+  }
+}
+
+}  // namespace detail
+}  // namespace vae

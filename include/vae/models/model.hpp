@@ -1,0 +1,310 @@
+#pragma once
+// The one model skeleton: encoder -> latent stage -> decoder -> reconstruction
+// loss, over one flat parameter buffer and one flat gradient buffer holding
+// the encoder's layers then the decoder's. AutoencoderOf uses the
+// deterministic stage, VariationalAutoencoderOf the Gaussian one; everything
+// else (checks, encode, decode, evaluate, gradients, train step) is here once.
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "vae/backend/cpu.hpp"
+#include "vae/core/error.hpp"
+#include "vae/core/rng.hpp"
+#include "vae/layers/latent.hpp"
+#include "vae/losses/objective.hpp"
+#include "vae/losses/reconstruction.hpp"
+#include "vae/models/architecture.hpp"
+#include "vae/models/requirements.hpp"
+
+namespace vae::detail {
+
+/// Throws ShapeError/ValueError unless `x` is a non-empty batch of `rows`
+/// features per column with finite values (in [0, 1] when `unit_range`).
+/// `where` is `who` + `method` ("vae::Autoencoder" "::encode"); the strings
+/// are joined only for a message, so a valid batch costs no allocation.
+template <class S>
+void check_batch(const MatrixRef<S>& x, Index rows, const char* who, const char* method, const char* what,
+                 bool unit_range = false) {
+  const auto where = [&] { return std::string(who) + method; };
+  if (x.rows() != rows)
+    throw ShapeError(where() + ": " + what + " has " + std::to_string(x.rows()) + " rows, expected " +
+                     std::to_string(rows) + " (one column per sample)");
+  if (x.cols() == 0) throw ShapeError(where() + ": " + what + " is empty (0 columns), expected at least 1 sample");
+  if (!x.allFinite()) throw ValueError(where() + ": " + what + " contains NaN or infinite values");
+  if (unit_range && (x.minCoeff() < S(0) || x.maxCoeff() > S(1)))
+    throw ValueError(where() + ": " + what + " has values outside [0, 1], which binary cross-entropy requires as targets");
+}
+
+/// The batch sum of the reconstruction loss `kind` of logits against x (both
+/// In x B); overwrites the logits with dL/dlogits and writes each sample's
+/// loss to column_loss (1 x B).
+template <class B, class S>
+S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<S> logits, ConstView<S> x,
+                      View<S> column_loss) {
+  with_reconstruction(kind, [&](auto loss) {
+    Ops<B, S>::column_sums(ctx, logits.rows, logits.cols, kernels::ReconstructionLoss<decltype(loss), S>{logits, x},
+                           column_loss);
+  });
+  return Ops<B, S>::sum(ctx, column_loss);
+}
+
+template <class Enc, class Dec, class Latent>
+class Model {
+  static_assert(is_encoder<Enc>::value,
+                "vae: the encoder type does not meet the encoder requirements (Scalar, Backend, Workspace, "
+                "input_size, latent_size, output_size, parameter_count, is_variational, initialize, bind, forward, "
+                "backward; see vae/models/requirements.hpp)");
+  static_assert(is_decoder<Dec>::value,
+                "vae: the decoder type does not meet the decoder requirements (Scalar, Backend, Workspace, "
+                "latent_size, output_size, parameter_count, initialize, bind, forward, backward; see "
+                "vae/models/requirements.hpp)");
+  static_assert(std::is_same_v<typename Enc::Scalar, typename Dec::Scalar>,
+                "vae: the encoder and the decoder must use the same scalar type");
+  static_assert(std::is_same_v<typename Enc::Backend, typename Dec::Backend>,
+                "vae: the encoder and the decoder must use the same backend");
+  static_assert(Enc::latent_size == Dec::latent_size,
+                "vae: the decoder's latent size (its first layer size) must equal the encoder's latent size");
+  static_assert(Enc::input_size == Dec::output_size,
+                "vae: the decoder must output as many features as the encoder takes as input");
+
+ public:
+  using Scalar = typename Enc::Scalar;
+  using Backend = typename Enc::Backend;
+  using Context = typename Backend::Context;
+  using EncoderType = Enc;
+  using DecoderType = Dec;
+  using LatentStage = Latent;
+  static constexpr Index input_size = Enc::input_size;
+  static constexpr Index latent_size = Enc::latent_size;
+  static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
+  static constexpr bool is_variational = Latent::is_variational;
+
+ protected:
+  using S = Scalar;
+  using Ops = vae::Ops<Backend, S>;
+
+  /// Activations of one batch (encoder, stage, decoder) and the staged input.
+  struct Workspace {
+    typename Enc::Workspace enc;
+    typename Latent::template Workspace<S, Backend> latent;
+    typename Dec::Workspace dec;
+    Buffer<Backend, S> input, latent_grad, column_loss;
+    void reserve(Index batch) {
+      enc.reserve(batch);
+      latent.reserve(latent_size, batch);
+      dec.reserve(batch);
+      latent_grad.reserve(latent_size * batch);
+      column_loss.reserve(batch);
+    }
+  };
+
+  Model(std::uint64_t seed, Objective<S> objective, Context ctx)
+      : ctx_(std::move(ctx)), objective_(objective), params_(parameter_count), grads_(parameter_count) {
+    check_objective(objective_);
+    Vector<S> host(parameter_count);
+    Rng rng(seed);
+    Enc::initialize(rng, host.data());
+    Dec::initialize(rng, host.data() + Enc::parameter_count);
+    Ops::upload(ctx_, host.data(), parameters());
+    Ops::set_zero(ctx_, gradients());
+    bind();
+  }
+  Model(const Model& other)
+      : ctx_(other.ctx_), objective_(other.objective_), params_(parameter_count), grads_(parameter_count) {
+    Ops::copy(ctx_, other.parameters(), parameters());
+    Ops::copy(ctx_, other.gradients(), gradients());
+    bind();
+  }
+  Model(Model&& other) noexcept
+      : ctx_(std::move(other.ctx_)), objective_(other.objective_), params_(std::move(other.params_)),
+        grads_(std::move(other.grads_)) {
+    bind();
+  }
+  Model& operator=(const Model& other) {
+    if (this != &other) {
+      objective_ = other.objective_;
+      Ops::copy(ctx_, other.parameters(), parameters());
+      Ops::copy(ctx_, other.gradients(), gradients());
+    }
+    return *this;
+  }
+  Model& operator=(Model&& other) noexcept {
+    ctx_ = std::move(other.ctx_);
+    objective_ = other.objective_;
+    params_ = std::move(other.params_);
+    grads_ = std::move(other.grads_);
+    bind();
+    return *this;
+  }
+  ~Model() = default;
+
+ public:
+  /// All parameters, flat: the encoder's layers then the decoder's, each
+  /// layer W (out x in, column-major) then b.
+  View<S> parameters() { return make_view(params_.data(), parameter_count, 1); }
+  ConstView<S> parameters() const { return make_view<S>(params_.data(), parameter_count, 1); }
+  /// Gradients of the last compute_gradients/train_step, same layout.
+  View<S> gradients() { return make_view(grads_.data(), parameter_count, 1); }
+  ConstView<S> gradients() const { return make_view<S>(grads_.data(), parameter_count, 1); }
+
+  /// Host copies of the parameters / gradients, and replacing the parameters.
+  Vector<S> parameters_host() const { return to_host(parameters()); }
+  Vector<S> gradients_host() const { return to_host(gradients()); }
+  void set_parameters(const Vector<S>& host) {
+    if (host.size() != parameter_count)
+      throw ShapeError("vae::set_parameters: got " + std::to_string(host.size()) + " values, the model has " +
+                       std::to_string(parameter_count) + " parameters");
+    Ops::upload(ctx_, host.data(), parameters());
+  }
+
+  const Objective<S>& objective() const { return objective_; }
+  void set_objective(const Objective<S>& objective) {
+    check_objective(objective);
+    objective_ = objective;
+  }
+
+  /// Every layer size, the activations, the kind and the scalar.
+  static Architecture architecture() {
+    Architecture a;
+    a.variational = is_variational;
+    a.scalar_bytes = sizeof(S);
+    a.encoder = layer_sizes_of<Enc>(Enc::output_size != Enc::latent_size);
+    if (!has_layer_sizes<Enc>::value) a.encoder.front() = static_cast<std::uint64_t>(input_size);
+    a.decoder = layer_sizes_of<Dec>(false);
+    if (!has_layer_sizes<Dec>::value) a.decoder.front() = static_cast<std::uint64_t>(latent_size);
+    a.encoder_activation = activation_of<Enc>();
+    a.decoder_activation = activation_of<Dec>();
+    return a;
+  }
+
+  const Enc& encoder() const { return enc_; }
+  const Dec& decoder() const { return dec_; }
+  const Context& context() const { return ctx_; }
+
+  /// The latent code of x (In x B): Latent x B (a VAE's is the mean of q(z|x)).
+  Matrix<S> encode(const MatrixRef<S>& x) const {
+    check_batch(x, input_size, name(), "::encode", "input batch");
+    Workspace ws;
+    ws.reserve(x.cols());
+    return to_host(Latent::point(ConstView<S>(encoder_output(x, ws))));
+  }
+
+  /// x_hat = sigmoid(decoder(z)) for z (Latent x B); returns In x B in [0, 1].
+  Matrix<S> decode(const MatrixRef<S>& z) const {
+    check_batch(z, latent_size, name(), "::decode", "latent batch");
+    typename Dec::Workspace ws;
+    ws.reserve(z.cols());
+    Buffer<Backend, S> staged;
+    return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws));
+  }
+
+  /// decoder(encode(x)): In x B in [0, 1].
+  Matrix<S> reconstruct(const MatrixRef<S>& x) const {
+    check_batch(x, input_size, name(), "::reconstruct", "input batch");
+    Workspace ws;
+    ws.reserve(x.cols());
+    return to_host(decode_logits(Latent::point(ConstView<S>(encoder_output(x, ws))), ws.dec));
+  }
+
+  /// Loss per sample on x, without touching the gradients; a VAE draws one
+  /// noise sample per input from rng (an autoencoder ignores it).
+  LossParts<S> evaluate(const MatrixRef<S>& x, Rng& rng) const {
+    check_input(x, "::evaluate");
+    Workspace ws;
+    ws.reserve(x.cols());
+    return loss(Ops::stage(ctx_, view_of(x), ws.input), ws, rng);
+  }
+
+  /// Forward and backward on x: fills gradients() with d(batch sum)/d params
+  /// and returns the loss per sample. No allocation once the largest batch
+  /// has been seen.
+  LossParts<S> compute_gradients(const MatrixRef<S>& x, Rng& rng) {
+    check_input(x, "::compute_gradients");
+    Workspace& ws = train_ws_;
+    ws.reserve(x.cols());
+    const Index batch = x.cols();
+    const ConstView<S> input = Ops::stage(ctx_, view_of(x), ws.input);
+    View<S> z;
+    const LossParts<S> parts = loss(input, ws, rng, &z);
+    const View<S> code = ws.enc.out_view(batch);
+    const View<S> dz = make_view(ws.latent_grad.data(), latent_size, batch);
+    dec_.backward(ctx_, z, ws.dec, ws.dec.out_view(batch), dz);
+    const View<S> dcode =
+        Latent::template backward<Backend>(ctx_, objective_.kl, objective_.beta, ConstView<S>(code), ws.latent, dz);
+    enc_.backward(ctx_, input, ws.enc, dcode, View<S>{});
+    return parts;
+  }
+
+  /// compute_gradients, then one optimizer step over all parameters.
+  template <class Opt>
+  LossParts<S> train_step(const MatrixRef<S>& x, Opt& optimizer, Rng& rng) {
+    static_assert(is_optimizer<Opt, S>::value,
+                  "vae: train_step's optimizer must provide step(vae::View<S> params, vae::ConstView<S> grads) "
+                  "for the model's scalar type S, like vae::Adam<S, Backend>");
+    if constexpr (is_optimizer<Opt, S>::value) {
+      const LossParts<S> parts = compute_gradients(x, rng);
+      optimizer.step(parameters(), gradients());
+      return parts;
+    } else {
+      return {};
+    }
+  }
+
+ protected:
+  static const char* name() { return is_variational ? "vae::VariationalAutoencoder" : "vae::Autoencoder"; }
+
+  Matrix<S> to_host(ConstView<S> v) const {
+    Matrix<S> out(v.rows, v.cols);
+    Ops::download(ctx_, v, out.data());
+    return out;
+  }
+
+  void check_input(const MatrixRef<S>& x, const char* where) const {
+    check_batch(x, input_size, name(), where, "input batch",
+                objective_.reconstruction == Reconstruction::BinaryCrossEntropy);
+  }
+
+  /// The encoder's output for a host batch x, staged into ws.input.
+  View<S> encoder_output(const MatrixRef<S>& x, Workspace& ws) const {
+    return enc_.forward(ctx_, Ops::stage(ctx_, view_of(x), ws.input), ws.enc);
+  }
+
+  /// sigmoid(decoder(z)) in ws's output.
+  View<S> decode_logits(ConstView<S> z, typename Dec::Workspace& ws) const {
+    const View<S> logits = dec_.forward(ctx_, z, ws);
+    Ops::for_each(ctx_, logits.rows, logits.cols, kernels::Activation<Sigmoid, S>{logits, logits});
+    return logits;
+  }
+
+  /// Forward plus loss; leaves d loss / d logits in place of the logits and,
+  /// when z_out is given, the decoder's input there.
+  LossParts<S> loss(ConstView<S> x, Workspace& ws, Rng& rng, View<S>* z_out = nullptr) const {
+    const View<S> code = enc_.forward(ctx_, x, ws.enc);
+    const LatentSample<S> z = Latent::template forward<Backend>(ctx_, objective_.kl, code, rng, ws.latent);
+    if (z_out) *z_out = z.z;
+    const View<S> logits = dec_.forward(ctx_, z.z, ws.dec);
+    const S rec = reconstruction_loss<Backend>(ctx_, objective_.reconstruction, logits, x,
+                                               make_view(ws.column_loss.data(), 1, x.cols));
+    const S n = static_cast<S>(x.cols);
+    return {rec / n, z.loss_sum / n, (rec + objective_.beta * z.loss_sum) / n};
+  }
+
+  Context ctx_;
+  Objective<S> objective_;
+  Buffer<Backend, S> params_, grads_;
+  Enc enc_;
+  Dec dec_;
+  Workspace train_ws_;
+
+ private:
+  void bind() {
+    enc_.bind(params_.data(), grads_.data());
+    dec_.bind(params_.data() + Enc::parameter_count, grads_.data() + Enc::parameter_count);
+  }
+};
+
+}  // namespace vae::detail

@@ -1,0 +1,387 @@
+#pragma once
+// Versioned, checksummed, atomically written checkpoints of a model,
+// optionally with its Adam state and its training position.
+//
+// Layout, little-endian, format version 2:
+//   offset  size  field
+//        0     8  magic "VAECKPT\0"
+//        8     4  format version (2)
+//       12     4  model kind (1 autoencoder, 2 VAE)
+//       16     4  scalar size in bytes (4 float, 8 double)
+//       20     4  contents flags (1 optimizer state, 2 training position)
+//       24     8  payload size in bytes (u64)
+//       32     -  payload:
+//                   architecture: encoder sizes, decoder sizes (each a u32
+//                     count, then that many u64), encoder activation, decoder
+//                     activation (each a u32 length, then that many bytes)
+//                   objective: reconstruction (u32), KL form (u32), beta (f64)
+//                   parameters (parameter_count scalars)
+//                   [optimizer] lr, beta1, beta2, eps, weight decay (5 x f64),
+//                               steps (i64), first moment, second moment
+//                   [position]  next epoch (i64), seed (u64)
+//   end - 4      4  CRC-32 of every byte before it
+// Version 1 (the blog's three sizes, ReLU) had a 56-byte header: the kind,
+// scalar and flags as above, then input, hidden and latent sizes (3 x u64)
+// and the payload size; its payload starts at the objective. It still loads.
+// Parameters are stored from host memory, so a checkpoint written by one
+// backend loads into another.
+
+#include <cstdint>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "vae/core/error.hpp"
+#include "vae/core/types.hpp"
+#include "vae/losses/objective.hpp"
+#include "vae/models/architecture.hpp"
+#include "vae/optim/adam.hpp"
+#include "vae/serialization/atomic_file.hpp"
+#include "vae/serialization/crc32.hpp"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "vae checkpoints are little-endian and this library writes them from host memory: big-endian hosts are not supported"
+#endif
+
+namespace vae::io {
+
+inline constexpr char kCheckpointMagic[8] = {'V', 'A', 'E', 'C', 'K', 'P', 'T', '\0'};
+inline constexpr std::uint32_t kCheckpointVersion = 2;
+
+/// Where training stands: the next epoch to run and the run's seed.
+struct TrainingPosition {
+  std::int64_t next_epoch = 0;
+  std::uint64_t seed = 0;
+};
+
+/// What a checkpoint's header and architecture say.
+struct CheckpointInfo {
+  std::uint32_t version = 0;
+  Architecture architecture;
+  bool has_optimizer = false;
+  bool has_position = false;
+  /// e.g. "VAE 784-512-2 relu (float)".
+  std::string shape() const { return architecture.describe(); }
+};
+
+namespace detail {
+
+inline constexpr std::size_t kHeaderBytesV1 = 56, kHeaderBytes = 32;
+inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2;
+/// Limits that keep a corrupted size field from asking for absurd memory.
+inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256;
+inline constexpr std::uint64_t kMaxLayerSize = std::uint64_t(1) << 32;
+
+class ByteWriter {
+ public:
+  template <class T>
+  void put(const T& v) {
+    const auto* p = reinterpret_cast<const unsigned char*>(&v);
+    bytes.insert(bytes.end(), p, p + sizeof(T));
+  }
+  template <class T>
+  void put_array(const T* v, std::size_t n) {
+    const auto* p = reinterpret_cast<const unsigned char*>(v);
+    bytes.insert(bytes.end(), p, p + n * sizeof(T));
+  }
+  void put_sizes(const std::vector<std::uint64_t>& sizes) {
+    put(static_cast<std::uint32_t>(sizes.size()));
+    put_array(sizes.data(), sizes.size());
+  }
+  void put_string(const std::string& s) {
+    put(static_cast<std::uint32_t>(s.size()));
+    put_array(s.data(), s.size());
+  }
+  std::vector<unsigned char> bytes;
+};
+
+class ByteReader {
+ public:
+  ByteReader(const std::string& path, const std::vector<unsigned char>& bytes, std::size_t pos, std::size_t end)
+      : path_(path), bytes_(bytes), pos_(pos), end_(end) {}
+  template <class T>
+  T get(const char* field) {
+    T v;
+    get_array(&v, 1, field);
+    return v;
+  }
+  template <class T>
+  void get_array(T* out, std::size_t n, const char* field) {
+    if (n > (end_ - pos_) / sizeof(T))
+      throw FormatError(path_ + ": truncated in field '" + field + "': needs " + std::to_string(n * sizeof(T)) +
+                        " bytes at offset " + std::to_string(pos_) + ", the file has " + std::to_string(end_ - pos_));
+    std::memcpy(out, bytes_.data() + pos_, n * sizeof(T));
+    pos_ += n * sizeof(T);
+  }
+  std::vector<std::uint64_t> get_sizes(const char* field) {
+    const auto n = get<std::uint32_t>(field);
+    if (n < 2 || n > kMaxLayers)
+      throw FormatError(path_ + ": field '" + field + "' lists " + std::to_string(n) + " layer sizes, expected 2 to " +
+                        std::to_string(kMaxLayers));
+    std::vector<std::uint64_t> sizes(n);
+    get_array(sizes.data(), n, field);
+    for (const auto s : sizes)
+      if (s == 0 || s > kMaxLayerSize)
+        throw FormatError(path_ + ": field '" + field + "' holds a layer size of " + std::to_string(s) +
+                          ", expected 1 to 2^32");
+    return sizes;
+  }
+  std::string get_string(const char* field) {
+    const auto n = get<std::uint32_t>(field);
+    if (n == 0 || n > kMaxNameBytes)
+      throw FormatError(path_ + ": field '" + field + "' is " + std::to_string(n) + " bytes long, expected 1 to " +
+                        std::to_string(kMaxNameBytes));
+    std::string s(n, '\0');
+    get_array(s.data(), n, field);
+    return s;
+  }
+  std::size_t position() const { return pos_; }
+
+ private:
+  const std::string& path_;
+  const std::vector<unsigned char>& bytes_;
+  std::size_t pos_, end_;
+};
+
+/// Reads a checkpoint: first its header, then exactly as many bytes as the
+/// header's payload size declares (so a corrupted size or a path such as
+/// /dev/zero cannot exhaust memory), refusing any byte beyond them.
+inline std::vector<unsigned char> read_checkpoint_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open the checkpoint for reading");
+  std::vector<unsigned char> bytes(kHeaderBytesV1);
+  in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) throw IoError(path + ": read error");
+  if (bytes.size() < kHeaderBytes + 4)
+    throw FormatError(path + ": " + std::to_string(bytes.size()) + " bytes, too short for a checkpoint (at least " +
+                      std::to_string(kHeaderBytes + 4) + ")");
+  if (std::memcmp(bytes.data(), kCheckpointMagic, 8) != 0)
+    throw FormatError(path + ": magic is not \"VAECKPT\": not a vae checkpoint");
+  std::uint32_t version;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  if (version != 1 && version != kCheckpointVersion)
+    throw FormatError(path + ": format version is " + std::to_string(version) + ", this library reads versions 1 and " +
+                      std::to_string(kCheckpointVersion));
+  const std::size_t header = version == 1 ? kHeaderBytesV1 : kHeaderBytes;
+  if (bytes.size() < header)
+    throw FormatError(path + ": " + std::to_string(bytes.size()) + " bytes, too short for a version " +
+                      std::to_string(version) + " checkpoint");
+  std::uint64_t payload;
+  std::memcpy(&payload, bytes.data() + header - 8, 8);
+  // A payload larger than the file is caught below without reading that much.
+  const std::uint64_t total = std::uint64_t(header) + payload + 4;
+  if (payload > (std::uint64_t(1) << 40))
+    throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, more than 1 TiB");
+  const std::size_t have = bytes.size();
+  if (total < have)
+    throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds more");
+  bytes.resize(static_cast<std::size_t>(total) + 1);
+  in.read(reinterpret_cast<char*>(bytes.data() + have), std::streamsize(bytes.size() - have));
+  const std::size_t got = have + static_cast<std::size_t>(in.gcount());
+  if (in.bad()) throw IoError(path + ": read error");
+  if (got != total)
+    throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds " +
+                      (got > total ? "more" : std::to_string(got < header + 4 ? 0 : got - header - 4)) +
+                      " (truncated or padded)");
+  bytes.resize(got);
+  std::uint32_t stored;
+  std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+  if (stored != vae::detail::crc32_of(bytes.data(), bytes.size() - 4))
+    throw FormatError(path + ": CRC-32 mismatch: the checkpoint is corrupted");
+  return bytes;
+}
+
+/// Parses the header and the architecture; leaves `r` at the objective.
+inline CheckpointInfo parse_header(const std::string& path, const std::vector<unsigned char>& bytes, std::size_t& payload) {
+  ByteReader r(path, bytes, 8, bytes.size() - 4);
+  CheckpointInfo info;
+  info.version = r.get<std::uint32_t>("format version");
+  const auto kind = r.get<std::uint32_t>("model kind");
+  if (kind != 1 && kind != 2) throw FormatError(path + ": model kind is " + std::to_string(kind) + ", expected 1 or 2");
+  Architecture& a = info.architecture;
+  a.variational = kind == 2;
+  a.scalar_bytes = r.get<std::uint32_t>("scalar size");
+  if (a.scalar_bytes != 4 && a.scalar_bytes != 8)
+    throw FormatError(path + ": scalar size is " + std::to_string(a.scalar_bytes) + ", expected 4 or 8");
+  const auto flags = r.get<std::uint32_t>("contents flags");
+  if (flags & ~(kHasOptimizer | kHasPosition))
+    throw FormatError(path + ": contents flags are " + std::to_string(flags) + ", expected a combination of 1 and 2");
+  info.has_optimizer = flags & kHasOptimizer;
+  info.has_position = flags & kHasPosition;
+  if (info.version == 1) {
+    std::uint64_t d[3];
+    r.get_array(d, 3, "input, hidden and latent sizes");
+    for (const auto s : d)
+      if (s == 0 || s > kMaxLayerSize) throw FormatError(path + ": a layer size is " + std::to_string(s) + ", expected 1 to 2^32");
+    a.encoder = {d[0], d[1], d[2]};
+    a.decoder = {d[2], d[1], d[0]};
+    a.encoder_activation = a.decoder_activation = "relu";
+    r.get<std::uint64_t>("payload size");
+  } else {
+    r.get<std::uint64_t>("payload size");
+    a.encoder = r.get_sizes("encoder sizes");
+    a.decoder = r.get_sizes("decoder sizes");
+    a.encoder_activation = r.get_string("encoder activation");
+    a.decoder_activation = r.get_string("decoder activation");
+  }
+  payload = r.position();
+  return info;
+}
+
+/// Everything a checkpoint holds after its architecture, parsed and checked
+/// field by field before any of it reaches a model or an optimizer.
+template <class S>
+struct CheckpointContents {
+  Objective<S> objective;
+  Vector<S> params, m, v;
+  AdamOptions adam;
+  std::int64_t steps = 0;
+  TrainingPosition position;
+};
+
+inline void check_field(bool ok, const std::string& path, const char* field, double value, const char* expected) {
+  if (!ok)
+    throw FormatError(path + ": field '" + field + "' is " + std::to_string(value) + ", expected " + expected);
+}
+
+template <class S>
+CheckpointContents<S> parse_contents(const std::string& path, const std::vector<unsigned char>& bytes,
+                                     const CheckpointInfo& info, std::size_t at, Index parameter_count) {
+  ByteReader r(path, bytes, at, bytes.size() - 4);
+  CheckpointContents<S> c;
+  const auto rec = r.get<std::uint32_t>("objective.reconstruction"), kl = r.get<std::uint32_t>("objective.kl");
+  check_field(rec <= 1, path, "objective.reconstruction", rec, "0 or 1");
+  check_field(kl <= 1, path, "objective.kl", kl, "0 or 1");
+  c.objective.reconstruction = static_cast<Reconstruction>(rec);
+  c.objective.kl = static_cast<KlForm>(kl);
+  const double beta = r.get<double>("objective.beta");
+  check_field(beta >= 0 && std::isfinite(beta), path, "objective.beta", beta, "a finite value >= 0");
+  c.objective.beta = static_cast<S>(beta);
+  c.params.resize(parameter_count);
+  r.get_array(c.params.data(), std::size_t(parameter_count), "parameters");
+  if (!c.params.allFinite()) throw FormatError(path + ": the parameters contain NaN or infinite values");
+  if (info.has_optimizer) {
+    AdamOptions& a = c.adam;
+    for (double* f : {&a.lr, &a.beta1, &a.beta2, &a.eps, &a.weight_decay}) *f = r.get<double>("optimizer settings");
+    check_field(a.lr > 0 && std::isfinite(a.lr), path, "optimizer.lr", a.lr, "a finite value > 0");
+    check_field(a.beta1 >= 0 && a.beta1 < 1, path, "optimizer.beta1", a.beta1, "a value in [0, 1)");
+    check_field(a.beta2 >= 0 && a.beta2 < 1, path, "optimizer.beta2", a.beta2, "a value in [0, 1)");
+    check_field(a.eps > 0 && std::isfinite(a.eps), path, "optimizer.eps", a.eps, "a finite value > 0");
+    check_field(a.weight_decay >= 0 && std::isfinite(a.weight_decay), path, "optimizer.weight_decay", a.weight_decay,
+                "a finite value >= 0");
+    c.steps = r.get<std::int64_t>("optimizer steps");
+    check_field(c.steps >= 0, path, "optimizer.steps", double(c.steps), "a count >= 0");
+    c.m.resize(parameter_count);
+    c.v.resize(parameter_count);
+    r.get_array(c.m.data(), std::size_t(parameter_count), "optimizer first moment");
+    r.get_array(c.v.data(), std::size_t(parameter_count), "optimizer second moment");
+    if (!c.m.allFinite() || !c.v.allFinite() || (parameter_count > 0 && c.v.minCoeff() < S(0)))
+      throw FormatError(path + ": the optimizer moments are not finite, or a second moment is negative");
+  }
+  if (info.has_position) {
+    c.position.next_epoch = r.get<std::int64_t>("position.next_epoch");
+    check_field(c.position.next_epoch >= 0 && c.position.next_epoch <= (std::int64_t(1) << 31), path,
+                "position.next_epoch", double(c.position.next_epoch), "an epoch in [0, 2^31]");
+    c.position.seed = r.get<std::uint64_t>("position.seed");
+  }
+  if (r.position() != bytes.size() - 4)
+    throw FormatError(path + ": " + std::to_string(bytes.size() - 4 - r.position()) + " unexpected bytes after the payload");
+  return c;
+}
+
+}  // namespace detail
+
+namespace detail {
+/// "a VAE ...", "an autoencoder ...".
+inline std::string with_article(const std::string& noun) { return (noun[0] == 'a' ? "an " : "a ") + noun; }
+}  // namespace detail
+
+/// Reads and checks a checkpoint's header, architecture and CRC.
+inline CheckpointInfo read_checkpoint_info(const std::string& path) {
+  std::size_t at = 0;
+  return detail::parse_header(path, detail::read_checkpoint_bytes(path), at);
+}
+
+/// Writes `model` (and, when given, the optimizer state and training
+/// position) to `path` atomically: the old file survives any failure.
+template <class Model, class B = typename Model::Backend>
+void save_checkpoint(const std::string& path, const Model& model, const Adam<typename Model::Scalar, B>* optimizer = nullptr,
+                     const TrainingPosition* position = nullptr) {
+  using S = typename Model::Scalar;
+  const Architecture arch = Model::architecture();
+  detail::ByteWriter payload;
+  payload.put_sizes(arch.encoder);
+  payload.put_sizes(arch.decoder);
+  payload.put_string(arch.encoder_activation);
+  payload.put_string(arch.decoder_activation);
+  const Objective<S>& o = model.objective();
+  payload.put(static_cast<std::uint32_t>(o.reconstruction));
+  payload.put(static_cast<std::uint32_t>(o.kl));
+  payload.put(static_cast<double>(o.beta));
+  const Vector<S> params = model.parameters_host();
+  payload.put_array(params.data(), std::size_t(params.size()));
+  if (optimizer) {
+    const AdamOptions& a = optimizer->options();
+    for (const double v : {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay}) payload.put(v);
+    payload.put(static_cast<std::int64_t>(optimizer->steps()));
+    Vector<S> m = Vector<S>::Zero(Model::parameter_count), v = Vector<S>::Zero(Model::parameter_count);
+    if (optimizer->size() == Model::parameter_count) optimizer->download_state(m.data(), v.data());
+    payload.put_array(m.data(), std::size_t(m.size()));
+    payload.put_array(v.data(), std::size_t(v.size()));
+  }
+  if (position) {
+    payload.put(position->next_epoch);
+    payload.put(position->seed);
+  }
+  detail::ByteWriter file;
+  file.put_array(kCheckpointMagic, 8);
+  file.put(kCheckpointVersion);
+  file.put(static_cast<std::uint32_t>(Model::is_variational ? 2 : 1));
+  file.put(static_cast<std::uint32_t>(sizeof(S)));
+  file.put(static_cast<std::uint32_t>((optimizer ? detail::kHasOptimizer : 0) | (position ? detail::kHasPosition : 0)));
+  file.put(static_cast<std::uint64_t>(payload.bytes.size()));
+  file.bytes.insert(file.bytes.end(), payload.bytes.begin(), payload.bytes.end());
+  file.put(vae::detail::crc32_of(file.bytes.data(), file.bytes.size()));
+  AtomicFile out(path);
+  out.write(file.bytes.data(), file.bytes.size());
+  out.commit();
+}
+
+/// Loads a checkpoint into `model` (and the optimizer / position when given).
+/// All or nothing: the whole file is parsed and every field checked before
+/// the model, optimizer or position changes. Throws ShapeError naming both
+/// architectures when the file holds a different one. Returns the header.
+template <class Model, class B = typename Model::Backend>
+CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
+                               TrainingPosition* position = nullptr) {
+  using S = typename Model::Scalar;
+  const std::vector<unsigned char> bytes = detail::read_checkpoint_bytes(path);
+  std::size_t at = 0;
+  const CheckpointInfo info = detail::parse_header(path, bytes, at);
+  const Architecture want = Model::architecture();
+  if (info.architecture != want)
+    throw ShapeError(path + ": the checkpoint holds " + detail::with_article(info.architecture.describe()) +
+                     ", the model is " + detail::with_article(want.describe()));
+  detail::CheckpointContents<S> c = detail::parse_contents<S>(path, bytes, info, at, Model::parameter_count);
+  if (optimizer && !info.has_optimizer) throw FormatError(path + ": the checkpoint holds no optimizer state");
+  if (position && !info.has_position) throw FormatError(path + ": the checkpoint holds no training position");
+  if (optimizer) {
+    // Settings the file does not hold (gradient clipping) stay as the caller set them.
+    c.adam.max_grad_norm = optimizer->options().max_grad_norm;
+    validate(c.adam);
+  }
+  // Everything is checked; from here on nothing can fail on the file's account.
+  model.set_objective(c.objective);
+  model.set_parameters(c.params);
+  if (optimizer) {
+    optimizer->set_options(c.adam);
+    optimizer->restore(Model::parameter_count, c.m.data(), c.v.data(), c.steps);
+  }
+  if (position) *position = c.position;
+  return info;
+}
+
+}  // namespace vae::io

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include <vae/vae.hpp>
 
@@ -44,7 +45,7 @@ void check_steady_state(const char* name) {
   }
   Eigen::internal::set_is_malloc_allowed(true);
   const long after = g_news.load();
-  MESSAGE(name << ": operator new calls during 6 steady-state steps: " << after - before);
+  MESSAGE(std::string(name) << ": operator new calls during 6 steady-state steps: " << after - before);
   CHECK(after == before);
   CHECK(opt.steps() == 8);
 }
@@ -52,4 +53,11 @@ void check_steady_state(const char* name) {
 TEST_CASE("steady-state training steps allocate nothing") {
   check_steady_state<vae::VariationalAutoencoder<784, 512, 2>>("VAE 784-512-2");
   check_steady_state<vae::Autoencoder<784, 512, 2>>("autoencoder 784-512-2");
+}
+
+TEST_CASE("steady-state training steps allocate nothing, for every depth and activation") {
+  check_steady_state<vae::MlpVae<vae::Layers<784, 200, 200, 50>, vae::Tanh>>("VAE 784-200-200-50 tanh");
+  check_steady_state<vae::MlpAutoencoder<vae::Layers<784, 400, 200, 100, 2>, vae::Elu>>("autoencoder 784-400-200-100-2 elu");
+  check_steady_state<vae::MlpVae<vae::Layers<784, 64, 20>, vae::Softplus>>("VAE 784-64-20 softplus");
+  check_steady_state<vae::MlpVae<vae::Layers<784, 10>, vae::Relu>>("VAE 784-10 (no hidden layer)");
 }

@@ -120,3 +120,115 @@ TEST_CASE("a dataset of the wrong size is rejected before training") {
                        doctest::Contains("training data has 30 features per sample, the model takes 36"), vae::ShapeError);
   CHECK(opt.steps() == 0);
 }
+
+namespace {
+
+/// n points of a 3-component Gaussian mixture in 8 dimensions (not images:
+/// unbounded real values), one per column.
+Eigen::MatrixXd mixture(vae::Index n, std::uint64_t seed) {
+  vae::Rng rng(seed);
+  Eigen::MatrixXd centres(8, 3);
+  centres << 3, -3, 0, 0, 3, -3, 1, 1, -2, -1, 0, 2, 2, -2, 0, 0, 1, -1, -3, 0, 3, 0.5, -0.5, 0;
+  Eigen::MatrixXd x(8, n);
+  rng.fill_normal(x.data(), x.size());
+  for (vae::Index j = 0; j < n; ++j) x.col(j) = centres.col(j % 3) + 0.3 * x.col(j);
+  return x;
+}
+
+/// A source that streams a matrix in chunks, as a reader of a file too large
+/// for memory would: its own order, reversed on odd epochs.
+class ChunkStream {
+ public:
+  ChunkStream(const Eigen::MatrixXd& data, vae::Index chunk) : data_(data), chunk_(chunk), buffer_(data.rows(), chunk) {}
+  vae::Index features() const { return data_.rows(); }
+  vae::Index size() const { return 0; }  // unknown, as for a stream
+  void start_epoch(int epoch) {
+    position_ = 0;
+    reversed_ = epoch % 2 == 1;
+  }
+  Eigen::Block<Eigen::MatrixXd, Eigen::Dynamic, Eigen::Dynamic, true> next() {
+    const vae::Index n = std::min(chunk_, data_.cols() - position_);
+    for (vae::Index j = 0; j < n; ++j) {
+      const vae::Index k = position_ + j;
+      buffer_.col(j) = data_.col(reversed_ ? data_.cols() - 1 - k : k);
+    }
+    position_ += n;
+    return buffer_.leftCols(n);
+  }
+
+ private:
+  const Eigen::MatrixXd& data_;
+  vae::Index chunk_, position_ = 0;
+  bool reversed_ = false;
+  Eigen::MatrixXd buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("fit trains on float data that is not an image, and resumes exactly from a checkpoint") {
+  using Model = vae::MlpVae<vae::Layers<8, 32, 16, 2>, vae::Elu, double>;
+  const Eigen::MatrixXd train = mixture(600, 1), test = mixture(150, 2);
+  const vae::Objective<double> objective{vae::Reconstruction::SquaredError, vae::KlForm::Exact, 0.1};
+  vae::TrainOptions o;
+  o.epochs = 6;
+  o.batch_size = 50;
+  o.seed = 3;
+  // Squared error on sigmoid outputs needs targets in (0, 1): scale the
+  // mixture there, as a user would for real-valued data.
+  const auto squash = [](const Eigen::MatrixXd& x) { return Eigen::MatrixXd((x.array() / 8 + 0.5).max(0).min(1)); };
+  const Eigen::MatrixXd train01 = squash(train), test01 = squash(test);
+  Model straight(2, objective);
+  vae::Adam<double> opt_straight({3e-3});
+  const auto history = vae::fit(straight, opt_straight, train01, &test01, o);
+  MESSAGE("mixture VAE test loss: epoch 1 " << history.front().test.total << ", epoch 6 " << history.back().test.total);
+  CHECK(history.back().test.total < history.front().test.total);
+  // The test loss fit reports is evaluate() with evaluation_rng(seed, epoch).
+  vae::Rng rng = vae::evaluation_rng(o.seed, 5);
+  CHECK(vae::evaluate(straight, test01, rng).total == doctest::Approx(history.back().test.total).epsilon(1e-12));
+
+  const auto path = std::filesystem::temp_directory_path() / ("vae_mixture_" + std::to_string(::getpid()) + ".ckpt");
+  {
+    Model first(2, objective);
+    vae::Adam<double> opt({3e-3});
+    auto o3 = o;
+    o3.epochs = 3;
+    vae::fit(first, opt, train01, nullptr, o3);
+    const vae::io::TrainingPosition pos{3, o.seed};
+    vae::io::save_checkpoint(path.string(), first, &opt, &pos);
+  }
+  Model resumed(77, objective);
+  vae::Adam<double> opt;
+  vae::io::TrainingPosition pos;
+  vae::io::load_checkpoint(path.string(), resumed, &opt, &pos);
+  auto rest = o;
+  rest.start_epoch = static_cast<int>(pos.next_epoch);
+  vae::fit(resumed, opt, train01, nullptr, rest);
+  CHECK(resumed.parameters_host() == straight.parameters_host());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("fit takes a user-written streaming source of unknown length") {
+  using Model = vae::MlpAutoencoder<vae::Layers<8, 16, 2>, vae::Tanh, double>;
+  const Eigen::MatrixXd data = (mixture(400, 4).array() / 8 + 0.5).max(0).min(1);
+  ChunkStream stream(data, 64);
+  static_assert(vae::is_batch_source_v<ChunkStream, double>, "ChunkStream is a batch source");
+  Model model(1);
+  vae::Adam<double> opt({3e-3});
+  vae::TrainOptions o;
+  o.epochs = 4;
+  const auto history = vae::fit(model, opt, stream, static_cast<ChunkStream*>(nullptr), o);
+  REQUIRE(history.size() == 4);
+  CHECK(opt.steps() == 4 * 7);  // ceil(400 / 64) batches an epoch
+  CHECK(history.back().train.total < history.front().train.total);
+}
+
+TEST_CASE("an epoch summary of huge losses is formatted in full, without overflow") {
+  vae::EpochStats s;
+  s.train = {1e300, 1e300, 1e300};
+  s.test = {-1e300, 1e300, 1e300};
+  s.has_test = true;
+  s.samples_per_second = 1e300;
+  const std::string line = vae::detail::epoch_summary(s, 1);
+  CHECK(line.size() > 6 * 300);
+  CHECK(line.find("samples/s") != std::string::npos);
+}

@@ -5,12 +5,25 @@
 //   static constexpr KlForm kind;   static constexpr const char* name;
 //   VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls);
 // the term of one latent dimension from mu and ls = log sigma (already
-// clamped), writing its derivatives in mu and ls.
+// clamped), writing its derivatives in mu and ls. Adding a form means a
+// struct, an enum value and a case in with_kl and is_known, all in this file.
 
 #include "vae/core/elementwise.hpp"
-#include "vae/losses/objective.hpp"
 
 namespace vae {
+
+/// Which KL term a VAE adds to its loss. Each value names a formula struct of
+/// losses/kl.hpp.
+enum class KlForm {
+  /// KL(N(mu, sigma^2) || N(0, 1)) = sum 0.5 (sigma^2 + mu^2 - 1) - log sigma
+  /// (KlStandardNormal).
+  Exact = 0,
+  /// sum sigma^2 + mu^2 - log sigma - 1/2 = KL(N(mu, sigma^2) || N(0, 1/2)) +
+  /// log(2)/2 per dimension (KlHalfVarianceNormal).
+  HalfVariancePrior = 1,
+  /// The name the blog reproduction uses for HalfVariancePrior.
+  Blog = HalfVariancePrior,
+};
 
 /// log sigma is clamped to this range before exp(): sigma^2 = exp(2 log
 /// sigma) then stays far inside float's range (exp(40) ~ 2.4e17), so neither
@@ -53,6 +66,9 @@ decltype(auto) with_kl(KlForm form, F&& f) {
   if (form == KlForm::HalfVariancePrior) return f(KlHalfVarianceNormal{});
   return f(KlStandardNormal{});
 }
+
+/// Whether `form` is one of the values above.
+inline bool is_known(KlForm form) { return form == KlForm::Exact || form == KlForm::HalfVariancePrior; }
 
 inline const char* name_of(KlForm form) {
   return with_kl(form, [](auto kl) { return decltype(kl)::name; });

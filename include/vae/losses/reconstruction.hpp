@@ -5,14 +5,23 @@
 //   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad);
 // the loss of one element with logit t (x_hat = sigmoid(t)) against target
 // x, writing dl/dt to grad. with_reconstruction() maps the run-time choice to
-// the struct; adding a loss means a struct, an enum value (objective.hpp)
-// and a case here.
+// the struct; adding a loss means a struct, an enum value, a case in
+// with_reconstruction and in is_known, all in this file.
 
 #include "vae/core/elementwise.hpp"
 #include "vae/core/types.hpp"
-#include "vae/losses/objective.hpp"
 
 namespace vae {
+
+/// How a reconstruction x_hat = sigmoid(logit) is compared with the input x.
+/// Each value names a formula struct below.
+enum class Reconstruction {
+  /// sum (x - x_hat)^2 (SquaredErrorLoss).
+  SquaredError = 0,
+  /// sum -[x log x_hat + (1 - x) log(1 - x_hat)], from the logit
+  /// (BinaryCrossEntropyLoss).
+  BinaryCrossEntropy = 1,
+};
 
 /// l = (x_hat - x)^2,  dl/dt = 2 (x_hat - x) x_hat (1 - x_hat).
 struct SquaredErrorLoss {
@@ -44,6 +53,11 @@ template <class F>
 decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
   if (kind == Reconstruction::BinaryCrossEntropy) return f(BinaryCrossEntropyLoss{});
   return f(SquaredErrorLoss{});
+}
+
+/// Whether `kind` is one of the values above (a checkpoint's field may not be).
+inline bool is_known(Reconstruction kind) {
+  return kind == Reconstruction::SquaredError || kind == Reconstruction::BinaryCrossEntropy;
 }
 
 /// "squared-error" or "binary-cross-entropy".

@@ -253,8 +253,9 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
   ByteReader r(path, bytes, at, bytes.size() - 4);
   CheckpointContents<S> c;
   const auto rec = r.get<std::uint32_t>("objective.reconstruction"), kl = r.get<std::uint32_t>("objective.kl");
-  check_field(rec <= 1, path, "objective.reconstruction", rec, "0 or 1");
-  check_field(kl <= 1, path, "objective.kl", kl, "0 or 1");
+  check_field(rec <= 1000 && is_known(static_cast<Reconstruction>(rec)), path, "objective.reconstruction", rec,
+              "a known reconstruction loss");
+  check_field(kl <= 1000 && is_known(static_cast<KlForm>(kl)), path, "objective.kl", kl, "a known KL form");
   c.objective.reconstruction = static_cast<Reconstruction>(rec);
   c.objective.kl = static_cast<KlForm>(kl);
   const double beta = r.get<double>("objective.beta");

@@ -19,7 +19,8 @@ for one epoch over MNIST and prints one JSON line:
    vae/gemm_bound with --gemm-cmd), printed and written to --out.
 
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the peers' environment.
---vae-cmd and --gemm-cmd run as given, in this environment otherwise (prefix
+--before-cmd (an earlier build, to measure a change) adds a vae/vae_before ratio.
+--vae-cmd, --gemm-cmd and --before-cmd run as given, in this environment otherwise (prefix
 `env OMP_WAIT_POLICY=PASSIVE ...` to set something for them alone).
 """
 import argparse
@@ -93,7 +94,7 @@ def run_peer(peer, setting=None, timeout=900, calibrating=False):
         sys.exit(f"peer {peer['label']} failed (rc {proc.returncode}): {shlex.join(cmd)}\n"
                  f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     rec = json.loads(records[-1])
-    if rec.get("name") != peer["label"]:
+    if rec.get("name") != peer["label"] and peer["label"] != "vae_before":
         print(f"  note: peer {peer['label']} reports name {rec.get('name')!r}", file=sys.stderr)
     return rec
 
@@ -121,6 +122,8 @@ def main():
     p.add_argument("--libtorch-cmd", default="build-peers/libtorch_epoch",
                    help="libtorch peer; --threads N is appended ('' to skip)")
     p.add_argument("--gemm-cmd", help="optional sgemm-only bound (JSON name 'gemm_bound'), run as given")
+    p.add_argument("--before-cmd", help="optional earlier build of our peer (a vae_epoch from another commit), "
+                   "run as given; reported as 'vae_before' with the ratio vae/vae_before")
     p.add_argument("--torch-threads", type=int, nargs="+", default=[1, 2],
                    help="intra-op thread counts to calibrate the torch peers over")
     p.add_argument("--wait-policy", choices=["both", "passive", "default"], default="both",
@@ -143,7 +146,8 @@ def main():
         args.libtorch_cmd = ""
     peers = []
     for label, cmd, tuned in [("vae", args.vae_cmd, False), ("pytorch", args.torch_cmd, True),
-                              ("libtorch", args.libtorch_cmd, True), ("gemm_bound", args.gemm_cmd, False)]:
+                              ("libtorch", args.libtorch_cmd, True), ("gemm_bound", args.gemm_cmd, False),
+                              ("vae_before", args.before_cmd, False)]:
         if cmd:
             peers.append(dict(label=label, cmd=shlex.split(cmd), tuned=tuned, setting=None, runs=[]))
     if not peers:
@@ -217,7 +221,7 @@ def main():
     say(f"Load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     by = {peer["label"]: peer for peer in peers}
-    others = [o for o in ("pytorch", "libtorch", "gemm_bound") if o in by]
+    others = [o for o in ("pytorch", "libtorch", "gemm_bound", "vae_before") if o in by]
     if "vae" in by and others:
         say()
         say("## Throughput ratios per round (vae samples/s over the peer's, same round)")

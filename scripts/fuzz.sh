@@ -12,9 +12,9 @@ targets=("$@")
 
 mkdir -p build-fuzz
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I include -isystem /usr/include/eigen3 -isystem /usr/include/stb -DEIGEN_DONT_PARALLELIZE)
+       -I include -isystem /usr/include/eigen3 -DVAE_WITH_ZLIB -DEIGEN_DONT_PARALLELIZE)
 for t in "${targets[@]}"; do
-  clang++ "${flags[@]}" "fuzz/fuzz_${t}.cpp" -o "build-fuzz/fuzz_${t}" -lz -lgif
+  clang++ "${flags[@]}" "fuzz/fuzz_${t}.cpp" -o "build-fuzz/fuzz_${t}" -lz
   mkdir -p "build-fuzz/corpus/${t}"
   echo "fuzz: ${t} for ${seconds} s"
   "build-fuzz/fuzz_${t}" -max_total_time="${seconds}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \

@@ -49,3 +49,28 @@ inline GradientCheck check_gradient(const std::function<double(const Eigen::Vect
 }
 
 }  // namespace vae::test
+
+#include <vae/core/rng.hpp>
+
+namespace vae::test {
+
+/// d(batch loss sum)/d(params) of `model` (compute_gradients) against finite
+/// differences of evaluate() on copies of the model, every call taking its
+/// noise from a copy of `noise`, so all see the same eps. Leaves the
+/// analytic gradient in model.gradients().
+template <class Model>
+GradientCheck model_gradient_check(Model& model, const Eigen::MatrixXd& batch, const Rng& noise) {
+  Rng rng = noise;
+  model.compute_gradients(batch, rng);
+  const Eigen::VectorXd analytic = model.gradients_host();
+  Model probe = model;
+  return check_gradient(
+      [&](const Eigen::VectorXd& p) {
+        probe.set_parameters(p);
+        Rng r = noise;
+        return probe.evaluate(batch, r).total * static_cast<double>(batch.cols());
+      },
+      model.parameters_host(), analytic);
+}
+
+}  // namespace vae::test

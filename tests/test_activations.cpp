@@ -12,22 +12,11 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+#include "soft_sign.hpp"
 
 namespace {
 
-/// An activation that is not in the library: softsign a = t / (1 + |t|),
-/// da/dt = 1 / (1 + |t|)^2 = (1 - |a|)^2. Written as a user would.
-struct SoftSign {
-  static constexpr const char* name = "softsign";
-  VAE_ELEMENTWISE(class T) static T value(const T& t) {
-    using S = vae::el::scalar_t<T>;
-    return t / (S(1) + vae::el::abs(t));
-  }
-  VAE_ELEMENTWISE(class T) static T derivative(const T& a) {
-    using S = vae::el::scalar_t<T>;
-    return vae::el::square(T(S(1) - vae::el::abs(a)));
-  }
-};
+using vae::test::SoftSign;
 
 static_assert(vae::is_activation_v<SoftSign>, "SoftSign meets the activation requirements");
 static_assert(!vae::is_activation_v<int>, "int is no activation");
@@ -72,18 +61,7 @@ const Eigen::MatrixXd& batch() {
 template <class Model>
 double gradient_error(vae::Objective<double> objective) {
   Model model(21, objective);
-  const vae::Rng noise(3);
-  vae::Rng rng = noise;
-  model.compute_gradients(batch(), rng);
-  const Eigen::VectorXd analytic = model.gradients_host();
-  Model probe = model;
-  const auto check = vae::test::check_gradient(
-      [&](const Eigen::VectorXd& p) {
-        probe.set_parameters(p);
-        vae::Rng r = noise;
-        return probe.evaluate(batch(), r).total * kBatch;
-      },
-      model.parameters_host(), analytic);
+  const auto check = vae::test::model_gradient_check(model, batch(), vae::Rng(3));
   CHECK(check.checked == Model::parameter_count);
   return check.max_relative_error;
 }

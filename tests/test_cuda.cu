@@ -1,18 +1,23 @@
 // The CUDA backend. Two suites:
-//   host   - runs everywhere: the kernels' element functors run on the host
-//            against Ops<Cpu>, and without a GPU every entry point reports
-//            DeviceError instead of crashing;
+//   host   - runs everywhere: the library's element-wise kernels (activations,
+//            losses, KL forms, Adam) run one element at a time with T = S, as
+//            a GPU thread runs them, against the CPU's packet path, and the
+//            backend's own functors against Ops<Cpu>; the device suite's
+//            gradient-check configurations on the CPU; and, without a GPU,
+//            every entry point reports DeviceError instead of crashing;
 //   device - needs a GPU: Ops<Cuda> against Ops<Cpu> primitive by primitive,
-//            buffers, whole-model gradient checks in double, CPU/GPU parity of
-//            inference, gradients and training, determinism and concurrent
-//            inference. Without a device each case prints
-//            "no CUDA device: skipping ..." and returns; ctest then reports the
-//            device suite as skipped (tests/CMakeLists.txt).
+//            buffers, whole-model gradient checks in double (one- and
+//            three-hidden-layer models for every activation, and an activation
+//            defined in this file), CPU/GPU parity of inference, gradients and
+//            training, determinism and concurrent inference. Without a device
+//            each case prints "no CUDA device: skipping ..." and returns; ctest
+//            then reports the device suite as skipped (tests/CMakeLists.txt).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -25,6 +30,7 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+#include "soft_sign.hpp"
 
 namespace {
 
@@ -32,6 +38,25 @@ using vae::Index;
 template <class S>
 using Mat = vae::Matrix<S>;
 using Gpu = vae::Cuda;
+using vae::test::SoftSign;  // tests/soft_sign.hpp: device code through VAE_ELEMENTWISE
+using R = vae::Reconstruction;
+using K = vae::KlForm;
+
+static_assert(vae::is_activation_v<SoftSign>, "SoftSign meets the activation requirements");
+
+template <class T>
+struct Tag {
+  using type = T;
+};
+template <class... T>
+struct TypeList {};
+/// f(Tag<T>{}) for each T of the list.
+template <class... T, class F>
+void for_each_type(TypeList<T...>, F&& f) {
+  (f(Tag<T>{}), ...);
+}
+/// Every activation of the library and the one defined above.
+using Activations = TypeList<vae::Identity, vae::Relu, vae::Tanh, vae::Softplus, vae::Elu, vae::Sigmoid, SoftSign>;
 
 /// True (after saying so on stdout and in doctest's log) when there is no GPU.
 bool no_device(const char* what) {
@@ -53,10 +78,28 @@ double rel_diff(const A& a, const B& b) {
 
 double rel_diff(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
 
+/// max over the elements of |a - b| / max(|b|, floor): relative element by
+/// element, for values of very different sizes (sigma = e^20 next to e^-20).
+template <class A, class B>
+double elem_rel_diff(const A& a, const B& b, double floor) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  const Eigen::ArrayXXd ad = a.template cast<double>().array(), bd = b.template cast<double>().array();
+  return ((ad - bd).abs() / bd.abs().max(floor)).maxCoeff();
+}
+
+/// The generator of the test data that needs no particular values.
+vae::Rng& data_rng() {
+  static vae::Rng rng(2024);
+  return rng;
+}
+
+/// Uniform in [lo, hi), from a vae::Rng: the same values on every platform.
 template <class S>
-Mat<S> random_matrix(Index rows, Index cols, S lo = S(-1), S hi = S(1)) {
-  const Mat<S> u = (Mat<S>::Random(rows, cols).array() + S(1)) / S(2);
-  return (lo + (hi - lo) * u.array()).matrix();
+Mat<S> random_matrix(Index rows, Index cols, S lo = S(-1), S hi = S(1), vae::Rng& rng = data_rng()) {
+  Mat<S> m(rows, cols);
+  for (Index k = 0; k < m.size(); ++k) m.data()[k] = rng.uniform<S>(lo, hi);
+  return m;
 }
 
 /// A host matrix stored with `pad` extra rows per column, seen through a view
@@ -70,6 +113,7 @@ struct Strided {
   }
   vae::View<S> view() { return vae::make_view(storage.data(), storage.rows(), storage.cols()).row_block(0, rows); }
   Mat<S> value() const { return storage.topRows(rows); }
+  bool padding_untouched() const { return (storage.bottomRows(storage.rows() - rows).array() == S(7)).all(); }
 };
 
 /// The same layout on the device: `pad` extra rows per column.
@@ -95,19 +139,101 @@ struct DeviceStrided {
     vae::Ops<Gpu, S>::download(ctx, vae::make_view(buffer.data(), ld, cols), all.data());
     return all.bottomRows(ld - rows);
   }
+  bool padding_untouched(const Gpu::Context& ctx) { return (padding(ctx).array() == S(7)).all(); }
 };
 
+/// f(k) for k in [0, n): how the backend's generic kernels apply its functors.
 template <class F>
 void on_host(Index n, const F& f) {
   for (Index k = 0; k < n; ++k) f(k);
 }
 
-constexpr Index kIn = 12, kHidden = 6, kLatent = 3, kBatch = 5;
+/// f.apply<S>(i, j) at every element, one at a time (T = S): what the GPU's
+/// for_each does, one element per thread, run here on the host.
+template <class S, class F>
+void apply_each(Index rows, Index cols, const F& f) {
+  for (Index j = 0; j < cols; ++j)
+    for (Index i = 0; i < rows; ++i) f.template apply<S>(i, j);
+}
 
+/// The GPU's column_sums on the host: the same functor (ApplyAt, T = S, each
+/// term in double), each column added in double.
+template <class S, class F>
+Mat<S> column_sums_on_host(Index rows, Index cols, const F& f) {
+  const vae::detail::gpu::ApplyAt<F, S> at{f};
+  Mat<S> out(1, cols);
+  for (Index j = 0; j < cols; ++j) {
+    double total = 0;
+    for (Index i = 0; i < rows; ++i) total += at(i, j);
+    out(0, j) = static_cast<S>(total);
+  }
+  return out;
+}
+
+constexpr Index kIn = 12, kHidden = 6, kLatent = 3, kBatch = 5;
+/// The three-hidden-layer networks of the gradient checks.
+using Deep = vae::Layers<12, 8, 7, 6, 3>;
+
+/// The gradient checks' batch: fixed values, whatever ran before.
 template <class S>
 const Mat<S>& batch() {
-  static const Mat<S> x = random_matrix<S>(kIn, kBatch, S(0), S(1));
+  static const Mat<S> x = [] {
+    vae::Rng rng(77);
+    return random_matrix<S>(kIn, kBatch, S(0), S(1), rng);
+  }();
   return x;
+}
+
+template <class Model>
+constexpr const char* backend_name() {
+  return std::is_same_v<typename Model::Backend, Gpu> ? "GPU" : "CPU";
+}
+
+/// "VAE 12-8-7-6-3 tanh (double), binary-cross-entropy + 2 x half-variance-prior KL".
+template <class Model>
+std::string describe(const vae::Objective<double>& objective) {
+  std::string s = Model::architecture().describe() + ", " + vae::name_of(objective.reconstruction);
+  if (Model::is_variational)
+    s += " + " + std::to_string(objective.beta).substr(0, 4) + " x " + vae::name_of(objective.kl) + " KL";
+  return s;
+}
+
+/// d(batch loss sum)/d(params) of a whole model against five-point finite
+/// differences in double, as tests/test_models.cpp does: compute_gradients and
+/// every probe.evaluate take their noise from copies of one generator.
+template <class Model>
+void model_gradient_check(vae::Objective<double> objective) {
+  const std::string name = std::string(backend_name<Model>()) + " " + describe<Model>(objective);
+  INFO(name);
+  Model model(11, objective);
+  vae::Rng rng(5);
+  const auto parts = model.evaluate(batch<double>(), rng);
+  const auto check = vae::test::model_gradient_check(model, batch<double>(), vae::Rng(5));
+  CHECK(model.gradients_host().allFinite());
+  CHECK(parts.total == doctest::Approx(parts.reconstruction + objective.beta * parts.kl));
+  MESSAGE(name << ": " << check.checked << " parameters, max relative error " << check.max_relative_error
+               << " (worst index " << check.worst_index << "), loss " << parts.total);
+  CHECK(check.checked == Model::parameter_count);
+  CHECK(check.max_relative_error <= 1e-6);
+}
+
+/// The one-hidden-layer (blog) autoencoder and VAE, ReLU, each loss and KL form.
+template <class B>
+void one_hidden_layer_gradient_checks() {
+  using Ae = vae::Autoencoder<kIn, kHidden, kLatent, double, B>;
+  using Vae = vae::VariationalAutoencoder<kIn, kHidden, kLatent, double, B>;
+  model_gradient_check<Ae>({R::SquaredError});
+  model_gradient_check<Ae>({R::BinaryCrossEntropy});
+  model_gradient_check<Vae>({R::SquaredError, K::HalfVariancePrior, 1.0});
+  model_gradient_check<Vae>({R::BinaryCrossEntropy, K::Exact, 4.0});
+}
+
+/// A three-hidden-layer autoencoder and VAE with activation Act.
+template <class Act, class B>
+void deep_gradient_checks() {
+  model_gradient_check<vae::MlpAutoencoder<Deep, Act, double, B>>({R::SquaredError});
+  model_gradient_check<vae::MlpVae<Deep, Act, double, B>>({R::BinaryCrossEntropy, K::HalfVariancePrior, 2.0});
+  model_gradient_check<vae::MlpVae<Deep, Act, double, B>>({R::SquaredError, K::Exact, 1.0});
 }
 
 }  // namespace
@@ -115,143 +241,170 @@ const Mat<S>& batch() {
 // ---------------------------------------------------------------------------
 TEST_SUITE("host") {
 
-TEST_CASE("the kernels' element functors match Ops<Cpu> when run on the host") {
-  namespace gpu = vae::detail::gpu;
-  using Cpu = vae::Ops<vae::Cpu, double>;
+TEST_CASE_TEMPLATE("the library's kernels run one element at a time (as on the GPU) match Ops<Cpu>", S, float,
+                   double) {
+  using Cpu = vae::Ops<vae::Cpu, S>;
+  namespace k = vae::kernels;
   const vae::Cpu::Context c;
-  constexpr double kTol = 1e-12;
-  const Index rows = 7, cols = 4;
+  // Packets against one element: the same formulas through Eigen's vectorised
+  // exp/log1p/tanh on the CPU's side, the scalar std:: functions here.
+  const double tol = std::is_same_v<S, float> ? 1e-5 : 1e-12;
+  const Index rows = 37, cols = 4;  // 37: whole packets and a ragged tail, float and double
 
-  SUBCASE("add_bias with and without ReLU, relu_backward, sigmoid, exp_clamped, scale") {
-    for (bool relu : {false, true}) {
-      Strided<double> y(random_matrix<double>(rows, cols), 2), ref(y.value(), 0);
-      Mat<double> b = random_matrix<double>(rows, 1);
-      on_host(rows * cols, gpu::AddBias<double>{y.view(), vae::view_of<double>(b), relu});
-      Cpu::add_bias(c, ref.view(), vae::view_of<double>(b), relu);
-      CHECK(rel_diff(y.value(), ref.value()) <= kTol);
-      CHECK((y.storage.bottomRows(2).array() == 7).all());
-    }
-    const Mat<double> h = random_matrix<double>(rows, cols);
-    Strided<double> dh(random_matrix<double>(rows, cols), 1), dref(dh.value(), 0);
-    on_host(rows * cols, gpu::ReluBackward<double>{dh.view(), vae::view_of<double>(h)});
-    Cpu::relu_backward(c, dref.view(), vae::view_of<double>(h));
-    CHECK(dh.value() == dref.value());
+  SUBCASE("BiasActivation, Activation and ActivationGrad, every activation") {
+    for_each_type(Activations{}, [&](auto tag) {
+      using A = typename decltype(tag)::type;
+      INFO("activation " << A::name);
+      const Mat<S> t0 = random_matrix<S>(rows, cols, S(-5), S(5)), bias = random_matrix<S>(rows, 1);
+      Strided<S> one(t0, 2), ref(t0, 0);
+      apply_each<S>(rows, cols, k::BiasActivation<A, S>{one.view(), vae::view_of<S>(bias)});
+      Cpu::for_each(c, rows, cols, k::BiasActivation<A, S>{ref.view(), vae::view_of<S>(bias)});
+      CHECK(rel_diff(one.value(), ref.value()) <= tol);
+      CHECK(one.padding_untouched());
 
-    Strided<double> s(random_matrix<double>(rows, cols, -5, 5), 3), sref(s.value(), 0);
-    on_host(rows * cols, gpu::Sigmoid<double>{s.view(), s.view()});
-    Cpu::sigmoid(c, sref.view(), sref.view());
-    CHECK(rel_diff(s.value(), sref.value()) <= kTol);
+      Mat<S> a(rows, cols), a_ref(rows, cols);
+      apply_each<S>(rows, cols, k::Activation<A, S>{vae::view_of<S>(t0), vae::make_view(a.data(), rows, cols)});
+      Cpu::for_each(c, rows, cols, k::Activation<A, S>{vae::view_of<S>(t0), vae::make_view(a_ref.data(), rows, cols)});
+      CHECK(rel_diff(a, a_ref) <= tol);
 
-    const Mat<double> ls = random_matrix<double>(rows, cols, -30, 30);
-    Mat<double> sigma(rows, cols), sigma_ref(rows, cols);
-    on_host(rows * cols, gpu::ExpClamped<double>{vae::view_of<double>(ls), vae::make_view(sigma.data(), rows, cols)});
-    Cpu::exp_clamped(c, vae::view_of<double>(ls), vae::make_view(sigma_ref.data(), rows, cols));
-    CHECK(rel_diff(sigma, sigma_ref) <= kTol);
-
-    Strided<double> v(random_matrix<double>(rows, cols), 2);
-    const Mat<double> before = v.value();
-    on_host(rows * cols, gpu::Scale<double>{v.view(), -2.5});
-    CHECK(rel_diff(v.value(), Mat<double>(-2.5 * before)) <= kTol);
+      const Mat<S> y = ref.value(), d0 = random_matrix<S>(rows, cols);
+      Strided<S> d(d0, 1), d_ref(d0, 0);
+      apply_each<S>(rows, cols, k::ActivationGrad<A, S>{d.view(), vae::view_of<S>(y)});
+      Cpu::for_each(c, rows, cols, k::ActivationGrad<A, S>{d_ref.view(), vae::view_of<S>(y)});
+      CHECK(rel_diff(d.value(), d_ref.value()) <= tol);
+      CHECK(d.padding_untouched());
+    });
   }
 
-  SUBCASE("bias_grad sums each row over the columns") {
-    const Mat<double> dy = random_matrix<double>(rows, cols);
-    Mat<double> db(rows, 1), db_ref(rows, 1);
-    on_host(rows, gpu::BiasGrad<double>{vae::view_of<double>(dy), vae::make_view(db.data(), rows, 1)});
-    Cpu::bias_grad(c, vae::view_of<double>(dy), vae::make_view(db_ref.data(), rows, 1));
-    CHECK(rel_diff(db, db_ref) <= kTol);
-  }
-
-  SUBCASE("reconstruction: per-element loss and gradient, both kinds") {
-    for (auto kind : {vae::Reconstruction::SquaredError, vae::Reconstruction::BinaryCrossEntropy}) {
-      const Mat<double> x = random_matrix<double>(rows, cols, 0, 1);
-      Mat<double> logits = random_matrix<double>(rows, cols, -4, 4), logits_ref = logits;
-      Mat<double> col(1, cols), col_ref(1, cols);
-      const gpu::ReconstructionElement<double> f{kind, vae::make_view(logits.data(), rows, cols),
-                                                 vae::view_of<double>(x)};
-      for (Index j = 0; j < cols; ++j) {
-        col(0, j) = 0;
-        for (Index i = 0; i < rows; ++i) col(0, j) += f(i, j);
-      }
-      const double total = Cpu::reconstruction(c, kind, vae::make_view(logits_ref.data(), rows, cols),
-                                               vae::view_of<double>(x), vae::make_view(col_ref.data(), 1, cols));
-      CHECK(rel_diff(logits, logits_ref) <= kTol);
-      CHECK(rel_diff(col, col_ref) <= kTol);
-      CHECK(rel_diff(col.sum(), total) <= kTol);
+  SUBCASE("ReconstructionLoss through column_sums: loss per column and gradient in place, both losses") {
+    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy}) {
+      vae::with_reconstruction(kind, [&](auto loss) {
+        using L = decltype(loss);
+        INFO("loss " << L::name);
+        const Mat<S> x = random_matrix<S>(rows, cols, S(0), S(1));
+        Mat<S> logits = random_matrix<S>(rows, cols, S(-6), S(6)), logits_ref = logits, col_ref(1, cols);
+        const Mat<S> col = column_sums_on_host<S>(
+            rows, cols, k::ReconstructionLoss<L, S>{vae::make_view(logits.data(), rows, cols), vae::view_of<S>(x)});
+        Cpu::column_sums(c, rows, cols,
+                         k::ReconstructionLoss<L, S>{vae::make_view(logits_ref.data(), rows, cols), vae::view_of<S>(x)},
+                         vae::make_view(col_ref.data(), 1, cols));
+        CHECK(rel_diff(logits, logits_ref) <= tol);
+        CHECK(rel_diff(col, col_ref) <= tol);
+        CHECK(L::kind == kind);
+      });
     }
   }
 
-  SUBCASE("adam_step with weight decay and a gradient scale") {
-    const Index n = 50;
-    for (double scale : {1.0, 0.5}) {
-      Mat<double> p = random_matrix<double>(n, 1), g = random_matrix<double>(n, 1);
-      Mat<double> m = random_matrix<double>(n, 1) * 0.1, v = random_matrix<double>(n, 1, 0, 0.01);
-      Mat<double> p2 = p, m2 = m, v2 = v;
+  SUBCASE("GaussianSample and GaussianSampleGrad, both KL forms, clamped log sigmas; ClampedExp") {
+    const Index latent = 5;
+    for (auto form : {K::Exact, K::HalfVariancePrior}) {
+      vae::with_kl(form, [&](auto kl) {
+        using Kl = decltype(kl);
+        INFO("KL " << Kl::name);
+        Mat<S> heads = random_matrix<S>(2 * latent, cols, S(-2), S(2));
+        heads(latent, 0) = S(-25);     // below the clamp range
+        heads(latent + 1, 2) = S(23);  // above it
+        const Mat<S> eps = random_matrix<S>(latent, cols), dz = random_matrix<S>(latent, cols);
+        const auto hv = vae::view_of<S>(heads), ev = vae::view_of<S>(eps);
+        Mat<S> z(latent, cols), z_ref(latent, cols), kl_ref(1, cols);
+        const Mat<S> col_kl = column_sums_on_host<S>(
+            latent, cols, k::GaussianSample<Kl, S>{hv, ev, vae::make_view(z.data(), latent, cols)});
+        Cpu::column_sums(c, latent, cols, k::GaussianSample<Kl, S>{hv, ev, vae::make_view(z_ref.data(), latent, cols)},
+                         vae::make_view(kl_ref.data(), 1, cols));
+        CHECK(elem_rel_diff(z, z_ref, 1.0) <= tol);
+        CHECK(elem_rel_diff(col_kl, kl_ref, 1.0) <= tol);
+
+        Mat<S> dh(2 * latent, cols), dh_ref(2 * latent, cols);
+        apply_each<S>(latent, cols,
+                      k::GaussianSampleGrad<Kl, S>{S(0.7), hv, ev, vae::view_of<S>(dz),
+                                                   vae::make_view(dh.data(), 2 * latent, cols)});
+        Cpu::for_each(c, latent, cols,
+                      k::GaussianSampleGrad<Kl, S>{S(0.7), hv, ev, vae::view_of<S>(dz),
+                                                   vae::make_view(dh_ref.data(), 2 * latent, cols)});
+        CHECK(elem_rel_diff(dh, dh_ref, 1.0) <= tol);
+        CHECK(dh(latent, 0) == 0);  // outside the clamp range: no log-sigma gradient
+        CHECK(dh(latent + 1, 2) == 0);
+        CHECK(dh_ref(latent, 0) == 0);
+        CHECK(dh_ref(latent + 1, 2) == 0);
+      });
+    }
+    const Mat<S> ls = random_matrix<S>(rows, cols, S(-30), S(30));
+    Mat<S> sigma(rows, cols), sigma_ref(rows, cols);
+    apply_each<S>(rows, cols, k::ClampedExp<S>{vae::view_of<S>(ls), vae::make_view(sigma.data(), rows, cols)});
+    Cpu::for_each(c, rows, cols, k::ClampedExp<S>{vae::view_of<S>(ls), vae::make_view(sigma_ref.data(), rows, cols)});
+    CHECK(elem_rel_diff(sigma, sigma_ref, 0.0) <= tol);
+    CHECK(sigma.maxCoeff() <= S(std::exp(20.0) * (1 + 1e-6)));
+  }
+
+  SUBCASE("AdamUpdate with weight decay and a gradient scale") {
+    const Index n = 50;  // whole packets and a ragged tail
+    for (S scale : {S(1), S(0.5)}) {
+      Mat<S> p = random_matrix<S>(n, 1), g = random_matrix<S>(n, 1);
+      Mat<S> m = random_matrix<S>(n, 1, S(-0.1), S(0.1)), v = random_matrix<S>(n, 1, S(0), S(0.01));
+      Mat<S> p2 = p, m2 = m, v2 = v;
       const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01, bc1 = 1 - b1 * b1, bc2 = 1 - b2 * b2;
-      on_host(n, gpu::AdamElement<double>{p.data(), g.data(), m.data(), v.data(), lr / bc1, b1, b2, eps, wd,
-                                          1 / std::sqrt(bc2), scale});
-      Cpu::adam_step(c, vae::make_view(p2.data(), n, 1), vae::view_of<double>(g), vae::make_view(m2.data(), n, 1),
-                     vae::make_view(v2.data(), n, 1), lr, b1, b2, eps, wd, bc1, bc2, scale);
-      CHECK(rel_diff(p, p2) <= kTol);
-      CHECK(rel_diff(m, m2) <= kTol);
-      CHECK(rel_diff(v, v2) <= kTol);
+      const auto update = [&](Mat<S>& pp, Mat<S>& mm, Mat<S>& vv) {
+        return k::AdamUpdate<S>{pp.data(), g.data(), mm.data(), vv.data(), S(lr / bc1),       S(b1), S(b2),
+                                S(eps),    S(wd),    S(1 / std::sqrt(bc2)), scale};
+      };
+      apply_each<S>(n, 1, update(p, m, v));
+      Cpu::for_each(c, n, 1, update(p2, m2, v2));
+      CHECK(rel_diff(p, p2) <= tol);
+      CHECK(rel_diff(m, m2) <= tol);
+      CHECK(rel_diff(v, v2) <= tol);
     }
   }
 
-  SUBCASE("fill_normal draws exactly Rng::fill_normal's numbers") {
+  SUBCASE("the backend's own functors: BiasGrad (row_sums), FillNormal, Scale, sums") {
+    namespace gpu = vae::detail::gpu;
+    const Mat<S> dy = random_matrix<S>(rows, cols);
+    Mat<S> db(rows, 1), db_ref(rows, 1);
+    on_host(rows, gpu::BiasGrad<S>{vae::view_of<S>(dy), vae::make_view(db.data(), rows, 1)});
+    Cpu::row_sums(c, vae::view_of<S>(dy), vae::make_view(db_ref.data(), rows, 1));
+    CHECK(rel_diff(db, db_ref) <= tol);
+
     vae::Rng a(42, 3), b(42, 3);
-    Mat<double> out(rows, cols), ref(rows, cols);
+    Mat<S> out(rows, cols), ref(rows, cols);
     const std::uint64_t first = a.reserve_normals(out.size());
-    on_host(out.size(), gpu::FillNormal<double>{vae::make_view(out.data(), rows, cols), a.seed(), first});
+    on_host(out.size(), gpu::FillNormal<S>{vae::make_view(out.data(), rows, cols), a.seed(), first});
     b.fill_normal(ref.data(), ref.size());
     CHECK(out == ref);
     CHECK(a.counter() == b.counter());
-  }
 
-  SUBCASE("gaussian_sample and gaussian_backward, both KL forms, with clamped log sigmas") {
-    for (auto form : {vae::KlForm::Exact, vae::KlForm::Blog}) {
-      Mat<double> heads = random_matrix<double>(2 * kLatent, cols, -2, 2);
-      heads(kLatent, 0) = -25;  // below the clamp range
-      heads(kLatent + 1, 2) = 23;  // above it
-      const Mat<double> eps = random_matrix<double>(kLatent, cols), dz = random_matrix<double>(kLatent, cols);
-      Mat<double> z(kLatent, cols), z_ref(kLatent, cols), dh(2 * kLatent, cols), dh_ref(2 * kLatent, cols);
-      double kl = 0;
-      const gpu::GaussianSample<double> f{form, vae::view_of<double>(heads), vae::view_of<double>(eps),
-                                          vae::make_view(z.data(), kLatent, cols)};
-      for (Index k = 0; k < z.size(); ++k) kl += f(k);
-      const double kl_ref = Cpu::gaussian_sample(c, form, vae::view_of<double>(heads), vae::view_of<double>(eps),
-                                                 vae::make_view(z_ref.data(), kLatent, cols));
-      CHECK(rel_diff(z, z_ref) <= kTol);
-      CHECK(rel_diff(kl, kl_ref) <= kTol);
-      on_host(dz.size(), gpu::GaussianBackward<double>{form, 0.7, vae::view_of<double>(heads),
-                                                       vae::view_of<double>(eps), vae::view_of<double>(dz),
-                                                       vae::make_view(dh.data(), 2 * kLatent, cols)});
-      Cpu::gaussian_backward(c, form, 0.7, vae::view_of<double>(heads), vae::view_of<double>(eps),
-                             vae::view_of<double>(dz), vae::make_view(dh_ref.data(), 2 * kLatent, cols));
-      CHECK(rel_diff(dh, dh_ref) <= kTol);
-      CHECK(dh(kLatent, 0) == 0);
-      CHECK(dh(kLatent + 1, 2) == 0);
-    }
-  }
+    Strided<S> v(random_matrix<S>(rows, cols), 2);
+    const Mat<S> before = v.value();
+    on_host(rows * cols, gpu::Scale<S>{v.view(), S(-2.5)});
+    CHECK(rel_diff(v.value(), Mat<S>(S(-2.5) * before)) <= tol);
+    CHECK(v.padding_untouched());
 
-  SUBCASE("sum, squared norm and the non-finite count") {
-    Strided<double> v(random_matrix<double>(rows, cols), 2);
     double total = 0, squares = 0, bad = 0;
-    on_host(rows * cols, [&](Index k) {
-      total += gpu::ValueOf<double>{v.view()}(k);
-      squares += gpu::SquareOf<double>{v.view()}(k);
-      bad += gpu::NonFinite<double>{v.view()}(k);
+    on_host(rows * cols, [&](Index i) {
+      total += gpu::ValueOf<S>{v.view()}(i);
+      squares += gpu::SquareOf<S>{v.view()}(i);
+      bad += gpu::NonFinite<S>{v.view()}(i);
     });
-    CHECK(rel_diff(total, Cpu::sum(v.view())) <= kTol);
-    CHECK(rel_diff(squares, Cpu::squared_norm(c, v.view())) <= kTol);
+    CHECK(rel_diff(total, double(Cpu::sum(v.view()))) <= tol);
+    CHECK(rel_diff(squares, double(Cpu::squared_norm(c, v.view()))) <= tol);
     CHECK(bad == 0);
-    v.storage(1, 2) = std::nan("");
-    v.storage(3, 0) = -INFINITY;
-    v.storage(rows, 1) = INFINITY;  // in the padding: not part of the view
+    v.storage(1, 2) = std::numeric_limits<S>::quiet_NaN();
+    v.storage(3, 0) = -std::numeric_limits<S>::infinity();
+    v.storage(rows, 1) = std::numeric_limits<S>::infinity();  // in the padding: not part of the view
     bad = 0;
-    on_host(rows * cols, [&](Index k) { bad += gpu::NonFinite<double>{v.view()}(k); });
+    on_host(rows * cols, [&](Index i) { bad += gpu::NonFinite<S>{v.view()}(i); });
     CHECK(bad == 2);
+    CHECK_FALSE(Cpu::all_finite(c, v.view()));
   }
+}
+
+TEST_CASE("the device suite's gradient-check configurations pass on the CPU") {
+  // The same models, seeds, batch and noise as the device suite's checks: if
+  // one of them sat on a ReLU kink, it would show here, on any machine.
+  one_hidden_layer_gradient_checks<vae::Cpu>();
+  deep_gradient_checks<vae::Relu, vae::Cpu>();
+  deep_gradient_checks<vae::Tanh, vae::Cpu>();
+  deep_gradient_checks<vae::Softplus, vae::Cpu>();
+  deep_gradient_checks<vae::Elu, vae::Cpu>();
+  deep_gradient_checks<SoftSign, vae::Cpu>();
 }
 
 TEST_CASE("without a device, every entry point reports DeviceError") {
@@ -259,16 +412,33 @@ TEST_CASE("without a device, every entry point reports DeviceError") {
     MESSAGE("a CUDA device is present: the no-device checks do not apply");
     return;
   }
-  CHECK_THROWS_WITH_AS(Gpu::Context{}, doctest::Contains("CUDA device"), vae::DeviceError);
-  CHECK_THROWS_WITH_AS(Gpu::Context::with_own_stream(), doctest::Contains("CUDA device"), vae::DeviceError);
+  const auto no_gpu = doctest::Contains("CUDA device");
+  CHECK_THROWS_WITH_AS(Gpu::Context{}, no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS(Gpu::Context::with_own_stream(), no_gpu, vae::DeviceError);
   CHECK_THROWS_WITH_AS((vae::Buffer<Gpu, float>(16)), doctest::Contains("cudaMalloc"), vae::DeviceError);
-  CHECK_THROWS_AS((vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>(1)), vae::DeviceError);
-  CHECK_THROWS_AS((vae::Adam<float, Gpu>()), vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::Ops<Gpu, float>::sum(vae::ConstView<float>{})), no_gpu, vae::DeviceError);
+  // Models of every kind, including one with the activation defined here.
+  CHECK_THROWS_WITH_AS((vae::Autoencoder<kIn, kHidden, kLatent, float, Gpu>(1)), no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>(1)), no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::MlpAutoencoder<Deep, vae::Tanh, double, Gpu>(1)), no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::MlpVae<Deep, SoftSign, double, Gpu>(1)), no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::Adam<float, Gpu>()), no_gpu, vae::DeviceError);
+  CHECK_THROWS_WITH_AS((vae::Adam<double, Gpu>()), no_gpu, vae::DeviceError);
+  // The message says what is missing, not just that something failed.
+  try {
+    const Gpu::Context ctx;
+    FAIL("a Cuda::Context was constructed without a device, on device " << ctx.device());
+  } catch (const vae::DeviceError& e) {
+    MESSAGE("without a device: " << std::string(e.what()));
+    CHECK(std::string(e.what()).find("vae::Cuda::Context") != std::string::npos);
+  }
   // Empty buffers need no device.
   vae::Buffer<Gpu, float> empty;
   CHECK(empty.size() == 0);
   vae::Buffer<Gpu, float> copy = empty;
   CHECK(copy.data() == nullptr);
+  vae::Buffer<Gpu, float> zero(0);
+  CHECK(zero.data() == nullptr);
 }
 
 }  // TEST_SUITE("host")
@@ -314,24 +484,29 @@ TEST_CASE_TEMPLATE("Ops<Cuda> matches Ops<Cpu> primitive by primitive", S, float
   if (no_device("Ops<Cuda> against Ops<Cpu>")) return;
   using Cpu = vae::Ops<vae::Cpu, S>;
   using Ops = vae::Ops<Gpu, S>;
+  namespace k = vae::kernels;
   const vae::Cpu::Context c;
   const Gpu::Context g;
   const double tol = std::is_same_v<S, float> ? 2e-5 : 1e-12;
   const Index rows = 37, cols = 9;
 
   SUBCASE("gemm, all four transposes, strided operands") {
-    const Index m = 13, n = 11, k = 7;
+    const Index m = 13, n = 11, kk = 7;
     for (auto ta : {vae::Trans::No, vae::Trans::Yes})
       for (auto tb : {vae::Trans::No, vae::Trans::Yes}) {
-        const Mat<S> a = ta == vae::Trans::No ? random_matrix<S>(m, k) : random_matrix<S>(k, m);
-        const Mat<S> b = tb == vae::Trans::No ? random_matrix<S>(k, n) : random_matrix<S>(n, k);
+        const Mat<S> a = ta == vae::Trans::No ? random_matrix<S>(m, kk) : random_matrix<S>(kk, m);
+        const Mat<S> b = tb == vae::Trans::No ? random_matrix<S>(kk, n) : random_matrix<S>(n, kk);
         const Mat<S> c0 = random_matrix<S>(m, n);
         Strided<S> cpu_c(c0, 0);
         DeviceStrided<S> da(g, a, 2), db(g, b, 1), dc(g, c0, 3);
         Cpu::gemm(c, ta, tb, S(0.5), vae::view_of<S>(a), vae::view_of<S>(b), S(2), cpu_c.view());
         Ops::gemm(g, ta, tb, S(0.5), da.view(), db.view(), S(2), dc.view());
         CHECK(rel_diff(dc.value(g), cpu_c.value()) <= tol);
-        CHECK((dc.padding(g).array() == S(7)).all());
+        CHECK(dc.padding_untouched(g));
+        // beta = 0 overwrites whatever C held.
+        Cpu::gemm(c, ta, tb, S(1), vae::view_of<S>(a), vae::view_of<S>(b), S(0), cpu_c.view());
+        Ops::gemm(g, ta, tb, S(1), da.view(), db.view(), S(0), dc.view());
+        CHECK(rel_diff(dc.value(g), cpu_c.value()) <= tol);
       }
   }
 
@@ -340,7 +515,7 @@ TEST_CASE_TEMPLATE("Ops<Cuda> matches Ops<Cpu> primitive by primitive", S, float
     tf32.set_allow_tf32(true);
     CHECK_FALSE(g.allow_tf32());
     const Mat<S> a = random_matrix<S>(64, 128), b = random_matrix<S>(128, 32);
-    Mat<S> ref = a * b, out(64, 32);
+    const Mat<S> ref = a * b, out = Mat<S>::Zero(64, 32);
     DeviceStrided<S> da(g, a, 0), db(g, b, 0), dc(g, out, 0);
     Ops::gemm(tf32, vae::Trans::No, vae::Trans::No, S(1), da.view(), db.view(), S(0), dc.view());
     CHECK(rel_diff(dc.value(g), ref) <= 1e-2);
@@ -348,128 +523,171 @@ TEST_CASE_TEMPLATE("Ops<Cuda> matches Ops<Cpu> primitive by primitive", S, float
     CHECK(rel_diff(dc.value(g), ref) <= tol * 10);
   }
 
-  SUBCASE("add_bias, relu_backward, sigmoid, bias_grad, scale, exp_clamped") {
-    const Mat<S> y0 = random_matrix<S>(rows, cols), bias = random_matrix<S>(rows, 1);
-    for (bool relu : {false, true}) {
-      Strided<S> cy(y0, 0);
-      DeviceStrided<S> dy(g, y0, 2), db(g, bias, 0);
-      Cpu::add_bias(c, cy.view(), vae::view_of<S>(bias), relu);
-      Ops::add_bias(g, dy.view(), db.view(), relu);
+  SUBCASE("for_each: BiasActivation, Activation and ActivationGrad, every activation") {
+    for_each_type(Activations{}, [&](auto tag) {
+      using A = typename decltype(tag)::type;
+      INFO("activation " << A::name);
+      const Mat<S> t0 = random_matrix<S>(rows, cols, S(-5), S(5)), bias = random_matrix<S>(rows, 1);
+      Strided<S> cy(t0, 0);
+      DeviceStrided<S> dy(g, t0, 2), db(g, bias, 0);
+      Cpu::for_each(c, rows, cols, k::BiasActivation<A, S>{cy.view(), vae::view_of<S>(bias)});
+      Ops::for_each(g, rows, cols, k::BiasActivation<A, S>{dy.view(), db.view()});
       CHECK(rel_diff(dy.value(g), cy.value()) <= tol);
-      CHECK((dy.padding(g).array() == S(7)).all());
-    }
-    const Mat<S> h = random_matrix<S>(rows, cols), d0 = random_matrix<S>(rows, cols);
-    Strided<S> cd(d0, 0);
-    DeviceStrided<S> dd(g, d0, 1), dh(g, h, 2);
-    Cpu::relu_backward(c, cd.view(), vae::view_of<S>(h));
-    Ops::relu_backward(g, dd.view(), dh.view());
-    CHECK(dd.value(g) == cd.value());
+      CHECK(dy.padding_untouched(g));
 
-    Strided<S> cs(random_matrix<S>(rows, cols, -6, 6), 0);
-    DeviceStrided<S> ds(g, cs.value(), 1);
-    Cpu::sigmoid(c, cs.view(), cs.view());
-    Ops::sigmoid(g, ds.view(), ds.view());
-    CHECK(rel_diff(ds.value(g), cs.value()) <= tol);
+      Mat<S> ca(rows, cols);
+      DeviceStrided<S> dt(g, t0, 1), da(g, Mat<S>::Zero(rows, cols), 3);
+      Cpu::for_each(c, rows, cols, k::Activation<A, S>{vae::view_of<S>(t0), vae::make_view(ca.data(), rows, cols)});
+      Ops::for_each(g, rows, cols, k::Activation<A, S>{dt.view(), da.view()});
+      CHECK(rel_diff(da.value(g), ca) <= tol);
+      CHECK(da.padding_untouched(g));
 
-    // dd and cd hold relu_backward's output.
+      // The gradient through the same outputs (the CPU's) on both sides.
+      const Mat<S> y = cy.value(), d0 = random_matrix<S>(rows, cols);
+      Strided<S> cd(d0, 0);
+      DeviceStrided<S> dd(g, d0, 1), dyv(g, y, 2);
+      Cpu::for_each(c, rows, cols, k::ActivationGrad<A, S>{cd.view(), vae::view_of<S>(y)});
+      Ops::for_each(g, rows, cols, k::ActivationGrad<A, S>{dd.view(), dyv.view()});
+      CHECK(rel_diff(dd.value(g), cd.value()) <= tol);
+      CHECK(dd.padding_untouched(g));
+    });
+  }
+
+  SUBCASE("row_sums (bias gradients) and scale") {
+    const Mat<S> d0 = random_matrix<S>(rows, cols);
     Mat<S> cb(rows, 1);
-    DeviceStrided<S> gb(g, Mat<S>::Zero(rows, 1), 0);
-    Ops::bias_grad(g, dd.view(), gb.view());
-    Cpu::bias_grad(c, cd.view(), vae::make_view(cb.data(), rows, 1));
+    DeviceStrided<S> dd(g, d0, 2), gb(g, Mat<S>::Zero(rows, 1), 0);
+    Cpu::row_sums(c, vae::view_of<S>(d0), vae::make_view(cb.data(), rows, 1));
+    Ops::row_sums(g, dd.view(), gb.view());
     CHECK(rel_diff(gb.value(g), cb) <= tol);
 
     DeviceStrided<S> sc(g, d0, 2);
     Ops::scale(g, sc.view(), S(-3));
     CHECK(rel_diff(sc.value(g), Mat<S>(S(-3) * d0)) <= tol);
-
-    const Mat<S> ls = random_matrix<S>(rows, cols, -30, 30);
-    Mat<S> sigma(rows, cols);
-    DeviceStrided<S> dls(g, ls, 1), dsig(g, ls, 0);
-    Cpu::exp_clamped(c, vae::view_of<S>(ls), vae::make_view(sigma.data(), rows, cols));
-    Ops::exp_clamped(g, dls.view(), dsig.view());
-    CHECK(rel_diff(dsig.value(g), sigma) <= tol);
+    CHECK(sc.padding_untouched(g));
   }
 
-  SUBCASE("reconstruction, both kinds: loss per column, sum, gradient in place") {
-    for (auto kind : {vae::Reconstruction::SquaredError, vae::Reconstruction::BinaryCrossEntropy}) {
-      const Mat<S> x = random_matrix<S>(rows, cols, 0, 1), logits = random_matrix<S>(rows, cols, -5, 5);
-      Mat<S> cl = logits, ccol(1, cols);
-      DeviceStrided<S> dl(g, logits, 3), dx(g, x, 1), dcol(g, Mat<S>::Zero(1, cols), 0);
-      const S cpu = Cpu::reconstruction(c, kind, vae::make_view(cl.data(), rows, cols), vae::view_of<S>(x),
-                                        vae::make_view(ccol.data(), 1, cols));
-      const S gpu = Ops::reconstruction(g, kind, dl.view(), dx.view(), dcol.view());
-      CHECK(rel_diff(double(gpu), double(cpu)) <= tol);
-      CHECK(rel_diff(dcol.value(g), ccol) <= tol);
-      CHECK(rel_diff(dl.value(g), cl) <= tol);
-      // Deterministic: the same call again gives the same bits.
-      DeviceStrided<S> dl2(g, logits, 3);
-      CHECK(Ops::reconstruction(g, kind, dl2.view(), dx.view(), dcol.view()) == gpu);
+  SUBCASE("column_sums with ReconstructionLoss, both losses: loss per column, sum, gradient in place") {
+    const Index tall = 700;  // more rows than a block has threads
+    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy}) {
+      vae::with_reconstruction(kind, [&](auto loss) {
+        using L = decltype(loss);
+        INFO("loss " << L::name);
+        const Mat<S> x = random_matrix<S>(tall, cols, S(0), S(1)), logits = random_matrix<S>(tall, cols, S(-5), S(5));
+        Mat<S> cl = logits, ccol(1, cols);
+        DeviceStrided<S> dl(g, logits, 3), dx(g, x, 1), dcol(g, Mat<S>::Zero(1, cols), 0);
+        Cpu::column_sums(c, tall, cols,
+                         k::ReconstructionLoss<L, S>{vae::make_view(cl.data(), tall, cols), vae::view_of<S>(x)},
+                         vae::make_view(ccol.data(), 1, cols));
+        Ops::column_sums(g, tall, cols, k::ReconstructionLoss<L, S>{dl.view(), dx.view()}, dcol.view());
+        CHECK(rel_diff(dcol.value(g), ccol) <= tol);
+        CHECK(rel_diff(dl.value(g), cl) <= tol);
+        CHECK(dl.padding_untouched(g));
+        const S total = Ops::sum(g, dcol.view());
+        CHECK(rel_diff(double(total), double(Cpu::sum(c, vae::view_of<S>(ccol)))) <= tol);
+        // Deterministic: the same call again gives the same bits.
+        DeviceStrided<S> dl2(g, logits, 3), dcol2(g, Mat<S>::Zero(1, cols), 0);
+        Ops::column_sums(g, tall, cols, k::ReconstructionLoss<L, S>{dl2.view(), dx.view()}, dcol2.view());
+        CHECK(dcol2.value(g) == dcol.value(g));
+        CHECK(Ops::sum(g, dcol2.view()) == total);
+      });
     }
   }
 
-  SUBCASE("fill_normal, gaussian_sample and gaussian_backward") {
+  SUBCASE("fill_normal, GaussianSample (column_sums) and GaussianSampleGrad (for_each), both KL forms; ClampedExp") {
+    const Index latent = 5;
     vae::Rng rc(11, 5), rg(11, 5);
-    Mat<S> eps = Mat<S>::Zero(kLatent, cols);
+    Mat<S> eps = Mat<S>::Zero(latent, cols);
     DeviceStrided<S> deps(g, eps, 0);
-    Cpu::fill_normal(c, rc, vae::make_view(eps.data(), kLatent, cols));
+    Cpu::fill_normal(c, rc, vae::make_view(eps.data(), latent, cols));
     Ops::fill_normal(g, rg, deps.view());
     CHECK(rc.counter() == rg.counter());
     CHECK(rel_diff(deps.value(g), eps) <= tol);
 
-    for (auto form : {vae::KlForm::Exact, vae::KlForm::Blog}) {
-      Mat<S> heads = random_matrix<S>(2 * kLatent, cols, -2, 2);
-      heads(kLatent, 1) = S(-24);
-      const Mat<S> dz = random_matrix<S>(kLatent, cols);
-      Mat<S> z = Mat<S>::Zero(kLatent, cols), dh = Mat<S>::Zero(2 * kLatent, cols);
-      DeviceStrided<S> dheads(g, heads, 1), ddz(g, dz, 0), dzv(g, z, 0), ddh(g, dh, 2);
-      const S kl = Cpu::gaussian_sample(c, form, vae::view_of<S>(heads), vae::view_of<S>(eps),
-                                        vae::make_view(z.data(), kLatent, cols));
-      const S gkl = Ops::gaussian_sample(g, form, dheads.view(), deps.view(), dzv.view());
-      CHECK(rel_diff(double(gkl), double(kl)) <= tol);
-      CHECK(rel_diff(dzv.value(g), z) <= tol);
-      Cpu::gaussian_backward(c, form, S(0.5), vae::view_of<S>(heads), vae::view_of<S>(eps), vae::view_of<S>(dz),
-                             vae::make_view(dh.data(), 2 * kLatent, cols));
-      Ops::gaussian_backward(g, form, S(0.5), dheads.view(), deps.view(), ddz.view(), ddh.view());
-      CHECK(rel_diff(ddh.value(g), dh) <= tol);
+    for (auto form : {K::Exact, K::HalfVariancePrior}) {
+      vae::with_kl(form, [&](auto kl) {
+        using Kl = decltype(kl);
+        INFO("KL " << Kl::name);
+        Mat<S> heads = random_matrix<S>(2 * latent, cols, S(-2), S(2));
+        heads(latent, 1) = S(-24);     // below the clamp range
+        heads(latent + 2, 4) = S(22);  // above it
+        const Mat<S> dz = random_matrix<S>(latent, cols);
+        Mat<S> z(latent, cols), ckl(1, cols), dh(2 * latent, cols);
+        DeviceStrided<S> dheads(g, heads, 1), ddz(g, dz, 0), dzv(g, Mat<S>::Zero(latent, cols), 2),
+            dkl(g, Mat<S>::Zero(1, cols), 0), ddh(g, Mat<S>::Zero(2 * latent, cols), 2);
+        Cpu::column_sums(c, latent, cols,
+                         k::GaussianSample<Kl, S>{vae::view_of<S>(heads), vae::view_of<S>(eps),
+                                                  vae::make_view(z.data(), latent, cols)},
+                         vae::make_view(ckl.data(), 1, cols));
+        Ops::column_sums(g, latent, cols, k::GaussianSample<Kl, S>{dheads.view(), deps.view(), dzv.view()}, dkl.view());
+        CHECK(elem_rel_diff(dkl.value(g), ckl, 1.0) <= tol);
+        CHECK(elem_rel_diff(dzv.value(g), z, 1.0) <= tol);
+        CHECK(dzv.padding_untouched(g));
+
+        Cpu::for_each(c, latent, cols,
+                      k::GaussianSampleGrad<Kl, S>{S(0.5), vae::view_of<S>(heads), vae::view_of<S>(eps),
+                                                   vae::view_of<S>(dz), vae::make_view(dh.data(), 2 * latent, cols)});
+        Ops::for_each(g, latent, cols,
+                      k::GaussianSampleGrad<Kl, S>{S(0.5), dheads.view(), deps.view(), ddz.view(), ddh.view()});
+        const Mat<S> gdh = ddh.value(g);
+        CHECK(elem_rel_diff(gdh, dh, 1.0) <= tol);
+        CHECK(gdh(latent, 1) == 0);
+        CHECK(gdh(latent + 2, 4) == 0);
+        CHECK(ddh.padding_untouched(g));
+      });
     }
+
+    const Mat<S> ls = random_matrix<S>(rows, cols, S(-30), S(30));
+    Mat<S> sigma(rows, cols);
+    DeviceStrided<S> dls(g, ls, 1), dsig(g, Mat<S>::Zero(rows, cols), 0);
+    Cpu::for_each(c, rows, cols, k::ClampedExp<S>{vae::view_of<S>(ls), vae::make_view(sigma.data(), rows, cols)});
+    Ops::for_each(g, rows, cols, k::ClampedExp<S>{dls.view(), dsig.view()});
+    CHECK(elem_rel_diff(dsig.value(g), sigma, 0.0) <= tol);
   }
 
-  SUBCASE("adam_step") {
+  SUBCASE("AdamUpdate through for_each, with weight decay and a gradient scale") {
     const Index n = 100000;  // several blocks
     Mat<S> p = random_matrix<S>(n, 1), grad = random_matrix<S>(n, 1);
     Mat<S> m = Mat<S>::Zero(n, 1), v = Mat<S>::Zero(n, 1);
     DeviceStrided<S> dp(g, p, 0), dg(g, grad, 0), dm(g, m, 0), dv(g, v, 0);
     for (int t = 1; t <= 3; ++t) {
-      const S bc1 = S(1 - std::pow(0.9, t)), bc2 = S(1 - std::pow(0.999, t));
-      Cpu::adam_step(c, vae::make_view(p.data(), n, 1), vae::view_of<S>(grad), vae::make_view(m.data(), n, 1),
-                     vae::make_view(v.data(), n, 1), S(1e-3), S(0.9), S(0.999), S(1e-8), S(0.01), bc1, bc2, S(0.8));
-      Ops::adam_step(g, dp.view(), dg.view(), dm.view(), dv.view(), S(1e-3), S(0.9), S(0.999), S(1e-8), S(0.01), bc1,
-                     bc2, S(0.8));
+      const double bc1 = 1 - std::pow(0.9, t), bc2 = 1 - std::pow(0.999, t);
+      const auto update = [&](S* pp, const S* gg, S* mm, S* vv) {
+        return k::AdamUpdate<S>{pp,     gg,     mm,      vv, S(1e-3 / bc1), S(0.9), S(0.999), S(1e-8),
+                                S(0.01), S(1 / std::sqrt(bc2)), S(0.8)};
+      };
+      Cpu::for_each(c, n, 1, update(p.data(), grad.data(), m.data(), v.data()));
+      Ops::for_each(g, n, 1, update(dp.view().data, dg.view().data, dm.view().data, dv.view().data));
     }
     CHECK(rel_diff(dp.value(g), p) <= tol);
     CHECK(rel_diff(dm.value(g), m) <= tol);
     CHECK(rel_diff(dv.value(g), v) <= tol);
   }
 
-  SUBCASE("sum, squared_norm, all_finite, copy, set_zero, stage") {
+  SUBCASE("sum, squared_norm, all_finite, copy, set_zero, upload, download, stage") {
     const Mat<S> a = random_matrix<S>(rows, 3000);  // many reduction blocks
     DeviceStrided<S> da(g, a, 2);
-    CHECK(rel_diff(double(Ops::sum(g, da.view())), double(a.template cast<double>().sum())) <= tol);
+    CHECK(da.value(g) == a);  // upload and download through a strided view
+    CHECK(rel_diff(double(Ops::sum(g, da.view())), a.template cast<double>().sum()) <= tol);
     CHECK(Ops::sum(g, da.view()) == Ops::sum(g, da.view()));
+    CHECK(Ops::sum(da.view()) == Ops::sum(g, da.view()));  // the default context
     CHECK(rel_diff(double(Ops::squared_norm(g, da.view())), a.template cast<double>().squaredNorm()) <= tol);
     CHECK(Ops::all_finite(g, da.view()));
-    Mat<S> bad = a;
-    bad(5, 2000) = std::numeric_limits<S>::infinity();
-    DeviceStrided<S> dbad(g, bad, 1);
-    CHECK_FALSE(Ops::all_finite(g, dbad.view()));
+    for (const S bad_value : {std::numeric_limits<S>::infinity(), std::numeric_limits<S>::quiet_NaN()}) {
+      Mat<S> bad = a;
+      bad(5, 2000) = bad_value;
+      DeviceStrided<S> dbad(g, bad, 1);
+      CHECK_FALSE(Ops::all_finite(g, dbad.view()));
+      CHECK_FALSE(Cpu::all_finite(c, vae::view_of<S>(bad)));
+    }
 
     DeviceStrided<S> dst(g, Mat<S>::Zero(rows, 3000), 1);
     Ops::copy(g, da.view(), dst.view());
     CHECK(dst.value(g) == a);
-    CHECK((dst.padding(g).array() == S(7)).all());
+    CHECK(dst.padding_untouched(g));
     Ops::set_zero(g, dst.view());
     CHECK(dst.value(g).isZero(0));
-    CHECK((dst.padding(g).array() == S(7)).all());
+    CHECK(dst.padding_untouched(g));
 
     Strided<S> host(a, 4);
     vae::Buffer<Gpu, S> staging;
@@ -483,40 +701,22 @@ TEST_CASE_TEMPLATE("Ops<Cuda> matches Ops<Cpu> primitive by primitive", S, float
   }
 }
 
-/// Gradient check of a whole model on the GPU, as tests/test_models.cpp does
-/// on the CPU.
-template <class Model>
-void device_gradient_check(vae::Objective<double> objective, const char* name) {
-  Model model(11, objective);
-  const vae::Rng noise(5);
-  vae::Rng rng = noise;
-  const auto parts = model.compute_gradients(batch<double>(), rng);
-  const Eigen::VectorXd analytic = model.gradients_host();
-  CHECK(analytic.allFinite());
-  Model probe = model;
-  const auto check = vae::test::check_gradient(
-      [&](const Eigen::VectorXd& p) {
-        probe.set_parameters(p);
-        vae::Rng r = noise;
-        return probe.evaluate(batch<double>(), r).total * kBatch;
-      },
-      model.parameters_host(), analytic);
-  MESSAGE(std::string(name) << ": " << check.checked << " parameters, max relative error " << check.max_relative_error
-                << ", loss " << parts.total);
-  CHECK(check.checked == Model::parameter_count);
-  CHECK(check.max_relative_error <= 1e-6);
+TEST_CASE("one-hidden-layer autoencoder and VAE: GPU gradients match finite differences (double)") {
+  if (no_device("GPU gradient checks of one-hidden-layer models")) return;
+  one_hidden_layer_gradient_checks<Gpu>();
 }
 
-TEST_CASE("whole-model gradients on the GPU match finite differences (double)") {
-  if (no_device("GPU gradient checks")) return;
-  using R = vae::Reconstruction;
-  using K = vae::KlForm;
-  using Ae = vae::Autoencoder<kIn, kHidden, kLatent, double, Gpu>;
-  using Vae = vae::VariationalAutoencoder<kIn, kHidden, kLatent, double, Gpu>;
-  device_gradient_check<Ae>({R::SquaredError}, "GPU autoencoder, squared error");
-  device_gradient_check<Ae>({R::BinaryCrossEntropy}, "GPU autoencoder, BCE");
-  device_gradient_check<Vae>({R::SquaredError, K::Blog, 1.0}, "GPU VAE, squared error + blog KL");
-  device_gradient_check<Vae>({R::BinaryCrossEntropy, K::Exact, 4.0}, "GPU VAE, BCE + 4 x exact KL");
+TEST_CASE_TEMPLATE("three-hidden-layer autoencoder and VAE: GPU gradients match finite differences (double)", Act,
+                   vae::Relu, vae::Tanh, vae::Softplus, vae::Elu) {
+  if (no_device("GPU gradient checks of three-hidden-layer models")) return;
+  deep_gradient_checks<Act, Gpu>();
+}
+
+TEST_CASE("an activation defined outside the library runs on the GPU: gradients match finite differences") {
+  if (no_device("GPU gradient checks of a custom activation")) return;
+  deep_gradient_checks<SoftSign, Gpu>();
+  using Model = vae::MlpVae<Deep, SoftSign, double, Gpu>;
+  CHECK(Model::architecture().encoder_activation == "softsign");
 }
 
 /// Same seed (so the same initial weights) and the same Rng state (so the same
@@ -524,6 +724,8 @@ TEST_CASE("whole-model gradients on the GPU match finite differences (double)") 
 template <class CpuModel, class GpuModel>
 void model_parity(vae::Objective<typename CpuModel::Scalar> objective, double tol) {
   using S = typename CpuModel::Scalar;
+  INFO(CpuModel::architecture().describe());
+  CHECK(CpuModel::architecture() == GpuModel::architecture());
   const CpuModel cpu(21, objective);
   const GpuModel gpu(21, objective);
   CHECK(cpu.parameters_host() == gpu.parameters_host());
@@ -545,14 +747,13 @@ void model_parity(vae::Objective<typename CpuModel::Scalar> objective, double to
   CHECK(rel_diff(double(pg.total), double(pc.total)) <= tol);
   CHECK(rel_diff(double(pg.kl), double(pc.kl)) <= tol);
   const double grad_err = rel_diff(gpu_train.gradients_host(), cpu_train.gradients_host());
-  MESSAGE("gradient difference GPU vs CPU, relative to the largest: " << grad_err);
+  MESSAGE(CpuModel::architecture().describe() << ": gradient difference GPU vs CPU, relative to the largest: "
+                                              << grad_err);
   CHECK(grad_err <= tol);
 }
 
 TEST_CASE("CPU and GPU models agree: inference, losses, gradients") {
   if (no_device("CPU/GPU model parity")) return;
-  using R = vae::Reconstruction;
-  using K = vae::KlForm;
   model_parity<vae::Autoencoder<kIn, kHidden, kLatent, double>, vae::Autoencoder<kIn, kHidden, kLatent, double, Gpu>>(
       {R::BinaryCrossEntropy}, 1e-10);
   model_parity<vae::VariationalAutoencoder<kIn, kHidden, kLatent, double>,
@@ -561,8 +762,19 @@ TEST_CASE("CPU and GPU models agree: inference, losses, gradients") {
   model_parity<vae::Autoencoder<kIn, kHidden, kLatent, float>, vae::Autoencoder<kIn, kHidden, kLatent, float, Gpu>>(
       {R::SquaredError}, 1e-4);
   model_parity<vae::VariationalAutoencoder<kIn, kHidden, kLatent, float>,
-               vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>>({R::BinaryCrossEntropy, K::Blog, 2.0},
-                                                                               1e-4);
+               vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>>(
+      {R::BinaryCrossEntropy, K::HalfVariancePrior, 2.0}, 1e-4);
+  // Deeper models, each activation, and the one defined here.
+  model_parity<vae::MlpAutoencoder<Deep, vae::Elu, double>, vae::MlpAutoencoder<Deep, vae::Elu, double, Gpu>>(
+      {R::BinaryCrossEntropy}, 1e-10);
+  model_parity<vae::MlpVae<Deep, vae::Softplus, double>, vae::MlpVae<Deep, vae::Softplus, double, Gpu>>(
+      {R::SquaredError, K::HalfVariancePrior, 1.0}, 1e-10);
+  model_parity<vae::MlpVae<Deep, vae::Tanh, float>, vae::MlpVae<Deep, vae::Tanh, float, Gpu>>(
+      {R::BinaryCrossEntropy, K::Exact, 1.0}, 1e-4);
+  model_parity<vae::MlpVae<Deep, vae::Relu, float>, vae::MlpVae<Deep, vae::Relu, float, Gpu>>(
+      {R::SquaredError, K::Exact, 1.0}, 1e-4);
+  model_parity<vae::MlpVae<Deep, SoftSign, double>, vae::MlpVae<Deep, SoftSign, double, Gpu>>(
+      {R::BinaryCrossEntropy, K::Exact, 1.0}, 1e-10);
 
   // The VAE's latent distribution, a sample of it, and decoded prior samples.
   const vae::VariationalAutoencoder<64, 32, 4, float> cpu(9);
@@ -576,24 +788,29 @@ TEST_CASE("CPU and GPU models agree: inference, losses, gradients") {
   CHECK(rel_diff(gpu.sample(6, rg), cpu.sample(6, rc)) <= 1e-4);
 }
 
-TEST_CASE("a few float train steps on the GPU track the CPU") {
-  if (no_device("CPU/GPU training parity")) return;
-  constexpr Index in = 64, hidden = 32, latent = 4, b = 16;
-  vae::VariationalAutoencoder<in, hidden, latent, float> cpu(17);
-  vae::VariationalAutoencoder<in, hidden, latent, float, Gpu> gpu(17);
+/// Five float Adam steps from the same weights on the same batches and noise:
+/// losses, parameters and Adam's moments on the GPU track the CPU.
+template <class CpuModel, class GpuModel>
+void training_parity() {
+  INFO(CpuModel::architecture().describe());
+  constexpr Index b = 16;
+  CpuModel cpu(17);
+  GpuModel gpu(17);
   vae::Adam<float> opt_c;
   vae::Adam<float, Gpu> opt_g;
-  vae::Rng rc(8), rg(8);
+  vae::Rng rc(8), rg(8), data(31);
   const Eigen::VectorXf p0 = cpu.parameters_host();
   for (int step = 0; step < 5; ++step) {
-    const Mat<float> x = random_matrix<float>(in, b, 0, 1);
+    const Mat<float> x = random_matrix<float>(CpuModel::input_size, b, 0, 1, data);
     const auto lc = cpu.train_step(x, opt_c, rc), lg = gpu.train_step(x, opt_g, rg);
     CHECK(rel_diff(double(lg.total), double(lc.total)) <= 1e-4);
+    CHECK(rel_diff(double(lg.kl), double(lc.kl)) <= 1e-4);
   }
   const Eigen::VectorXf pc = cpu.parameters_host(), pg = gpu.parameters_host();
   const double err = (pg - pc).norm() / pc.norm(), moved = (pc - p0).norm();
-  MESSAGE("parameters after 5 Adam steps, GPU vs CPU: relative difference " << err << "; |GPU - CPU| / |CPU - start| "
-                                                                              << (pg - pc).norm() / moved);
+  MESSAGE(CpuModel::architecture().describe()
+          << ": parameters after 5 Adam steps, GPU vs CPU: relative difference " << err
+          << "; |GPU - CPU| / |CPU - start| " << (pg - pc).norm() / moved);
   CHECK(err <= 1e-4);
   // Meaningful only if training moved the parameters well beyond the difference.
   CHECK(moved / p0.norm() > 1e-3);
@@ -602,22 +819,31 @@ TEST_CASE("a few float train steps on the GPU track the CPU") {
   opt_c.download_state(mc.data(), vc.data());
   opt_g.download_state(mg.data(), vg.data());
   CHECK((mg - mc).norm() / mc.norm() <= 1e-4);
+  CHECK((vg - vc).norm() / vc.norm() <= 1e-4);
   CHECK(opt_g.steps() == 5);
+}
+
+TEST_CASE("a few float train steps on the GPU track the CPU") {
+  if (no_device("CPU/GPU training parity")) return;
+  training_parity<vae::VariationalAutoencoder<64, 32, 4, float>, vae::VariationalAutoencoder<64, 32, 4, float, Gpu>>();
+  training_parity<vae::MlpVae<vae::Layers<64, 32, 16, 4>, vae::Tanh, float>,
+                  vae::MlpVae<vae::Layers<64, 32, 16, 4>, vae::Tanh, float, Gpu>>();
+  training_parity<vae::MlpAutoencoder<vae::Layers<64, 32, 16, 4>, SoftSign, float>,
+                  vae::MlpAutoencoder<vae::Layers<64, 32, 16, 4>, SoftSign, float, Gpu>>();
 }
 
 TEST_CASE("GPU training is deterministic: two runs give the same bits") {
   if (no_device("GPU determinism")) return;
   auto run = [] {
-    vae::VariationalAutoencoder<64, 32, 4, float, Gpu> model(23);
+    vae::MlpVae<vae::Layers<64, 32, 16, 4>, vae::Elu, float, Gpu> model(23);
     vae::Adam<float, Gpu> opt;
-    vae::Rng rng(6);
+    vae::Rng rng(6), data(12);
     float last = 0;
-    for (int step = 0; step < 4; ++step) last = model.train_step(random_matrix<float>(64, 32, 0, 1), opt, rng).total;
+    for (int step = 0; step < 4; ++step)
+      last = model.train_step(random_matrix<float>(64, 32, 0, 1, data), opt, rng).total;
     return std::make_pair(last, Eigen::VectorXf(model.parameters_host()));
   };
-  std::srand(1);
   const auto a = run();
-  std::srand(1);
   const auto b = run();
   CHECK(a.first == b.first);
   CHECK(a.second == b.second);
@@ -654,23 +880,23 @@ TEST_CASE("a Context with its own stream trains like the default one") {
   CHECK(rel_diff(b.parameters_host(), a.parameters_host()) <= 1e-12);
 }
 
-TEST_CASE("a checkpoint written from the GPU loads on the CPU and back") {
-  if (no_device("GPU checkpoints")) return;
-  using GpuVae = vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>;
-  using CpuVae = vae::VariationalAutoencoder<kIn, kHidden, kLatent, float>;
-  GpuVae gpu(12);
+/// A model trained on the GPU, saved, loaded on the CPU and back on the GPU.
+template <class GpuModel, class CpuModel>
+void checkpoint_round_trip(const char* file) {
+  INFO(GpuModel::architecture().describe());
+  GpuModel gpu(12);
   vae::Adam<float, Gpu> opt_g;
   vae::Rng rng(1);
   for (int i = 0; i < 3; ++i) gpu.train_step(batch<float>(), opt_g, rng);
-  const std::string path = (std::filesystem::temp_directory_path() / "vae_test_cuda.ckpt").string();
+  const std::string path = (std::filesystem::temp_directory_path() / file).string();
   vae::io::save_checkpoint(path, gpu, &opt_g);
 
-  CpuVae cpu(0);
+  CpuModel cpu(0);
   vae::Adam<float> opt_c;
   vae::io::load_checkpoint(path, cpu, &opt_c);
   CHECK(cpu.parameters_host() == gpu.parameters_host());
   CHECK(opt_c.steps() == 3);
-  GpuVae back(0);
+  GpuModel back(0);
   vae::Adam<float, Gpu> opt_back;
   vae::io::load_checkpoint(path, back, &opt_back);
   CHECK(back.parameters_host() == gpu.parameters_host());
@@ -680,6 +906,14 @@ TEST_CASE("a checkpoint written from the GPU loads on the CPU and back") {
   CHECK(m1 == m2);
   CHECK(v1 == v2);
   std::filesystem::remove(path);
+}
+
+TEST_CASE("a checkpoint written from the GPU loads on the CPU and back") {
+  if (no_device("GPU checkpoints")) return;
+  checkpoint_round_trip<vae::VariationalAutoencoder<kIn, kHidden, kLatent, float, Gpu>,
+                        vae::VariationalAutoencoder<kIn, kHidden, kLatent, float>>("vae_test_cuda.ckpt");
+  checkpoint_round_trip<vae::MlpVae<Deep, vae::Tanh, float, Gpu>, vae::MlpVae<Deep, vae::Tanh, float>>(
+      "vae_test_cuda_deep.ckpt");
 }
 
 }  // TEST_SUITE("device")

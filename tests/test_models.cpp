@@ -4,6 +4,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <type_traits>
+
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
@@ -24,21 +26,11 @@ const Eigen::MatrixXd& batch() {
 template <class Model>
 double model_gradient_error(vae::Objective<double> objective, const char* name) {
   Model model(11, objective);
-  const vae::Rng noise(5);
-  vae::Rng rng = noise;
-  const auto parts = model.compute_gradients(batch(), rng);
-  const Eigen::VectorXd analytic = model.gradients_host();
-  CHECK(analytic.allFinite());
+  vae::Rng rng(5);
+  const auto parts = model.evaluate(batch(), rng);
+  const auto check = vae::test::model_gradient_check(model, batch(), vae::Rng(5));
+  CHECK(model.gradients_host().allFinite());
   CHECK(parts.total == doctest::Approx(parts.reconstruction + objective.beta * parts.kl));
-
-  Model probe = model;
-  const auto check = vae::test::check_gradient(
-      [&](const Eigen::VectorXd& p) {
-        probe.set_parameters(p);
-        vae::Rng r = noise;
-        return probe.evaluate(batch(), r).total * kBatch;
-      },
-      model.parameters_host(), analytic);
   MESSAGE(std::string(name) << ": " << check.checked << " parameters, max relative error " << check.max_relative_error);
   CHECK(check.checked == Model::parameter_count);
   CHECK(check.max_relative_error <= 1e-6);
@@ -107,6 +99,14 @@ TEST_CASE("bad batches are rejected with the shape in the message") {
   nan(2, 1) = std::nan("");
   CHECK_THROWS_AS(model.train_step(nan, opt, rng), vae::ValueError);
   CHECK_THROWS_AS(model.decode(Eigen::MatrixXd::Zero(kLatent + 1, 1)), vae::ShapeError);
+  // Each entry point names itself.
+  CHECK_THROWS_WITH_AS(model.reconstruct(wrong), doctest::Contains("vae::VariationalAutoencoder::reconstruct: input batch"),
+                       vae::ShapeError);
+  CHECK_THROWS_WITH_AS(model.encode(wrong), doctest::Contains("vae::VariationalAutoencoder::encode: input batch"),
+                       vae::ShapeError);
+  CHECK_THROWS_WITH_AS(model.decode(wrong), doctest::Contains("vae::VariationalAutoencoder::decode: latent batch"),
+                       vae::ShapeError);
+  CHECK_THROWS_WITH_AS(Ae(1).reconstruct(wrong), doctest::Contains("vae::Autoencoder::reconstruct"), vae::ShapeError);
 
   Vae bce(1, {vae::Reconstruction::BinaryCrossEntropy});
   Eigen::MatrixXd out_of_range = batch();
@@ -128,4 +128,17 @@ TEST_CASE("a copied model is independent of the original") {
   CHECK(a.parameters_host() != b.parameters_host());
   Vae c = std::move(b);
   CHECK(c.encode(batch()).allFinite());
+}
+
+TEST_CASE("deep models: parameter layout in nn.Sequential order, and the blog's spellings are the general types") {
+  using Deep = vae::MlpVae<vae::Layers<784, 400, 200, 20>, vae::Tanh>;
+  // Encoder 784->400->200->(2 x 20), decoder 20->200->400->784, each W then b.
+  CHECK(Deep::parameter_count == (784 * 400 + 400) + (400 * 200 + 200) + (200 * 40 + 40) + (20 * 200 + 200) +
+                                     (200 * 400 + 400) + (400 * 784 + 784));
+  CHECK(Deep::EncoderType::offsets[1] == 784 * 400 + 400);
+  static_assert(std::is_same_v<vae::Encoder<784, 512, 2>, vae::EncoderOf<vae::Layers<784, 512, 2>, vae::Relu>>);
+  static_assert(std::is_same_v<vae::VariationalAutoencoder<784, 512, 2, double>,
+                               vae::MlpVae<vae::Layers<784, 512, 2>, vae::Relu, double>>);
+  static_assert(std::is_same_v<vae::ReversedLayers<vae::Layers<1, 2, 3>>, vae::Layers<3, 2, 1>>);
+  CHECK(Deep::architecture().describe() == "VAE 784-400-200-20 tanh (float)");
 }

@@ -1,24 +1,99 @@
-// The blog's pictures, for an autoencoder or a VAE: the latent space coloured
-// by digit, a mosaic decoded from a uniform latent grid, an interpolation row
-// and GIF between a '1' and a '0', images decoded from prior samples, and test
-// originals above their reconstructions.
+// The blog's pictures, for an autoencoder or a VAE: the latent space of the
+// test set coloured by class, a mosaic decoded from a uniform latent grid, an
+// interpolation row and GIF between the test set's second '1' and second
+// '0', images decoded from prior samples, and test originals above their
+// reconstructions. A latent space of more than two dimensions is drawn in
+// the plane of its codes' first two principal components.
+//
+// Memory: the test set is encoded 1000 images at a time, so the pictures
+// never hold it, or the model's activations for it, as floats at once.
 #pragma once
 
-#include <array>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <vae/io/gif.hpp>
-#include <vae/io/image.hpp>
-#include <vae/io/plot.hpp>
 #include <vae/vae.hpp>
+#include <vae/viz.hpp>
+
+#include "data_set.hpp"
 
 namespace examples {
 
-using vae::io::Range;
+using vae::viz::Range;
 
-constexpr int kSide = 28;  // MNIST images are 28 x 28
+/// The latent grid's extent: x across, y up.
+struct GridRange {
+  Range x, y;
+};
+
+/// What every picture of one model shares.
+struct FigureSetup {
+  std::string path;    ///< "<out>/<name>_", to which each picture adds its name
+  std::string who;     ///< "VAE" or "autoencoder"
+  DataSetNames data;   ///< the data set's name and class names
+  int height, width;   ///< image size in pixels (28 x 28)
+};
+
+/// The two coordinates the latent pictures show: z[0] and z[1] of a 2-d
+/// latent space; for a larger one, (a, b) in the plane of the codes' first
+/// two principal components, z = mean + a pc1 + b pc2.
+struct LatentAxes {
+  std::optional<vae::viz::PrincipalPlane> plane;  ///< none for a 2-d latent space
+  vae::Index latent = 2;
+
+  /// 2 x N: the picture's coordinates of codes (Latent x N).
+  Eigen::MatrixXf to_plane(const Eigen::MatrixXf& codes) const { return plane ? plane->project(codes) : codes; }
+  /// Latent x N: the codes at picture coordinates (2 x N).
+  Eigen::MatrixXf to_latent(const Eigen::MatrixXf& ab) const { return plane ? plane->lift(ab) : ab; }
+  /// Appended to a title: what the axes are.
+  std::string what() const {
+    return plane ? ": first two principal components of the " + std::to_string(latent) + "-d codes" : "";
+  }
+  /// "z[0]", or "principal component 1 (41% of the variance)".
+  std::string label(int axis) const {
+    if (!plane) return "z[" + std::to_string(axis) + "]";
+    const double share = 100 * plane->variance(axis) / std::max(plane->total_variance, 1e-30);
+    return "principal component " + std::to_string(axis + 1) + " (" + std::to_string(int(std::lround(share))) +
+           "% of the variance)";
+  }
+};
+
+inline LatentAxes latent_axes(const Eigen::MatrixXf& codes) {
+  LatentAxes axes;
+  axes.latent = codes.rows();
+  if (codes.rows() > 2) axes.plane = vae::viz::principal_plane(codes);
+  return axes;
+}
+
+/// The codes of the whole test set (Latent x N), encoded 1000 images at a time.
+template <class Model>
+Eigen::MatrixXf encode_all(const Model& model, const vae::io::Dataset& test) {
+  constexpr vae::Index kBatch = 1000;
+  Eigen::MatrixXf codes(Model::latent_size, test.size());
+  for (vae::Index first = 0; first < test.size(); first += kBatch) {
+    const vae::Index n = std::min(kBatch, test.size() - first);
+    codes.middleCols(first, n) = model.encode(vae::io::batch<float>(test, first, n));
+  }
+  return codes;
+}
+
+/// The interval holding the middle 98% of `values`: the grid of a projected
+/// latent space spans where the codes are, not their few outliers.
+inline Range central_range(const Eigen::RowVectorXf& values) {
+  std::vector<float> v(values.data(), values.data() + values.size());
+  const auto at = [&](double q) {
+    const auto k = std::size_t(q * double(v.size() - 1));
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
+    return double(v[k]);
+  };
+  const double lo = at(0.01), hi = at(0.99);
+  return hi > lo ? Range{lo, hi} : Range{lo - 1, lo + 1};
+}
 
 /// z(t) = z1 + (z2 - z1) t for n values of t evenly spaced in [0, 1].
 inline Eigen::MatrixXf interpolate(const Eigen::VectorXf& z1, const Eigen::VectorXf& z2, int n) {
@@ -35,62 +110,68 @@ inline vae::Index second_with_label(const vae::io::Dataset& d, int label) {
   throw vae::ShapeError("the test set has fewer than two images labelled " + std::to_string(label));
 }
 
-/// Latent grid: n x n points, x across and y up as in the blog's imshow
-/// (first row of the mosaic is the top, y = hi); further latent
-/// coordinates are 0.
-template <class Model>
-vae::io::Image grid_mosaic(const Model& model, Range x, Range y, int n) {
-  Eigen::MatrixXf z = Eigen::MatrixXf::Zero(Model::latent_size, n * n);
-  for (int row = 0; row < n; ++row)
-    for (int col = 0; col < n; ++col) {
-      z(0, row * n + col) = float(x.lo + (x.hi - x.lo) * col / (n - 1));
-      z(1, row * n + col) = float(y.hi - (y.hi - y.lo) * row / (n - 1));
-    }
-  return vae::io::tile(vae::io::gray_images<float>(model.decode(z), kSide, kSide), n);
+/// Decoded columns as gray images of the data's size.
+inline std::vector<vae::viz::Image> images_of(const Eigen::MatrixXf& decoded, const FigureSetup& f) {
+  return vae::viz::gray_images<float>(decoded, f.height, f.width);
 }
 
-template <class Model>
-void write_figures(const Model& model, const vae::io::Dataset& test, const std::string& out, const std::string& name,
-                   Range x, Range y, int n, std::uint64_t seed) {
-  const std::string dir = out + "/" + name + "_";
-  const std::string who = Model::is_variational ? "VAE" : "autoencoder";
-  const std::string dims = Model::latent_size > 2 ? " (first 2 of " + std::to_string(Model::latent_size) + " latent dims)" : "";
-  const Eigen::MatrixXf all = vae::io::batch<float>(test, 0, test.size());
-  const Eigen::MatrixXf codes = model.encode(all);
-
-  // a. The latent space of the test set, coloured by digit.
-  vae::io::PlotOptions scatter;
-  scatter.title = who + " latent space, MNIST test set" + dims;
-  scatter.x_label = "z[0]";
-  scatter.y_label = "z[1]";
-  std::vector<double> xs(std::size_t(codes.cols())), ys(xs.size());
+/// a. The latent space of the test set, coloured by class.
+inline void draw_latent(const Eigen::MatrixXf& plane_codes, const vae::io::Dataset& test, const LatentAxes& axes,
+                        const FigureSetup& f) {
+  vae::viz::PlotOptions scatter;
+  scatter.title = f.who + " latent space, " + f.data.name + " test set" + axes.what();
+  scatter.x_label = axes.label(0);
+  scatter.y_label = axes.label(1);
+  scatter.class_names = f.data.classes;
+  std::vector<double> xs(std::size_t(plane_codes.cols())), ys(xs.size());
   std::vector<int> labels(xs.size());
-  for (vae::Index i = 0; i < codes.cols(); ++i) {
-    xs[std::size_t(i)] = codes(0, i);
-    ys[std::size_t(i)] = codes(1, i);
+  for (vae::Index i = 0; i < plane_codes.cols(); ++i) {
+    xs[std::size_t(i)] = plane_codes(0, i);
+    ys[std::size_t(i)] = plane_codes(1, i);
     labels[std::size_t(i)] = test.labels[std::size_t(i)];
   }
-  vae::io::write_png(dir + "latent.png", vae::io::scatter_plot(xs, ys, labels, scatter));
+  vae::viz::write_png(f.path + "latent.png", vae::viz::scatter_plot(xs, ys, labels, scatter));
+}
 
-  // b. Decoded uniform n x n grid of latent points (the blog's n = 12).
-  const vae::io::Image mosaic = grid_mosaic(model, x, y, n);
-  vae::io::write_png(dir + "grid.png",
-                     vae::io::image_with_axes(vae::io::upscale(mosaic, 2), x.lo, x.hi, y.lo, y.hi, who + " decoded latent grid" + dims));
+/// b. The decoder's output on an n x n grid of the picture's coordinates, x
+/// across and y up as in the blog's imshow (the mosaic's first row is y = hi).
+template <class Model>
+void draw_grid(const Model& model, const LatentAxes& axes, Range x, Range y, int n, const FigureSetup& f) {
+  Eigen::MatrixXf ab(2, n * n);
+  for (int row = 0; row < n; ++row)
+    for (int col = 0; col < n; ++col) {
+      ab(0, row * n + col) = float(x.lo + (x.hi - x.lo) * col / (n - 1));
+      ab(1, row * n + col) = float(y.hi - (y.hi - y.lo) * row / (n - 1));
+    }
+  const vae::viz::Image mosaic = vae::viz::tile(images_of(model.decode(axes.to_latent(ab)), f), n);
+  vae::viz::PlotOptions o;
+  o.title = f.who + " decoded latent grid" + axes.what();
+  if (axes.plane) {
+    o.x_label = "a, along principal component 1: z = mean + a pc1 + b pc2";
+    o.y_label = "b, along principal component 2";
+  }
+  vae::viz::write_png(f.path + "grid.png", vae::viz::image_with_axes(vae::viz::upscale(mosaic, 2), x, y, o));
+}
 
-  // c, d. Interpolation from a '1' to a '0': a row of 20 and a GIF of 100
-  // frames (256 x 256, forward then back, looping).
-  const Eigen::MatrixXf one = vae::io::batch<float>(test, second_with_label(test, 1), 1);
-  const Eigen::MatrixXf zero = vae::io::batch<float>(test, second_with_label(test, 0), 1);
-  const Eigen::VectorXf z1 = model.encode(one).col(0), z2 = model.encode(zero).col(0);
-  const auto row = vae::io::gray_images<float>(model.decode(interpolate(z1, z2, 20)), kSide, kSide);
-  vae::io::write_png(dir + "interpolation.png", vae::io::resize_nearest(vae::io::tile(row, 20), 20 * kSide * 2, kSide * 2));
-  auto frames = vae::io::gray_images<float>(model.decode(interpolate(z1, z2, 100)), kSide, kSide);
-  for (auto& f : frames) f = vae::io::resize_nearest(f, 256, 256);
+/// c, d. From the test set's second '1' to its second '0': a row of 20 and a
+/// GIF of 100 frames (256 x 256, forward then back, looping).
+template <class Model>
+void draw_interpolation(const Model& model, const vae::io::Dataset& test, const FigureSetup& f) {
+  const Eigen::VectorXf z1 = model.encode(vae::io::batch<float>(test, second_with_label(test, 1), 1)).col(0);
+  const Eigen::VectorXf z2 = model.encode(vae::io::batch<float>(test, second_with_label(test, 0), 1)).col(0);
+  const auto row = images_of(model.decode(interpolate(z1, z2, 20)), f);
+  vae::viz::write_png(f.path + "interpolation.png",
+                      vae::viz::resize_nearest(vae::viz::tile(row, 20), 20 * f.width * 2, f.height * 2));
+  auto frames = images_of(model.decode(interpolate(z1, z2, 100)), f);
+  for (auto& frame : frames) frame = vae::viz::resize_nearest(frame, 256, 256);
   for (int i = 99; i >= 0; --i) frames.push_back(frames[std::size_t(i)]);
-  vae::io::write_gif(dir + "interpolation.gif", frames, 4);
+  vae::viz::write_gif(f.path + "interpolation.gif", frames, 4);
+}
 
-  // e. Images decoded from prior samples: z ~ N(0, I) for the VAE; for the
-  // autoencoder, which has no prior, from a Gaussian fitted to the test codes.
+/// e. Images decoded from prior samples: z ~ N(0, I) for the VAE; for the
+/// autoencoder, which has no prior, from a Gaussian fitted to the test codes.
+template <class Model>
+void draw_samples(const Model& model, const Eigen::MatrixXf& codes, std::uint64_t seed, const FigureSetup& f) {
   vae::Rng rng(seed ^ 0x5eed);
   Eigen::MatrixXf z(Model::latent_size, 100);
   rng.fill_normal(z.data(), z.size());
@@ -99,18 +180,40 @@ void write_figures(const Model& model, const vae::io::Dataset& test, const std::
     const Eigen::VectorXf sd = ((codes.colwise() - mean).array().square().rowwise().mean()).sqrt();
     z = (z.array().colwise() * sd.array()).colwise() + mean.array();
   }
-  vae::io::write_png(dir + "samples.png",
-                     vae::io::resize_nearest(vae::io::tile(vae::io::gray_images<float>(model.decode(z), kSide, kSide), 10, 2, 40),
-                                             2 * (10 * kSide + 22), 2 * (10 * kSide + 22)));
+  const vae::viz::Image mosaic = vae::viz::tile(images_of(model.decode(z), f), 10, 2, 40);
+  vae::viz::write_png(f.path + "samples.png", vae::viz::resize_nearest(mosaic, 2 * mosaic.width, 2 * mosaic.height));
+}
 
-  // f. Test originals (top) above their reconstructions (bottom).
-  const Eigen::MatrixXf originals = all.leftCols(12);
-  auto tiles = vae::io::gray_images<float>(originals, kSide, kSide);
-  const auto recon = vae::io::gray_images<float>(model.reconstruct(originals), kSide, kSide);
+/// f. The first 12 test images (top) above their reconstructions (bottom).
+template <class Model>
+void draw_reconstructions(const Model& model, const vae::io::Dataset& test, const FigureSetup& f) {
+  const Eigen::MatrixXf originals = vae::io::batch<float>(test, 0, 12);
+  auto tiles = images_of(originals, f);
+  const auto recon = images_of(model.reconstruct(originals), f);
   tiles.insert(tiles.end(), recon.begin(), recon.end());
-  const vae::io::Image pair = vae::io::tile(tiles, 12, 2, 40);
-  vae::io::write_png(dir + "reconstructions.png", vae::io::resize_nearest(pair, pair.width * 2, pair.height * 2));
-  std::cerr << "wrote " << dir << "{latent,grid,interpolation,samples,reconstructions}.png and " << dir
+  const vae::viz::Image pair = vae::viz::tile(tiles, 12, 2, 40);
+  vae::viz::write_png(f.path + "reconstructions.png", vae::viz::resize_nearest(pair, pair.width * 2, pair.height * 2));
+}
+
+/// Writes <out>/<name>_{latent,grid,interpolation,samples,reconstructions}.png
+/// and <name>_interpolation.gif. The n x n grid spans `grid`, or without
+/// one, the middle 98% of the codes along each axis of the pictures (z[0] and
+/// z[1], or the two principal components).
+template <class Model>
+void write_figures(const Model& model, const vae::io::Dataset& test, const DataSetNames& data, const std::string& out,
+                   const std::string& name, const std::optional<GridRange>& grid, int n, std::uint64_t seed) {
+  const FigureSetup f{out + "/" + name + "_", Model::is_variational ? "VAE" : "autoencoder", data, int(test.rows),
+                      int(test.cols)};
+  const Eigen::MatrixXf codes = encode_all(model, test);
+  const LatentAxes axes = latent_axes(codes);
+  const Eigen::MatrixXf plane_codes = axes.to_plane(codes);
+  draw_latent(plane_codes, test, axes, f);
+  const GridRange span = grid.value_or(GridRange{central_range(plane_codes.row(0)), central_range(plane_codes.row(1))});
+  draw_grid(model, axes, span.x, span.y, n, f);
+  draw_interpolation(model, test, f);
+  draw_samples(model, codes, seed, f);
+  draw_reconstructions(model, test, f);
+  std::cerr << "wrote " << f.path << "{latent,grid,interpolation,samples,reconstructions}.png and " << f.path
             << "interpolation.gif\n";
 }
 

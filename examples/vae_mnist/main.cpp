@@ -2,7 +2,8 @@
 // Trains an autoencoder and/or a VAE on MNIST and writes the blog's pictures
 // and a metrics file. With no flags it reproduces the blog: both models,
 // latent 2, 20 epochs, batch 128, Adam (lr 1e-3), summed squared error and the
-// blog's KL term.
+// blog's KL term. --data may point at Fashion-MNIST (same file format); the
+// pictures then say so and name its classes (data_set.hpp).
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include <vae/vae.hpp>
 
+#include "data_set.hpp"
 #include "figures.hpp"
 #include "run.hpp"
 
@@ -54,12 +56,21 @@ int main(int argc, char** argv) {
   app.add_option("--backend", o.backend, "cpu, or cuda (builds with VAE_WITH_CUDA and a GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz)")->capture_default_str();
+  app.add_option("--data", o.data, "folder with the four MNIST IDX files (raw or .gz), or Fashion-MNIST's")
+      ->capture_default_str();
+  app.add_option("--dataset-name", o.dataset_name,
+                 "the data's name in the pictures: MNIST, Fashion-MNIST (class names in the legend), any other, "
+                 "or auto (Fashion-MNIST when the --data path says 'fashion', else MNIST)")
+      ->capture_default_str();
   app.add_option("--out", o.out, "folder for pictures and metrics")->capture_default_str();
   app.add_flag("--no-plots", o.no_plots, "train and write metrics only");
   app.add_option("--grid", o.grid, "the latent grid picture decodes N x N points")->check(CLI::Range(2, 64))->capture_default_str();
-  app.add_option("--ae-range", o.ae_range, "autoencoder latent grid: x0 x1 y0 y1")->expected(4)->capture_default_str();
-  app.add_option("--vae-range", o.vae_range, "VAE latent grid: x0 x1 y0 y1")->expected(4)->capture_default_str();
+  app.add_option("--ae-range", o.ae_range,
+                 "autoencoder latent grid: x0 x1 y0 y1 (latent 2; default: the blog's on MNIST, else the codes' spread; "
+                 "larger latents span their codes)")
+      ->expected(4)->capture_default_str();
+  app.add_option("--vae-range", o.vae_range, "VAE latent grid: x0 x1 y0 y1 (latent 2; larger latents span their codes)")
+      ->expected(4)->capture_default_str();
   app.add_option("--checkpoint-every", o.checkpoint_every,
                  "save <out>/<model>.ckpt every N epochs and at the end (0: never)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -69,6 +80,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress output");
   CLI11_PARSE(app, argc, argv);
+  o.ae_range_given = app.count("--ae-range") > 0;
 
   try {
     if (o.threads > 0) vae::set_num_threads(o.threads);
@@ -76,6 +88,9 @@ int main(int argc, char** argv) {
       if (!((*r)[0] < (*r)[1] && (*r)[2] < (*r)[3]))
         throw vae::ValueError(std::string(r == &o.ae_range ? "--ae-range" : "--vae-range") +
                               ": expected x0 < x1 and y0 < y1");
+    if (o.latent != 2 && app.count("--ae-range") + app.count("--vae-range") > 0)
+      throw vae::ValueError("--ae-range and --vae-range set the grid of a 2-d latent space; with --latent " +
+                            std::to_string(o.latent) + " the grid spans the codes' first two principal components");
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
     if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else
@@ -84,10 +99,11 @@ int main(int argc, char** argv) {
 #endif
     check_data_dir(o.data);
     const examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
-                              vae::io::load_mnist(o.data, vae::io::Split::Test)};
+                              vae::io::load_mnist(o.data, vae::io::Split::Test),
+                              examples::data_set_names(o.dataset_name, o.data)};
     check_output_dir(o.out);
-    std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images from "
-              << o.data << ", " << vae::num_threads() << " threads, writing to " << o.out << "\n";
+    std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images of "
+              << data.names.name << " from " << o.data << ", " << vae::num_threads() << " threads, writing to " << o.out << "\n";
     if (o.backend == "cuda") {
 #if defined(VAE_MNIST_WITH_CUDA)
       return examples::run_cuda(o, data);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@ struct RunOptions {
   std::uint64_t seed = 0;
   int threads = 0;
   std::string data = "data/mnist";
+  std::string dataset_name = "auto";  // "auto": from the data folder (data_set.hpp)
   std::string out = "out";
   bool no_plots = false;
   bool quiet = false;
@@ -35,12 +37,14 @@ struct RunOptions {
   std::string backend = "cpu";
   double clip_grad_norm = 0;  // 0 = no clipping
   int grid = 12;                                          // the latent grid is grid x grid
-  std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's
-  std::vector<double> vae_range{-3, 3, -3, 3};
+  std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's (MNIST's)
+  std::vector<double> vae_range{-3, 3, -3, 3};            // +-3 sd of the VAE's prior, on any data
+  bool ae_range_given = false;                            // --ae-range on the command line
 };
 
 struct Data {
   vae::io::Dataset train, test;
+  DataSetNames names;  // what the pictures call the data and its classes
 };
 
 /// Per-epoch metrics of every model trained, written as one CSV.
@@ -96,12 +100,19 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   return vae::fit(model, optimizer, data.train, &data.test, t, save);
 }
 
+/// The latent grid `range` (x0 x1 y0 y1) for a 2-d latent space when `use`;
+/// none, for the codes' spread, otherwise.
+inline std::optional<GridRange> grid_range(const std::vector<double>& range, bool use, int latent) {
+  if (latent != 2 || !use) return std::nullopt;
+  return GridRange{{range[0], range[1]}, {range[2], range[3]}};
+}
+
 /// Trains one model, reports its final test loss, records its metrics and,
-/// unless --no-plots, draws its pictures over the latent grid `range`
-/// (x0 x1 y0 y1).
+/// unless --no-plots, draws its pictures over the latent grid `grid` (none:
+/// where the codes are).
 template <class Model>
-void train_and_draw(Model& model, const std::string& name, const std::string& title, const std::vector<double>& range,
-                    const RunOptions& o, const Data& data, Metrics& metrics) {
+void train_and_draw(Model& model, const std::string& name, const std::string& title,
+                    const std::optional<GridRange>& grid, const RunOptions& o, const Data& data, Metrics& metrics) {
   const auto history = train(model, o, data, name);
   metrics.add(name, history);
   if (!history.empty()) {
@@ -109,7 +120,7 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
     std::cout << title << ": test loss per sample " << last.test.total << " (reconstruction "
               << last.test.reconstruction << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
   }
-  if (!o.no_plots) write_figures(model, data.test, o.out, name, {range[0], range[1]}, {range[2], range[3]}, o.grid, o.seed);
+  if (!o.no_plots) write_figures(model, data.test, data.names, o.out, name, grid, o.grid, o.seed);
 }
 
 template <vae::Index Latent, class Backend>
@@ -121,11 +132,13 @@ int run_latent(const RunOptions& o, const Data& data) {
   const auto start = std::chrono::steady_clock::now();
   if (o.model != "vae") {
     vae::Autoencoder<784, 512, Latent, float, Backend> ae(o.seed, objective);
-    train_and_draw(ae, "ae", "autoencoder", o.ae_range, o, data, metrics);
+    // The blog's autoencoder range fits MNIST's codes only; elsewhere the grid follows the codes.
+    const bool blog_range = o.ae_range_given || data.names.name == "MNIST";
+    train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, blog_range, o.latent), o, data, metrics);
   }
   if (o.model != "ae") {
     vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, objective);
-    train_and_draw(model, "vae", "VAE", o.vae_range, o, data, metrics);
+    train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   metrics.write(o.out + "/metrics.csv");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,11 +1,15 @@
 #pragma once
 // vae: header-only autoencoders and variational autoencoders on Eigen.
-// The one header a user includes.
+// The one header a user includes: the core (models, layers, losses,
+// optimizer, training, data input, checkpoints) with no dependency beyond
+// Eigen, OpenMP and, when found, OpenBLAS and zlib. Pictures (PNG, GIF,
+// plots) are in vae/viz.hpp, target vae::viz.
 
 #include "vae/version.hpp"
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
 #include "vae/core/types.hpp"
+#include "vae/core/elementwise.hpp"
 #include "vae/backend/backend.hpp"
 #include "vae/backend/cpu.hpp"
 #if defined(VAE_WITH_CUDA) && defined(__CUDACC__)
@@ -13,6 +17,8 @@
 #endif
 #include "vae/layers/activations.hpp"
 #include "vae/layers/dense.hpp"
+#include "vae/layers/latent.hpp"
+#include "vae/layers/layer_sizes.hpp"
 #include "vae/losses.hpp"
 #include "vae/models/encoder.hpp"
 #include "vae/models/variational_encoder.hpp"
@@ -20,12 +26,9 @@
 #include "vae/models/autoencoder.hpp"
 #include "vae/models/variational_autoencoder.hpp"
 #include "vae/optim/adam.hpp"
-#include "vae/io/atomic_file.hpp"
-#include "vae/io/idx.hpp"
-#include "vae/io/checkpoint.hpp"
-#include "vae/train/batcher.hpp"
+#include "vae/data/idx.hpp"
+#include "vae/serialization/atomic_file.hpp"
+#include "vae/serialization/checkpoint.hpp"
+#include "vae/train/sources.hpp"
 #include "vae/train/progress.hpp"
 #include "vae/train/trainer.hpp"
-#include "vae/io/image.hpp"
-#include "vae/io/gif.hpp"
-#include "vae/io/plot.hpp"

@@ -69,6 +69,8 @@ fi
 
 expect_failure resume-both "--resume continues one model" --data "$work/ok" --resume "$work/none.ckpt"
 expect_failure resume-missing "$work/none.ckpt" --data "$work/ok" --model vae --resume "$work/none.ckpt"
+expect_failure range-latent10 "--ae-range and --vae-range set the grid of a 2-d latent space; with --latent 10" \
+  --data "$work/ok" --latent 10 --vae-range -1 1 -1 1
 
-echo "$((7 - failures)) passed, $failures failed"
+echo "$((8 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

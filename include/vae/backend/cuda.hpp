@@ -26,7 +26,6 @@
 #include "vae/backend/cuda/elementwise.cuh"
 #include "vae/backend/cuda/launch.cuh"
 #include "vae/core/rng.hpp"
-#include "vae/losses.hpp"
 
 namespace vae {
 
@@ -84,48 +83,24 @@ struct Ops<Cuda, S> {
     }
   }
 
-  /// Y(:, j) += b for every column j; then Y = max(Y, 0) when `relu`.
-  static void add_bias(const Context& ctx, View<S> y, ConstView<S> b, bool relu) {
-    detail::gpu::for_each(ctx, y.size(), detail::gpu::AddBias<S>{y, b, relu}, "vae::Cuda add_bias kernel");
+  /// f.apply<S>(i, j) for every element (i, j) of a rows x cols grid, one
+  /// thread per element (the formulas of activations, losses, KL forms and
+  /// Adam, written once; see Ops<Cpu, S>::for_each), queued on the stream.
+  template <class F>
+  static void for_each(const Context& ctx, Index rows, Index cols, const F& f) {
+    detail::gpu::for_each_element_as<S>(ctx, rows, cols, f, "vae::Cuda for_each kernel");
+  }
+
+  /// out(0, j) = sum over i of f.apply<S>(i, j), added in double in a fixed
+  /// order (one block per column), queued on the stream.
+  template <class F>
+  static void column_sums(const Context& ctx, Index rows, Index cols, const F& f, View<S> out) {
+    detail::gpu::column_sums(ctx, rows, cols, detail::gpu::ApplyAt<F, S>{f}, out, "vae::Cuda column_sums kernel");
   }
 
   /// db = sum over columns of dY (the bias gradient), assigned.
-  static void bias_grad(const Context& ctx, ConstView<S> dy, View<S> db) {
-    detail::gpu::for_each(ctx, dy.rows, detail::gpu::BiasGrad<S>{dy, db}, "vae::Cuda bias_grad kernel");
-  }
-
-  /// dH = dH * (H > 0): the ReLU derivative applied through its output H.
-  static void relu_backward(const Context& ctx, View<S> dh, ConstView<S> h) {
-    detail::gpu::for_each(ctx, dh.size(), detail::gpu::ReluBackward<S>{dh, h}, "vae::Cuda relu_backward kernel");
-  }
-
-  /// X_hat = sigmoid(logits), element-wise (in place when out is logits).
-  static void sigmoid(const Context& ctx, ConstView<S> logits, View<S> out) {
-    detail::gpu::for_each(ctx, out.size(), detail::gpu::Sigmoid<S>{logits, out}, "vae::Cuda sigmoid kernel");
-  }
-
-  /// Reconstruction loss of `logits` against targets `x` (both In x B).
-  /// Overwrites `logits` with d loss / d logits and writes each column's loss
-  /// into col_loss (1 x B); returns the batch sum, added in a fixed order
-  /// (deterministic). Waits for the stream.
-  static S reconstruction(const Context& ctx, Reconstruction kind, View<S> logits, ConstView<S> x, View<S> col_loss) {
-    detail::gpu::column_sums(ctx, logits.rows, logits.cols, detail::gpu::ReconstructionElement<S>{kind, logits, x},
-                             col_loss, "vae::Cuda reconstruction kernel");
-    return sum(ctx, col_loss);
-  }
-
-  /// One fused pass of Adam over flat buffers (PyTorch's rule, L2 weight
-  /// decay added to the gradient, the gradient first scaled by grad_scale);
-  /// see Ops<Cpu, S>::adam_step.
-  static void adam_step(const Context& ctx, View<S> p, ConstView<S> g, View<S> m, View<S> v, S lr, S beta1, S beta2,
-                        S eps, S weight_decay, S bias_correction1, S bias_correction2, S grad_scale = S(1)) {
-    const S step_size = lr / bias_correction1;
-    const S inv_sqrt_bc2 = S(1) / std::sqrt(bias_correction2);
-    detail::gpu::for_each(
-        ctx, p.size(),
-        detail::gpu::AdamElement<S>{p.data, g.data, m.data, v.data, step_size, beta1, beta2, eps, weight_decay,
-                                    inv_sqrt_bc2, grad_scale},
-        "vae::Cuda adam_step kernel");
+  static void row_sums(const Context& ctx, ConstView<S> dy, View<S> db) {
+    detail::gpu::for_each(ctx, dy.rows, detail::gpu::BiasGrad<S>{dy, db}, "vae::Cuda row_sums kernel");
   }
 
   /// Sum of every element, in double, in a fixed order. Waits for the stream.
@@ -155,28 +130,6 @@ struct Ops<Cuda, S> {
     const std::uint64_t first = rng.reserve_normals(out.size());
     detail::gpu::for_each(ctx, out.size(), detail::gpu::FillNormal<S>{out, rng.seed(), first},
                           "vae::Cuda fill_normal kernel");
-  }
-
-  /// The reparameterised sample of a Gaussian head. `heads` is 2Z x B: rows
-  /// [0, Z) are mu, rows [Z, 2Z) log sigma. z = mu + exp(clamp(ls)) * eps.
-  /// Returns the batch sum of the KL term `form`. Waits for the stream.
-  static S gaussian_sample(const Context& ctx, KlForm form, ConstView<S> heads, ConstView<S> eps, View<S> z) {
-    return static_cast<S>(detail::gpu::reduce(ctx, z.size(), detail::gpu::GaussianSample<S>{form, heads, eps, z},
-                                              "vae::Cuda gaussian_sample kernel"));
-  }
-
-  /// Backward of gaussian_sample plus beta * KL: from dz (Z x B) to dheads
-  /// (2Z x B); see Ops<Cpu, S>::gaussian_backward.
-  static void gaussian_backward(const Context& ctx, KlForm form, S beta, ConstView<S> heads, ConstView<S> eps,
-                                ConstView<S> dz, View<S> dheads) {
-    detail::gpu::for_each(ctx, dz.size(), detail::gpu::GaussianBackward<S>{form, beta, heads, eps, dz, dheads},
-                          "vae::Cuda gaussian_backward kernel");
-  }
-
-  /// sigma = exp(clamp(log sigma)) for a Z x B block of log sigmas.
-  static void exp_clamped(const Context& ctx, ConstView<S> log_sigma, View<S> sigma) {
-    detail::gpu::for_each(ctx, sigma.size(), detail::gpu::ExpClamped<S>{log_sigma, sigma},
-                          "vae::Cuda exp_clamped kernel");
   }
 
   /// dst = src (same shape), device to device, queued on the stream.

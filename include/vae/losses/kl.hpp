@@ -21,7 +21,7 @@ enum class KlForm {
   /// sum sigma^2 + mu^2 - log sigma - 1/2 = KL(N(mu, sigma^2) || N(0, 1/2)) +
   /// log(2)/2 per dimension (KlHalfVarianceNormal).
   HalfVariancePrior = 1,
-  /// The name the blog reproduction uses for HalfVariancePrior.
+  /// An older name of HalfVariancePrior, kept for existing code.
   Blog = HalfVariancePrior,
 };
 
@@ -46,8 +46,8 @@ struct KlStandardNormal {
   }
 };
 
-/// s^2 + mu^2 - ls - 1/2 = KL(N(mu, s^2) || N(0, 1/2)) + log(2)/2, the blog's
-/// term; d/dmu = 2 mu, d/dls = 2 s^2 - 1.
+/// s^2 + mu^2 - ls - 1/2 = KL(N(mu, s^2) || N(0, 1/2)) + log(2)/2 per
+/// dimension; d/dmu = 2 mu, d/dls = 2 s^2 - 1.
 struct KlHalfVarianceNormal {
   static constexpr KlForm kind = KlForm::HalfVariancePrior;
   static constexpr const char* name = "half-variance-prior";

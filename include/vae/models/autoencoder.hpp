@@ -47,7 +47,7 @@ class AutoencoderOf : public detail::Model<Enc, Dec, DeterministicLatent> {
   }
 };
 
-/// The blog's autoencoder: In -> Hidden -> Latent -> Hidden -> In, ReLU.
+/// One hidden layer each way, ReLU: In -> Hidden -> Latent -> Hidden -> In.
 template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
 using Autoencoder = AutoencoderOf<Encoder<In, Hidden, Latent, S, B>, Decoder<Latent, Hidden, In, S, B>>;
 

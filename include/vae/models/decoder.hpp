@@ -16,7 +16,7 @@ class DecoderOf : public detail::Mlp<L, Act, S, B> {
   static constexpr Index output_size = L::output;
 };
 
-/// The blog's decoder: Latent -> Linear -> ReLU -> Linear -> Out.
+/// One hidden layer, ReLU: Latent -> Hidden -> Out.
 template <Index Latent, Index Hidden, Index Out, class S = float, class B = Cpu>
 using Decoder = DecoderOf<Layers<Latent, Hidden, Out>, Relu, S, B>;
 

@@ -17,7 +17,7 @@ class EncoderOf : public detail::Mlp<L, Act, S, B> {
   static constexpr bool is_variational = false;
 };
 
-/// The blog's encoder: In -> Linear -> ReLU -> Linear -> Latent.
+/// One hidden layer, ReLU: In -> Hidden -> Latent.
 template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
 using Encoder = EncoderOf<Layers<In, Hidden, Latent>, Relu, S, B>;
 

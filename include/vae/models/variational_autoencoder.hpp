@@ -73,7 +73,7 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
   }
 };
 
-/// The blog's VAE: In -> Hidden -> (mu, log sigma) in Latent -> Hidden -> In, ReLU.
+/// One hidden layer each way, ReLU: In -> Hidden -> (mu, log sigma) in Latent -> Hidden -> In.
 template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
 using VariationalAutoencoder =
     VariationalAutoencoderOf<VariationalEncoder<In, Hidden, Latent, S, B>, Decoder<Latent, Hidden, In, S, B>>;

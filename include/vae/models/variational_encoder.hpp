@@ -4,7 +4,7 @@
 //
 // The two heads are one (2 Latent) x Hidden matrix, so both are one GEMM:
 // rows [0, Latent) of the output are mu, rows [Latent, 2 Latent) log sigma.
-// For the blog's model its parameters are linear2 (mu) stacked on linear3.
+// With one hidden layer these are two nn.Linear heads (mu, log sigma) stacked.
 
 #include "vae/backend/cpu.hpp"
 #include "vae/models/mlp.hpp"
@@ -21,7 +21,7 @@ class VariationalEncoderOf : public detail::Mlp<LastLayerTimes<L, 2>, Act, S, B>
   static constexpr bool is_variational = true;
 };
 
-/// The blog's variational encoder: In -> Linear -> ReLU -> (mu, log sigma).
+/// One hidden layer, ReLU: In -> Hidden -> (mu, log sigma).
 template <Index In, Index Hidden, Index Latent, class S = float, class B = Cpu>
 using VariationalEncoder = VariationalEncoderOf<Layers<In, Hidden, Latent>, Relu, S, B>;
 

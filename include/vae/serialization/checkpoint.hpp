@@ -20,12 +20,15 @@
 //                               steps (i64), first moment, second moment
 //                   [position]  next epoch (i64), seed (u64)
 //   end - 4      4  CRC-32 of every byte before it
-// Version 1 (the blog's three sizes, ReLU) had a 56-byte header: the kind,
+// Version 1 (three sizes In-Hidden-Latent, ReLU) had a 56-byte header: the kind,
 // scalar and flags as above, then input, hidden and latent sizes (3 x u64)
 // and the payload size; its payload starts at the objective. It still loads.
 // Parameters are stored from host memory, so a checkpoint written by one
 // backend loads into another.
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cmath>
 #include <cstring>
@@ -178,15 +181,26 @@ inline std::vector<unsigned char> read_checkpoint_bytes(const std::string& path)
   const std::size_t have = bytes.size();
   if (total < have)
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds more");
-  bytes.resize(static_cast<std::size_t>(total) + 1);
-  in.read(reinterpret_cast<char*>(bytes.data() + have), std::streamsize(bytes.size() - have));
-  const std::size_t got = have + static_cast<std::size_t>(in.gcount());
+  // A regular file's size is known: refuse a too-large claim before reading.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && std::uint64_t(st.st_size) != total)
+    throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds " +
+                      std::to_string(std::uint64_t(st.st_size) < header + 4 ? 0 : std::uint64_t(st.st_size) - header - 4) +
+                      " (truncated or padded)");
+  // Otherwise (a pipe, a device) read in chunks: memory grows only with data
+  // that is really there, and never past the declared size plus one byte.
+  char chunk[1 << 16];
+  while (bytes.size() <= total && in) {
+    const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, total + 1 - bytes.size()));
+    in.read(chunk, want);
+    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
+  }
   if (in.bad()) throw IoError(path + ": read error");
+  const std::size_t got = bytes.size();
   if (got != total)
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds " +
                       (got > total ? "more" : std::to_string(got < header + 4 ? 0 : got - header - 4)) +
                       " (truncated or padded)");
-  bytes.resize(got);
   std::uint32_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
   if (stored != vae::detail::crc32_of(bytes.data(), bytes.size() - 4))

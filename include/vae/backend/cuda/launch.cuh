@@ -47,6 +47,16 @@ __global__ void for_each_kernel(Index n, F f) {
   for (Index k = static_cast<Index>(blockIdx.x) * kThreads + threadIdx.x; k < n; k += step) f(k);
 }
 
+/// f.apply<S>(i, j) for the element at linear index k of a rows x cols grid.
+template <class S, class F>
+__global__ void for_each_element_kernel(Index rows, Index n, F f) {
+  const Index step = static_cast<Index>(gridDim.x) * kThreads;
+  for (Index k = static_cast<Index>(blockIdx.x) * kThreads + threadIdx.x; k < n; k += step) {
+    const Index j = k / rows;
+    f.template apply<S>(k - j * rows, j);
+  }
+}
+
 /// First pass of a sum: block b writes the sum of its threads' elements to
 /// partials[b].
 template <class F>
@@ -89,6 +99,16 @@ void for_each(const Cuda::Context& ctx, Index n, const F& f, const char* kernel)
   check_launch(kernel);
 }
 
+/// f.apply<S>(i, j) for every element of a rows x cols grid, queued on the
+/// context's stream (S: the scalar of Ops<Cuda, S>).
+template <class S, class F>
+void for_each_element_as(const Cuda::Context& ctx, Index rows, Index cols, const F& f, const char* kernel) {
+  const Index n = rows * cols;
+  if (n <= 0) return;
+  for_each_element_kernel<S><<<blocks_for(n, kMaxBlocks), kThreads, 0, ctx.stream()>>>(rows, n, f);
+  check_launch(kernel);
+}
+
 /// The sum of f(k) over k in [0, n), in double, returned to the host (waits
 /// for the stream). Holds the context's mutex: the scratch memory is shared.
 template <class F>
@@ -110,10 +130,11 @@ double reduce(const Cuda::Context& ctx, Index n, const F& f, const char* kernel)
   return *state.host_result();
 }
 
-/// out(0, j) = sum over i in [0, rows) of f(i, j), for j in [0, cols).
+/// out(0, j) = sum over i in [0, rows) of f(i, j), for j in [0, cols) (0 when
+/// rows is 0, as on the CPU).
 template <class F, class S>
 void column_sums(const Cuda::Context& ctx, Index rows, Index cols, const F& f, View<S> out, const char* kernel) {
-  if (rows <= 0 || cols <= 0) return;
+  if (cols <= 0) return;
   column_sums_kernel<<<static_cast<unsigned>(cols), kThreads, 0, ctx.stream()>>>(rows, f, out);
   check_launch(kernel);
 }

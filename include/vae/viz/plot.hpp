@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "vae/core/error.hpp"
-#include "vae/io/image.hpp"
+#include "vae/viz/image.hpp"
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -40,7 +40,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-namespace vae::io {
+namespace vae::viz {
 
 struct Rgb {
   std::uint8_t r = 0, g = 0, b = 0;
@@ -65,6 +65,9 @@ struct PlotOptions {
   std::string y_label;
   std::string note;          ///< small gray text at the bottom left (e.g. the run's settings)
   std::string legend_title;  ///< heading of the legend, e.g. "digit"; empty for none
+  /// Legend text of label k: class_names[k] (e.g. "Trouser"); the number k
+  /// itself for labels past its end, and for all labels when empty.
+  std::vector<std::string> class_names;
   double point_radius = 2.0; ///< scatter disc radius in pixels
   double point_alpha = 0.8;  ///< scatter disc opacity
   double font_scale = 1.0;   ///< multiplies every text size
@@ -341,12 +344,18 @@ struct LegendLayout {
         text_x(marker_x + marker + 8) {}
 };
 
+/// The legend's text for label `e`.
+inline std::string legend_label(int e, const PlotOptions& o) {
+  const auto k = static_cast<std::size_t>(e);
+  return k < o.class_names.size() ? o.class_names[k] : std::to_string(e);
+}
+
 /// Legend size in pixels for `entries` (labels present, ascending).
 inline std::pair<int, int> legend_size(const std::vector<int>& entries, const PlotOptions& o) {
   const Fonts f(o.font_scale);
   const LegendLayout l(o);
   double w = o.legend_title.empty() ? 0 : 10 + text_width(o.legend_title, f.legend);
-  for (int e : entries) w = std::max(w, l.text_x + text_width(std::to_string(e), f.legend));
+  for (int e : entries) w = std::max(w, l.text_x + text_width(legend_label(e, o), f.legend));
   const double rows = double(entries.size()) + (o.legend_title.empty() ? 0 : 1);
   return {int(std::ceil(w + 10)), int(std::ceil(rows * l.row + 2 * 6))};
 }
@@ -365,7 +374,7 @@ inline void draw_legend(Canvas& c, int x, int y, const std::vector<int>& entries
   }
   for (int e : entries) {
     c.fill_disc(x + l.marker_x, cy, l.marker, kTab10[e], 1);
-    draw_text(c, std::to_string(e), x + l.text_x, cy, f.legend, kBlack, 0, 0.5);
+    draw_text(c, legend_label(e, o), x + l.text_x, cy, f.legend, kBlack, 0, 0.5);
     cy += l.row;
   }
 }
@@ -383,7 +392,7 @@ inline std::vector<int> legend_entries(const std::vector<double>& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const double l = labels[i];
     if (!(l >= 0 && l <= 9 && l == std::floor(l)))
-      throw ValueError("vae::io::scatter_plot: label of point " + std::to_string(i) + " is " + shortest(l) +
+      throw ValueError("vae::viz::scatter_plot: label of point " + std::to_string(i) + " is " + shortest(l) +
                        ", expected an integer 0 to 9 (one tab10 colour each)");
     seen[std::size_t(l)] = true;
   }
@@ -396,20 +405,20 @@ inline std::vector<int> legend_entries(const std::vector<double>& labels) {
 inline Image scatter_plot(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& labels,
                           const PlotOptions& o) {
   if (x.size() != y.size() || (!labels.empty() && labels.size() != x.size()))
-    throw ShapeError("vae::io::scatter_plot: x has " + std::to_string(x.size()) + " values, y " +
+    throw ShapeError("vae::viz::scatter_plot: x has " + std::to_string(x.size()) + " values, y " +
                      std::to_string(y.size()) + ", labels " + std::to_string(labels.size()) +
                      "; expected equal counts (or no labels)");
   const std::vector<int> entries = legend_entries(labels);
   Axes a{0, 0, 0, 0, o.x_range.value_or(auto_range(x)), o.y_range.value_or(auto_range(y))};
-  check_range(a.x, "vae::io::scatter_plot: x range");
-  check_range(a.y, "vae::io::scatter_plot: y range");
+  check_range(a.x, "vae::viz::scatter_plot: x range");
+  check_range(a.y, "vae::viz::scatter_plot: y range");
   const auto [top, bottom] = vertical_margins(o);
   const AxisTicks yt = axis_ticks(a.y, o.height - top - bottom);
   const auto [legend_w, legend_h] = legend_size(entries, o);
   const int right = int(kPad) + (entries.empty() ? 10 : legend_w + 14);
   a.x0 = left_margin(yt, o), a.y0 = top, a.x1 = o.width - right, a.y1 = o.height - bottom;
   if (a.x1 - a.x0 < 50 || a.y1 - a.y0 < 50 || legend_h > o.height)
-    throw ValueError("vae::io::scatter_plot: a " + std::to_string(o.width) + "x" + std::to_string(o.height) +
+    throw ValueError("vae::viz::scatter_plot: a " + std::to_string(o.width) + "x" + std::to_string(o.height) +
                      " figure leaves no room for the axes; expected a larger PlotOptions width/height");
   Canvas c(o.width, o.height);
   c.set_clip(a.x0, a.y0, a.x1, a.y1);
@@ -427,7 +436,7 @@ inline Image scatter_plot(const std::vector<double>& x, const std::vector<double
 
 /// A scatter plot of points (x[i], y[i]) coloured by labels[i] (0..9, tab10
 /// colours; empty for one colour and no legend), with a legend of the labels
-/// present to the right of the axes. x, y and labels are any containers with
+/// present (named by options.class_names) to the right of the axes. x, y and labels are any containers with
 /// size() and operator[] (std::vector, Eigen vectors and rows). Points with a
 /// non-finite coordinate are left out.
 template <class XS, class YS, class LS>
@@ -441,9 +450,9 @@ Image scatter_plot(const XS& x, const YS& y, const LS& labels, const PlotOptions
 /// figure is sized to the picture plus margins (options.width and height are
 /// not used); upscale a small picture first.
 inline Image image_with_axes(const Image& picture, Range x, Range y, const PlotOptions& options) {
-  detail::check_image(picture, "vae::io::image_with_axes");
-  detail::check_range(x, "vae::io::image_with_axes: x range");
-  detail::check_range(y, "vae::io::image_with_axes: y range");
+  detail::check_image(picture, "vae::viz::image_with_axes");
+  detail::check_range(x, "vae::viz::image_with_axes: x range");
+  detail::check_range(y, "vae::viz::image_with_axes: y range");
   const auto [top, bottom] = detail::vertical_margins(options);
   const detail::AxisTicks yt = detail::axis_ticks(y, picture.height);
   const detail::AxisTicks xt = detail::axis_ticks(x, picture.width);
@@ -471,4 +480,4 @@ inline Image image_with_axes(const Image& picture, double x_lo, double x_hi, dou
   return image_with_axes(picture, Range{x_lo, x_hi}, Range{y_lo, y_hi}, o);
 }
 
-}  // namespace vae::io
+}  // namespace vae::viz

@@ -8,6 +8,9 @@
 // library needs no .c file and never clashes at link time. A translation unit
 // that includes this header must not define STB_IMAGE_WRITE_IMPLEMENTATION
 // itself.
+//
+// Part of vae::viz, the optional pictures target (links giflib and finds
+// stb); the core library never includes anything under vae/viz/.
 
 #include <algorithm>
 #include <cmath>
@@ -18,7 +21,7 @@
 
 #include "vae/core/error.hpp"
 #include "vae/core/types.hpp"
-#include "vae/io/atomic_file.hpp"
+#include "vae/serialization/atomic_file.hpp"
 
 #ifndef VAE_STB_IMAGE_WRITE_INCLUDED
 #define VAE_STB_IMAGE_WRITE_INCLUDED
@@ -45,7 +48,7 @@
 #endif
 #endif
 
-namespace vae::io {
+namespace vae::viz {
 
 /// An 8-bit image: `height` rows of `width` pixels, top row first, each pixel
 /// `channels` interleaved bytes (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA).
@@ -59,7 +62,7 @@ struct Image {
   /// A `width x height` image with every byte set to `fill`.
   Image(int w, int h, int c, std::uint8_t fill = 0) : width(w), height(h), channels(c) {
     if (w < 1 || h < 1 || c < 1 || c > 4)
-      throw ShapeError("vae::io::Image: " + std::to_string(w) + "x" + std::to_string(h) + " with " + std::to_string(c) +
+      throw ShapeError("vae::viz::Image: " + std::to_string(w) + "x" + std::to_string(h) + " with " + std::to_string(c) +
                        " channels, expected positive sizes and 1 to 4 channels");
     data.assign(std::size_t(w) * std::size_t(h) * std::size_t(c), fill);
   }
@@ -114,7 +117,7 @@ inline void write_png(const std::string& path, const Image& image) {
                              image.data.data(), image.width * image.channels) == 0 ||
       png.empty())
     throw IoError(path + ": PNG encoding failed (out of memory?)");
-  AtomicFile file(path);
+  io::AtomicFile file(path);
   file.write(png.data(), png.size());
   file.commit();
 }
@@ -134,7 +137,7 @@ Image gray_image(const S* values, int height, int width) {
 template <class S>
 std::vector<Image> gray_images(const Matrix<S>& columns, int height, int width) {
   if (columns.rows() != Index(height) * width)
-    throw ShapeError("vae::io::gray_images: columns have " + std::to_string(columns.rows()) + " rows, expected " +
+    throw ShapeError("vae::viz::gray_images: columns have " + std::to_string(columns.rows()) + " rows, expected " +
                      std::to_string(height) + "x" + std::to_string(width) + " = " +
                      std::to_string(Index(height) * width));
   std::vector<Image> out;
@@ -149,15 +152,15 @@ std::vector<Image> gray_images(const Matrix<S>& columns, int height, int width) 
 /// past the last tile left as background.
 inline Image tile(const std::vector<Image>& tiles, int grid_cols, int padding = 0, std::uint8_t background = 0) {
   if (tiles.empty() || grid_cols < 1 || padding < 0)
-    throw ShapeError("vae::io::tile: " + std::to_string(tiles.size()) + " tiles, " + std::to_string(grid_cols) +
+    throw ShapeError("vae::viz::tile: " + std::to_string(tiles.size()) + " tiles, " + std::to_string(grid_cols) +
                      " columns, padding " + std::to_string(padding) +
                      "; expected at least one tile and column and padding >= 0");
   const Image& first = tiles.front();
   for (std::size_t i = 0; i < tiles.size(); ++i) {
     const Image& t = tiles[i];
-    detail::check_image(t, "vae::io::tile: tile " + std::to_string(i));
+    detail::check_image(t, "vae::viz::tile: tile " + std::to_string(i));
     if (t.width != first.width || t.height != first.height || t.channels != first.channels)
-      throw ShapeError("vae::io::tile: tile " + std::to_string(i) + " is " + std::to_string(t.width) + "x" +
+      throw ShapeError("vae::viz::tile: tile " + std::to_string(i) + " is " + std::to_string(t.width) + "x" +
                        std::to_string(t.height) + "x" + std::to_string(t.channels) + ", expected " +
                        std::to_string(first.width) + "x" + std::to_string(first.height) + "x" +
                        std::to_string(first.channels) + " like tile 0");
@@ -176,7 +179,7 @@ inline Image tile(const std::vector<Image>& tiles, int grid_cols, int padding = 
 /// Nearest-neighbour resize to `width x height` (output pixel (x, y) takes
 /// input pixel (x * in.width / width, y * in.height / height)).
 inline Image resize_nearest(const Image& image, int width, int height) {
-  detail::check_image(image, "vae::io::resize_nearest");
+  detail::check_image(image, "vae::viz::resize_nearest");
   Image out(width, height, image.channels);
   const std::size_t c = std::size_t(image.channels);
   for (int y = 0; y < height; ++y) {
@@ -188,13 +191,13 @@ inline Image resize_nearest(const Image& image, int width, int height) {
 
 /// Each pixel becomes a `factor x factor` block.
 inline Image upscale(const Image& image, int factor) {
-  if (factor < 1) throw ShapeError("vae::io::upscale: factor is " + std::to_string(factor) + ", expected >= 1");
+  if (factor < 1) throw ShapeError("vae::viz::upscale: factor is " + std::to_string(factor) + ", expected >= 1");
   return resize_nearest(image, image.width * factor, image.height * factor);
 }
 
 /// The image as 3-channel RGB (gray replicated, alpha dropped).
 inline Image to_rgb(const Image& image) {
-  detail::check_image(image, "vae::io::to_rgb");
+  detail::check_image(image, "vae::viz::to_rgb");
   if (image.channels == 3) return image;
   Image out(image.width, image.height, 3);
   const std::size_t n = std::size_t(image.width) * std::size_t(image.height), c = std::size_t(image.channels);
@@ -209,4 +212,10 @@ inline Image to_rgb(const Image& image) {
   return out;
 }
 
+}  // namespace vae::viz
+
+/// The pictures lived in vae::io before vae::viz split from the core; the
+/// old names (vae::io::Image, vae::io::write_png, ...) still work.
+namespace vae::io {
+using namespace vae::viz;
 }  // namespace vae::io

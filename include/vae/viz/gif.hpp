@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "vae/core/error.hpp"
-#include "vae/io/atomic_file.hpp"
-#include "vae/io/image.hpp"
+#include "vae/serialization/atomic_file.hpp"
+#include "vae/viz/image.hpp"
 
-namespace vae::io {
+namespace vae::viz {
 
 namespace detail {
 
@@ -180,9 +180,9 @@ inline void write_gif(const std::string& path, const std::vector<Image>& frames,
     detail::put_frame(enc, w, h, delay_centiseconds, indices, local.get());
   }
   const std::vector<unsigned char> bytes = enc.finish();
-  AtomicFile file(path);
+  io::AtomicFile file(path);
   file.write(bytes.data(), bytes.size());
   file.commit();
 }
 
-}  // namespace vae::io
+}  // namespace vae::viz

@@ -11,6 +11,11 @@ if(TARGET vae_viz)
   install(TARGETS vae_viz EXPORT vaeVizTargets)
   install(EXPORT vaeVizTargets NAMESPACE vae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
 endif()
+# vae::mpi, likewise loaded only where MPI is found.
+if(TARGET vae_mpi)
+  install(TARGETS vae_mpi EXPORT vaeMpiTargets)
+  install(EXPORT vaeMpiTargets NAMESPACE vae:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vae)
+endif()
 # vae::cuda, in an export set of its own that vaeConfig.cmake loads only
 # where the CUDA toolkit is found, so consumers without CUDA may ignore it.
 if(TARGET vae_cuda)

@@ -17,6 +17,7 @@ packages=(
   libcli11-dev           # command-line parsing in the examples
   dataset-fashion-mnist  # Fashion-MNIST, read by the IDX tests
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer build
+  libopenmpi-dev openmpi-bin  # data-parallel training (vae::mpi) and its tests under mpirun
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-numpy libtorch-dev)

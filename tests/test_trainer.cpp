@@ -5,7 +5,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <numeric>
+#include <vector>
 #include <sstream>
 
 #include <vae/vae.hpp>
@@ -231,4 +234,41 @@ TEST_CASE("an epoch summary of huge losses is formatted in full, without overflo
   const std::string line = vae::detail::epoch_summary(s, 1);
   CHECK(line.size() > 6 * 300);
   CHECK(line.find("samples/s") != std::string::npos);
+}
+
+TEST_CASE("shards are disjoint, cover the epoch, and together are the single process's batches") {
+  // Column j holds the value j, so a batch shows which samples it took.
+  Eigen::MatrixXd data(1, 301);
+  for (vae::Index j = 0; j < data.cols(); ++j) data(0, j) = double(j);
+  const vae::Index ranks = 3, batch = 16;
+  vae::MatrixBatcher<double> single(data, ranks * batch, /*seed=*/4);
+  std::vector<vae::MatrixBatcher<double>> shards;
+  for (vae::Index r = 0; r < ranks; ++r) shards.emplace_back(data, batch, 4, true, vae::Shard{r, ranks});
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    single.start_epoch(epoch);
+    for (auto& s : shards) s.start_epoch(epoch);
+    std::vector<int> seen(301, 0);
+    vae::Index steps = 0;
+    for (;; ++steps) {
+      const auto whole = single.next();
+      std::vector<double> joined;
+      vae::Index empty = 0;
+      for (auto& s : shards) {
+        const auto part = s.next();
+        empty += part.cols() == 0;
+        for (vae::Index j = 0; j < part.cols(); ++j) joined.push_back(part(0, j));
+      }
+      CHECK((empty == 0 || empty == ranks));  // every rank takes the same number of steps
+      if (empty == ranks) break;
+      for (const double v : joined) ++seen[static_cast<std::size_t>(v)];
+      // Until the padded tail, the shards' union is the single process's batch, in order.
+      if (whole.cols() == ranks * batch)
+        CHECK(std::equal(joined.begin(), joined.end(), whole.data()));
+    }
+    CHECK(steps == 7);  // 301 padded to 303 = 6 x 48 + 15
+    // Every sample is seen; the 2 padding samples (303 - 301) twice.
+    CHECK(std::count(seen.begin(), seen.end(), 0) == 0);
+    CHECK(std::accumulate(seen.begin(), seen.end(), 0) == 303);
+    CHECK(shards[0].size() == 101);
+  }
 }

@@ -17,6 +17,7 @@
 
 #include "data_set.hpp"
 #include "figures.hpp"
+#include "ranks.hpp"
 #include "run.hpp"
 
 namespace fs = std::filesystem;
@@ -42,6 +43,11 @@ void check_data_dir(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(VAE_MNIST_WITH_MPI)
+  // Under mpirun, one model trained by every process (--batch per process);
+  // alone, a single process as without MPI.
+  const vae::mpi::Session mpi(&argc, &argv);
+#endif
   examples::RunOptions o;
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
   app.add_option("--model", o.model, "ae, vae or both")->check(CLI::IsMember({"ae", "vae", "both"}))->capture_default_str();
@@ -101,9 +107,14 @@ int main(int argc, char** argv) {
     const examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
                               vae::io::load_mnist(o.data, vae::io::Split::Test),
                               examples::data_set_names(o.dataset_name, o.data)};
-    check_output_dir(o.out);
-    std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images of "
-              << data.names.name << " from " << o.data << ", " << vae::num_threads() << " threads, writing to " << o.out << "\n";
+    if (examples::lead_rank()) {
+      check_output_dir(o.out);
+      std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images of "
+                << data.names.name << " from " << o.data << ", " << vae::num_threads() << " threads"
+                << (examples::world_size() > 1 ? " in each of " + std::to_string(examples::world_size()) + " processes"
+                                               : std::string())
+                << ", writing to " << o.out << "\n";
+    }
     if (o.backend == "cuda") {
 #if defined(VAE_MNIST_WITH_CUDA)
       return examples::run_cuda(o, data);

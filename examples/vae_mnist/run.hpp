@@ -13,6 +13,7 @@
 #include <vae/vae.hpp>
 
 #include "figures.hpp"
+#include "ranks.hpp"
 
 namespace examples {
 
@@ -82,21 +83,34 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   t.seed = o.seed;
   t.progress = o.quiet ? nullptr : &std::cerr;
   t.style = vae::progress_style_for_stderr();
-  if (!o.resume.empty()) {
-    vae::io::TrainingPosition position;
+  const bool quiet = o.quiet || !lead_rank();
+  vae::io::TrainingPosition position{0, t.seed};
+  if (!o.resume.empty() && lead_rank()) {
     vae::io::load_checkpoint(o.resume, model, &optimizer, &position);
-    t.start_epoch = static_cast<int>(position.next_epoch);
-    t.seed = position.seed;
-    if (!o.quiet) std::cerr << "resuming the " << name << " from " << o.resume << " at epoch " << t.start_epoch + 1 << "\n";
+    if (!quiet) std::cerr << "resuming the " << name << " from " << o.resume << " at epoch " << position.next_epoch + 1 << "\n";
   }
-  if (!o.quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
+  if (!quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
   const std::string checkpoint = o.out + "/" + name + ".ckpt";
   const auto save = [&](const vae::EpochStats& s) {
-    if (o.checkpoint_every <= 0) return;
+    if (o.checkpoint_every <= 0 || !lead_rank()) return;
     if ((s.epoch + 1) % o.checkpoint_every != 0 && s.epoch + 1 != o.epochs) return;
-    const vae::io::TrainingPosition position{s.epoch + 1, t.seed};
-    vae::io::save_checkpoint(checkpoint, model, &optimizer, &position);
+    const vae::io::TrainingPosition at{s.epoch + 1, t.seed};
+    vae::io::save_checkpoint(checkpoint, model, &optimizer, &at);
   };
+#if defined(VAE_MNIST_WITH_MPI)
+  if (world_size() > 1) {
+    // Rank 0's model, optimizer state and position everywhere; then each rank
+    // trains on its shard, --batch samples a step, gradients summed each step.
+    vae::mpi::broadcast_state(model, &optimizer, &position);
+    t.start_epoch = static_cast<int>(position.next_epoch);
+    t.seed = position.seed;
+    t = vae::mpi::distributed_options(t);
+    vae::mpi::DistributedOptimizer<decltype(optimizer), float, typename Model::Backend> ddp(optimizer, model.context());
+    return vae::fit(model, ddp, data.train, &data.test, t, save);
+  }
+#endif
+  t.start_epoch = static_cast<int>(position.next_epoch);
+  t.seed = position.seed;
   return vae::fit(model, optimizer, data.train, &data.test, t, save);
 }
 
@@ -114,6 +128,7 @@ template <class Model>
 void train_and_draw(Model& model, const std::string& name, const std::string& title,
                     const std::optional<GridRange>& grid, const RunOptions& o, const Data& data, Metrics& metrics) {
   const auto history = train(model, o, data, name);
+  if (!lead_rank()) return;
   metrics.add(name, history);
   if (!history.empty()) {
     const auto& last = history.back();
@@ -140,6 +155,7 @@ int run_latent(const RunOptions& o, const Data& data) {
     vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, objective);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
+  if (!lead_rank()) return 0;
   metrics.write(o.out + "/metrics.csv");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "wrote " << o.out << "/metrics.csv" << (o.no_plots ? "" : " and the pictures") << " in " << seconds

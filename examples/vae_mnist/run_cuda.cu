@@ -9,6 +9,12 @@ void check_cuda_device() {
   if (vae::cuda_device_count() == 0) throw vae::DeviceError("--backend cuda: no CUDA device is present");
 }
 
-int run_cuda(const RunOptions& o, const Data& data) { return run<vae::Cuda>(o, data); }
+int run_cuda(const RunOptions& o, const Data& data) {
+#if defined(VAE_MNIST_WITH_MPI)
+  // Under mpirun, the ranks of one machine spread over its GPUs.
+  vae::detail::cuda_check(cudaSetDevice(vae::mpi::device_for_rank(vae::cuda_device_count())), "cudaSetDevice");
+#endif
+  return run<vae::Cuda>(o, data);
+}
 
 }  // namespace examples

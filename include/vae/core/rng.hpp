@@ -80,10 +80,24 @@ class Rng {
 
   /// Reserve `n` standard normals: returns the first block number; normal i
   /// of the reservation is detail::philox_normal(seed, first + i / 4, i % 4).
+  /// A shared stream (share()) reserves `parts` such runs and returns its own.
   std::uint64_t reserve_normals(Index n) {
-    const std::uint64_t first = counter_;
-    counter_ += static_cast<std::uint64_t>((n + 3) / 4);
+    const auto blocks = static_cast<std::uint64_t>((n + 3) / 4);
+    const std::uint64_t first = counter_ + part_ * blocks;
+    counter_ += parts_ * blocks;
     return first;
+  }
+
+  /// Makes this generator part `part` of `parts` processes drawing one
+  /// stream together: every reservation of n normals takes the part-th of
+  /// `parts` consecutive runs of ceil(n / 4) blocks. Data-parallel ranks that
+  /// each hold part of a batch (columns [part n, (part + 1) n) of it, with
+  /// n x latent a multiple of 4) then draw exactly the noise one process
+  /// would draw for the whole batch. parts = 1 is the plain stream.
+  Rng& share(std::uint64_t part, std::uint64_t parts) {
+    parts_ = parts > 0 ? parts : 1;
+    part_ = part < parts_ ? part : 0;
+    return *this;
   }
 
   /// Fill `out[0..n)` with standard normals.
@@ -140,6 +154,7 @@ class Rng {
  private:
   std::uint64_t seed_;
   std::uint64_t counter_;
+  std::uint64_t part_ = 0, parts_ = 1;
 };
 
 }  // namespace vae

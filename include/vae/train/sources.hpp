@@ -28,24 +28,85 @@
 
 namespace vae {
 
+/// The part of every epoch one process trains on, for data-parallel training
+/// (DistributedSampler's semantics): every process draws the same shuffle,
+/// `pad` repeats its first samples until the count divides by `count` (so
+/// every process takes the same number of steps), and each global batch of
+/// count x batch_size samples is cut into `count` consecutive slices, slice
+/// `rank` going to process `rank`. The slices are disjoint and cover the
+/// epoch, and together they are the batch one process would take at
+/// count x batch_size. The default is the whole data set.
+struct Shard {
+  Index rank = 0;
+  Index count = 1;
+  bool pad = true;
+};
+
 namespace detail {
 
 /// The key of the shuffling stream: apart from weight initialisation's
 /// Rng(seed) and the trainer's noise streams.
 inline constexpr std::uint64_t kShuffleStream = 0x5851F42D4C957F2Dull;
 
-inline void shuffle_epoch(std::vector<Index>& order, std::uint64_t seed, int epoch, bool shuffle) {
-  std::iota(order.begin(), order.end(), Index(0));
-  if (shuffle) {
-    Rng rng(seed ^ kShuffleStream, static_cast<std::uint64_t>(epoch) << 40);
-    rng.shuffle(order.begin(), order.end());
+/// The order of one epoch and this process's walk through it.
+class EpochOrder {
+ public:
+  EpochOrder(Index size, Index batch_size, std::uint64_t seed, bool shuffle, Shard shard, const char* who)
+      : size_(size), batch_(batch_size), seed_(seed), shuffle_(shuffle), shard_(shard) {
+    if (batch_size < 1) throw ValueError(std::string(who) + ": batch size is " + std::to_string(batch_size) + ", expected >= 1");
+    if (size < 1) throw ShapeError(std::string(who) + ": the data set is empty");
+    if (shard.count < 1 || shard.rank < 0 || shard.rank >= shard.count)
+      throw ValueError(std::string(who) + ": shard " + std::to_string(shard.rank) + " of " +
+                       std::to_string(shard.count) + ", expected a rank in [0, count)");
+    const Index padded = shard.pad ? (size + shard.count - 1) / shard.count * shard.count : size;
+    order_.resize(static_cast<std::size_t>(padded));
   }
-}
 
-inline void check_batching(Index batch_size, Index size, const char* who) {
-  if (batch_size < 1) throw ValueError(std::string(who) + ": batch size is " + std::to_string(batch_size) + ", expected >= 1");
-  if (size < 1) throw ShapeError(std::string(who) + ": the data set is empty");
-}
+  /// Samples this process takes per epoch.
+  Index samples() const {
+    const Index n = static_cast<Index>(order_.size()), c = shard_.count;
+    Index mine = 0;
+    for (Index first = 0; first < n; first += c * batch_) mine += slice(std::min(c * batch_, n - first)).second;
+    return mine;
+  }
+  Index batch_size() const { return batch_; }
+
+  void start_epoch(int epoch) {
+    std::iota(order_.begin(), order_.begin() + size_, Index(0));
+    if (shuffle_) {
+      Rng rng(seed_ ^ kShuffleStream, static_cast<std::uint64_t>(epoch) << 40);
+      rng.shuffle(order_.begin(), order_.begin() + size_);
+    }
+    for (std::size_t k = static_cast<std::size_t>(size_); k < order_.size(); ++k) order_[k] = order_[k - std::size_t(size_)];
+    position_ = 0;
+  }
+
+  /// Indices of this process's next batch (n of them at `first`); n = 0 at
+  /// the end of the epoch.
+  std::pair<const Index*, Index> next() {
+    const Index n = static_cast<Index>(order_.size()) - position_;
+    if (n <= 0) return {nullptr, 0};
+    const Index global = std::min(shard_.count * batch_, n);
+    const auto [offset, count] = slice(global);
+    const Index* first = order_.data() + position_ + offset;
+    position_ += global;
+    return {first, count};
+  }
+
+ private:
+  /// This rank's slice of a global batch of m samples: offset and count.
+  std::pair<Index, Index> slice(Index m) const {
+    const Index per = m / shard_.count, extra = m % shard_.count, r = shard_.rank;
+    return {r * per + std::min(r, extra), per + (r < extra ? 1 : 0)};
+  }
+
+  Index size_, batch_;
+  std::uint64_t seed_;
+  bool shuffle_;
+  Shard shard_;
+  std::vector<Index> order_;
+  Index position_ = 0;
+};
 
 template <class Src, class S, class = void>
 struct is_batch_source : std::false_type {};
@@ -68,41 +129,33 @@ class Batcher {
  public:
   /// Batches of `batch_size` samples (the last one of an epoch may be
   /// smaller) from `data`, which must outlive the batcher.
-  Batcher(const io::Dataset& data, Index batch_size, std::uint64_t seed, bool shuffle = true)
-      : data_(&data), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), order_(static_cast<std::size_t>(data.size())) {
-    detail::check_batching(batch_size, data.size(), "vae::Batcher");
+  Batcher(const io::Dataset& data, Index batch_size, std::uint64_t seed, bool shuffle = true, Shard shard = {})
+      : data_(&data), order_(data.size(), batch_size, seed, shuffle, shard, "vae::Batcher") {
     buffer_.resize(data.features(), std::min(batch_size, data.size()));
   }
 
   Index features() const { return data_->features(); }
-  Index size() const { return data_->size(); }
-  Index batch_size() const { return batch_size_; }
+  /// Samples per epoch (this process's share of them under a Shard).
+  Index size() const { return order_.samples(); }
+  Index batch_size() const { return order_.batch_size(); }
   /// Number of batches in one epoch.
-  Index batches_per_epoch() const { return (data_->size() + batch_size_ - 1) / batch_size_; }
+  Index batches_per_epoch() const { return (size() + batch_size() - 1) / batch_size(); }
 
   /// Starts epoch `epoch`: resets the order (shuffled when enabled).
-  void start_epoch(int epoch) {
-    detail::shuffle_epoch(order_, seed_, epoch, shuffle_);
-    position_ = 0;
-  }
+  void start_epoch(int epoch) { order_.start_epoch(epoch); }
 
   /// The next batch (features x n, values in [0, 1]) or an empty block at the
   /// end of the epoch. The returned block stays valid until the next call.
   Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true> next() {
-    const Index n = std::min(batch_size_, data_->size() - position_);
-    io::to_unit_float(*data_, order_.data() + position_, n, buffer_.data());
-    position_ += n;
+    const auto [indices, n] = order_.next();
+    io::to_unit_float(*data_, indices, n, buffer_.data());
     return buffer_.leftCols(n);
   }
 
  private:
   const io::Dataset* data_;
-  Index batch_size_;
-  std::uint64_t seed_;
-  bool shuffle_;
-  std::vector<Index> order_;
+  detail::EpochOrder order_;
   Matrix<S> buffer_;
-  Index position_ = 0;
 };
 
 /// Batches of the columns of a matrix held in memory (features x N, any
@@ -111,39 +164,30 @@ template <class S = float>
 class MatrixBatcher {
  public:
   /// `data` must outlive the batcher.
-  MatrixBatcher(const Matrix<S>& data, Index batch_size, std::uint64_t seed, bool shuffle = true)
-      : data_(&data), batch_size_(batch_size), seed_(seed), shuffle_(shuffle), order_(static_cast<std::size_t>(data.cols())) {
-    detail::check_batching(batch_size, data.cols(), "vae::MatrixBatcher");
+  MatrixBatcher(const Matrix<S>& data, Index batch_size, std::uint64_t seed, bool shuffle = true, Shard shard = {})
+      : data_(&data), order_(data.cols(), batch_size, seed, shuffle, shard, "vae::MatrixBatcher") {
     buffer_.resize(data.rows(), std::min(batch_size, data.cols()));
   }
 
   Index features() const { return data_->rows(); }
-  Index size() const { return data_->cols(); }
-  Index batch_size() const { return batch_size_; }
-  Index batches_per_epoch() const { return (size() + batch_size_ - 1) / batch_size_; }
+  Index size() const { return order_.samples(); }
+  Index batch_size() const { return order_.batch_size(); }
+  Index batches_per_epoch() const { return (size() + batch_size() - 1) / batch_size(); }
 
-  void start_epoch(int epoch) {
-    detail::shuffle_epoch(order_, seed_, epoch, shuffle_);
-    position_ = 0;
-  }
+  void start_epoch(int epoch) { order_.start_epoch(epoch); }
 
   /// The next batch (columns of the data in this epoch's order), or an empty
   /// block at the end of the epoch; valid until the next call.
   Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true> next() {
-    const Index n = std::min(batch_size_, size() - position_);
-    for (Index j = 0; j < n; ++j) buffer_.col(j) = data_->col(order_[static_cast<std::size_t>(position_ + j)]);
-    position_ += n;
+    const auto [indices, n] = order_.next();
+    for (Index j = 0; j < n; ++j) buffer_.col(j) = data_->col(indices[j]);
     return buffer_.leftCols(n);
   }
 
  private:
   const Matrix<S>* data_;
-  Index batch_size_;
-  std::uint64_t seed_;
-  bool shuffle_;
-  std::vector<Index> order_;
+  detail::EpochOrder order_;
   Matrix<S> buffer_;
-  Index position_ = 0;
 };
 
 }  // namespace vae

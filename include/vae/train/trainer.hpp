@@ -37,6 +37,12 @@ struct TrainOptions {
   /// Where progress goes; nullptr = silent.
   std::ostream* progress = nullptr;
   ProgressStyle style = ProgressStyle::Lines;
+  /// Data-parallel training (vae/parallel/mpi.hpp sets these): this
+  /// process's part of every epoch and of the noise stream, and a function
+  /// that sums n doubles across processes in place, so that the reported
+  /// losses are those of the whole epoch. The defaults train alone.
+  Shard shard;
+  std::function<void(double* values, int n)> sum_across;
 };
 
 /// Per-sample losses of one epoch.
@@ -108,20 +114,40 @@ void check_optimizer_for() {
 /// vae::evaluate(model, test, rng) with it reproduces fit's test loss.
 inline Rng evaluation_rng(std::uint64_t seed, int epoch) { return detail::epoch_rng(seed, detail::kEvalStream, epoch); }
 
+namespace detail {
+
+/// Loss sums over one epoch of `source` and the sample count, summed across
+/// processes by `sum_across` when given.
+template <class Model, class Src>
+LossParts<double> evaluate_sums(const Model& model, Src& source, Rng& rng, Index& samples,
+                                const std::function<void(double*, int)>& sum_across) {
+  check_source<Model>(source, "evaluation");
+  source.start_epoch(0);
+  LossParts<double> sum;
+  samples = 0;
+  while (true) {
+    const auto x = source.next();
+    if (x.cols() == 0) break;
+    accumulate(sum, model.evaluate(x, rng), x.cols());
+    samples += x.cols();
+  }
+  if (sum_across) {
+    double v[4] = {sum.reconstruction, sum.kl, sum.total, double(samples)};
+    sum_across(v, 4);
+    sum = {v[0], v[1], v[2]};
+    samples = static_cast<Index>(v[3]);
+  }
+  return sum;
+}
+
+}  // namespace detail
+
 /// Loss per sample of `model` over one epoch of `source`, drawing a VAE's
 /// noise from rng, batch after batch, as model.evaluate(batch, rng) does.
 template <class Model, class Src, std::enable_if_t<is_batch_source_v<Src, typename Model::Scalar>, int> = 0>
 LossParts<double> evaluate(const Model& model, Src& source, Rng& rng) {
-  detail::check_source<Model>(source, "evaluation");
-  source.start_epoch(0);
-  LossParts<double> sum;
   Index n = 0;
-  while (true) {
-    const auto x = source.next();
-    if (x.cols() == 0) break;
-    detail::accumulate(sum, model.evaluate(x, rng), x.cols());
-    n += x.cols();
-  }
+  const LossParts<double> sum = detail::evaluate_sums(model, source, rng, n, {});
   if (n == 0) throw ShapeError("vae::evaluate: the evaluation data is empty");
   return detail::divide(sum, double(n));
 }
@@ -165,6 +191,7 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
       train.start_epoch(epoch);
       progress.start_epoch(epoch);
       Rng noise = detail::epoch_rng(options.seed, detail::kNoiseStream, epoch);
+      noise.share(static_cast<std::uint64_t>(options.shard.rank), static_cast<std::uint64_t>(options.shard.count));
       LossParts<double> sum;
       Index samples = 0, b = 0;
       for (;; ++b) {
@@ -183,11 +210,21 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
       EpochStats stats;
       stats.epoch = epoch;
       stats.seconds = progress.epoch_seconds();
+      if (options.sum_across) {
+        double v[4] = {sum.reconstruction, sum.kl, sum.total, double(samples)};
+        options.sum_across(v, 4);
+        sum = {v[0], v[1], v[2]};
+        samples = static_cast<Index>(v[3]);
+      }
       stats.samples_per_second = double(samples) / stats.seconds;
       stats.train = detail::divide(sum, double(samples));
       if (test) {
         Rng rng = evaluation_rng(options.seed, epoch);
-        stats.test = evaluate(model, *test, rng);
+        rng.share(static_cast<std::uint64_t>(options.shard.rank), static_cast<std::uint64_t>(options.shard.count));
+        Index n = 0;
+        const LossParts<double> test_sum = detail::evaluate_sums(model, *test, rng, n, options.sum_across);
+        if (n == 0) throw ShapeError("vae::fit: the test data is empty");
+        stats.test = detail::divide(test_sum, double(n));
         stats.has_test = true;
       }
       progress.end_epoch(detail::epoch_summary(stats, options.epochs));
@@ -205,9 +242,10 @@ template <class Model, class Opt>
 std::vector<EpochStats> fit(Model& model, Opt& optimizer, const io::Dataset& train, const io::Dataset* test,
                             const TrainOptions& options, const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
-  Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle);
+  Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard);
   if (!test) return fit(model, optimizer, batches, static_cast<Batcher<S>*>(nullptr), options, on_epoch);
-  Batcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false);
+  Batcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false,
+                          Shard{options.shard.rank, options.shard.count, /*pad=*/false});
   return fit(model, optimizer, batches, &test_batches, options, on_epoch);
 }
 
@@ -217,9 +255,10 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, const Matrix<typename 
                             const Matrix<typename Model::Scalar>* test, const TrainOptions& options,
                             const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
-  MatrixBatcher<S> batches(train, options.batch_size, options.seed, options.shuffle);
+  MatrixBatcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard);
   if (!test) return fit(model, optimizer, batches, static_cast<MatrixBatcher<S>*>(nullptr), options, on_epoch);
-  MatrixBatcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false);
+  MatrixBatcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false,
+                                Shard{options.shard.rank, options.shard.count, /*pad=*/false});
   return fit(model, optimizer, batches, &test_batches, options, on_epoch);
 }
 

@@ -2,7 +2,10 @@
 // of the blog's VAE (784-512-2, batch 128, Adam, squared error + blog KL) over
 // the 60,000 MNIST training images held in memory, then the median latency of
 // encoding one image. Prints one JSON line, like the PyTorch and libtorch peers.
-//   vae_epoch [--data DIR] [--threads N] [--batch N]
+//   vae_epoch [--data DIR] [--threads N] [--batch N] [--fit 0|1]
+// --fit 1 times the epoch through vae::fit instead of a loop of train_step
+// calls: the same steps, plus fit's own work, including its thread tuner
+// (docs/reliability.md measures training beside a process that holds a core).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,13 +20,15 @@ int main(int argc, char** argv) try {
   std::string data = "data/mnist";
   int threads = vae::num_threads();
   vae::Index batch = 128;
+  bool through_fit = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--data") data = argv[i + 1];
     else if (flag == "--threads") threads = std::stoi(argv[i + 1]);
     else if (flag == "--batch") batch = std::stol(argv[i + 1]);
+    else if (flag == "--fit") through_fit = std::stoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "vae_epoch: unknown flag %s (expected --data, --threads, --batch)\n", argv[i]);
+      std::fprintf(stderr, "vae_epoch: unknown flag %s (expected --data, --threads, --batch, --fit)\n", argv[i]);
       return 2;
     }
   }
@@ -42,7 +47,15 @@ int main(int argc, char** argv) try {
   batches.start_epoch(1);
   float loss = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  for (vae::Index b = 0; b < batches.batches_per_epoch(); ++b) loss = model.train_step(batches.next(), opt, noise).total;
+  if (through_fit) {
+    vae::TrainOptions options;
+    options.epochs = 2;
+    options.start_epoch = 1;  // one epoch, the same one as the loop's
+    options.batch_size = batch;
+    loss = float(vae::fit(model, opt, batches, static_cast<vae::Batcher<float>*>(nullptr), options).back().train.total);
+  } else {
+    for (vae::Index b = 0; b < batches.batches_per_epoch(); ++b) loss = model.train_step(batches.next(), opt, noise).total;
+  }
   const double epoch_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   const Eigen::MatrixXf one = vae::io::batch<float>(train, 0, 1);

@@ -4,8 +4,10 @@
 #   2. a Release build of the library, tests, examples and benchmarks, and
 #      every ctest test (unit tests, compile-failure tests, consumer
 #      projects, the README example, benchmark and fuzzer smoke runs);
-#   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Usage: scripts/test.sh   (from anywhere; builds into build/ and build-asan/)
+#   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   4. the inference tests (many threads, one const model) under
+#      ThreadSanitizer, without BLAS and with OpenMP at one thread.
+# Usage: scripts/test.sh   (from anywhere; builds into build/, build-asan/, build-tsan/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +26,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAE_SANITIZE=ON -DV
       -DVAE_BUILD_EXAMPLES=OFF -DVAE_BUILD_BENCHMARKS=OFF
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -E "consumer|compile_fail|readme"
+
+# TSan cannot see libgomp's (or OpenBLAS's) synchronisation, so this build
+# uses Eigen's products and OpenMP at one thread: every access the library
+# makes is instrumented, and the threads are test_inference's own callers.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAE_SANITIZE_THREAD=ON -DVAE_WITH_BLAS=OFF \
+      -DVAE_WITH_MPI=OFF -DVAE_WITH_VIZ=OFF -DVAE_BUILD_EXAMPLES=OFF -DVAE_BUILD_BENCHMARKS=OFF
+cmake --build build-tsan -j "$jobs" --target test_inference
+OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/tests/test_inference

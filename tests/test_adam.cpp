@@ -74,19 +74,26 @@ TEST_CASE("Adam rejects bad settings and mismatched buffers, naming the field") 
   CHECK_THROWS_AS(opt.step(vae::make_view(p.data(), 4, 1), vae::make_view<float>(g5.data(), 5, 1)), vae::ShapeError);
 }
 
-TEST_CASE("gradient-norm clipping scales the gradient to the limit, and only above it") {
-  // Clipped: g = (3, 4) has norm 5 > 1, so Adam sees (0.6, 0.8); then
-  // g = (0.3, 0.4) has norm 0.5 and passes unchanged.
+TEST_CASE("gradient-norm clipping scales by max_norm / (norm + 1e-6), as PyTorch's clip_grad_norm_") {
+  // Clipped: g = (3, 4) has norm 5, so Adam sees c g with c = 1 / (5 + 1e-6)
+  // = 0.19999996000000799...; then g = (0.3, 0.4) has norm 0.5, c would be
+  // 1 / 0.500001 > 1, and it passes unchanged.
   vae::AdamOptions clip;
   clip.lr = 0.1;
   clip.max_grad_norm = 1.0;
   vae::Adam<double> clipped(clip), reference({0.1});
   Eigen::Vector2d p1(1, -1), p2(1, -1);
-  const Eigen::Vector2d g1(3, 4), g2(0.3, 0.4), g1_scaled(0.6, 0.8);
+  const double c = 1.0 / (5.0 + 1e-6);
+  const Eigen::Vector2d g1(3, 4), g2(0.3, 0.4), g1_scaled = c * g1;
   clipped.step(vae::make_view(p1.data(), 2, 1), vae::make_view<double>(g1.data(), 2, 1));
-  CHECK(clipped.last_grad_norm() == doctest::Approx(5.0));
+  CHECK(clipped.last_grad_norm() == doctest::Approx(5.0).epsilon(1e-15));
+  // m = (1 - b1) c g, v = (1 - b2) c^2 g^2, worked out to 40 digits.
+  CHECK(clipped.first_moment().data[0] == doctest::Approx(0.0599999880000023999995).epsilon(1e-14));
+  CHECK(clipped.first_moment().data[1] == doctest::Approx(0.0799999840000031999994).epsilon(1e-14));
+  CHECK(clipped.second_moment().data[0] == doctest::Approx(0.000359999856000043199988).epsilon(1e-14));
+  CHECK(clipped.second_moment().data[1] == doctest::Approx(0.000639999744000076799980).epsilon(1e-14));
   clipped.step(vae::make_view(p1.data(), 2, 1), vae::make_view<double>(g2.data(), 2, 1));
-  CHECK(clipped.last_grad_norm() == doctest::Approx(0.5));
+  CHECK(clipped.last_grad_norm() == doctest::Approx(0.5).epsilon(1e-15));
   reference.step(vae::make_view(p2.data(), 2, 1), vae::make_view<double>(g1_scaled.data(), 2, 1));
   reference.step(vae::make_view(p2.data(), 2, 1), vae::make_view<double>(g2.data(), 2, 1));
   CHECK((p1 - p2).cwiseAbs().maxCoeff() < 1e-15);
@@ -98,4 +105,23 @@ TEST_CASE("gradient-norm clipping scales the gradient to the limit, and only abo
   CHECK((p3 - p1).cwiseAbs().maxCoeff() > 1e-3);
   CHECK_THROWS_WITH_AS(vae::Adam<double>(vae::AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.0, -1.0}),
                        doctest::Contains("max_grad_norm"), vae::ValueError);
+}
+
+TEST_CASE("a gradient whose norm equals the limit is scaled by 1 / (1 + 1e-6), as in PyTorch") {
+  // g = (0.6, 0.8): norm 1 = max_norm; PyTorch scales by 0.999999000001, so
+  // m = 0.1 * 0.999999000001 * g = (0.05999994000006, 0.07999992000008).
+  vae::AdamOptions clip;
+  clip.max_grad_norm = 1.0;
+  vae::Adam<double> opt(clip);
+  Eigen::Vector2d p(0, 0);
+  const Eigen::Vector2d g(0.6, 0.8);
+  opt.step(vae::make_view(p.data(), 2, 1), vae::make_view<double>(g.data(), 2, 1));
+  CHECK(opt.last_grad_norm() == doctest::Approx(1.0).epsilon(1e-15));
+  CHECK(opt.first_moment().data[0] == doctest::Approx(0.05999994000005999994).epsilon(1e-14));
+  CHECK(opt.first_moment().data[1] == doctest::Approx(0.07999992000007999992).epsilon(1e-14));
+  // The coefficient itself: below 1 only above max_norm - 1e-6, never above 1.
+  CHECK(vae::clip_coefficient(1.0, 5.0) == doctest::Approx(0.19999996000000799999).epsilon(1e-15));
+  CHECK(vae::clip_coefficient(1.0, 0.5) == 1.0);
+  CHECK(vae::clip_coefficient(1.0, 0.0) == 1.0);
+  CHECK(vae::clip_coefficient(2.0, 2.0) == doctest::Approx(0.99999950000025).epsilon(1e-15));
 }

@@ -1,25 +1,93 @@
 // Checkpoints: exact round trips (model, optimizer, position), errors that
-// name both shapes, truncated and corrupted files, and a writer killed in the
-// middle of a write never destroying the previous checkpoint.
+// name both shapes, truncated and corrupted files, every field checked
+// against its domain behind a valid CRC with nothing changed by a refused
+// load, reads bounded by the declared size, and the atomic writer: a writer
+// killed mid-write never destroys the previous checkpoint, the folder is
+// flushed after the rename, the umask is honoured, and a write() of 0 bytes
+// is reported as such.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include <vae/io/checkpoint.hpp>
 #include <vae/vae.hpp>
 
+#include "checkpoint_fields.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
+
+// fsync and write, interposed: this program's definitions come before libc's,
+// so the calls AtomicFile makes land here first and are passed on to libc.
+// fsync records every folder it flushes, and whether the watched target file
+// existed at that moment (it does only after the rename); write returns 0
+// without setting errno, for the temporary file, while zero_writes is set.
+namespace {
+
+std::string fd_path(int fd) {
+  char link[4096];
+  const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), link, sizeof link - 1);
+  return n > 0 ? std::string(link, std::size_t(n)) : std::string();
+}
+
+template <class Fn>
+Fn libc_function(const char* name) {
+  void* f = ::dlsym(RTLD_NEXT, name);
+  Fn fn;
+  std::memcpy(&fn, &f, sizeof fn);
+  return fn;
+}
+
+struct SyscallLog {
+  std::mutex mutex;
+  std::string watched;                                 // a target path
+  std::vector<std::pair<std::string, bool>> folders;  // folder flushed, watched file there then
+};
+SyscallLog& syscall_log() {
+  static SyscallLog log;
+  return log;
+}
+std::atomic<bool> zero_writes{false};
+
+}  // namespace
+
+extern "C" int fsync(int fd) {
+  static const auto real = libc_function<int (*)(int)>("fsync");
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    SyscallLog& log = syscall_log();
+    std::lock_guard<std::mutex> lock(log.mutex);
+    log.folders.emplace_back(fd_path(fd), !log.watched.empty() && ::access(log.watched.c_str(), F_OK) == 0);
+  }
+  return real(fd);
+}
+
+extern "C" ssize_t write(int fd, const void* data, std::size_t n) {
+  static const auto real = libc_function<ssize_t (*)(int, const void*, std::size_t)>("write");
+  if (zero_writes && fd_path(fd).find(".tmp-") != std::string::npos) {
+    errno = ENOENT;  // what a stale errno would say
+    return 0;
+  }
+  return real(fd, data, n);
+}
 
 namespace {
 
@@ -271,4 +339,310 @@ TEST_CASE("a version-1 checkpoint (the first release's format) still loads") {
 TEST_CASE("CRC-32 is the standard one") {
   const unsigned char check[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
   CHECK(vae::detail::crc32_of(check, 9) == 0xCBF43926u);
+}
+
+namespace {
+
+using Bytes = std::vector<unsigned char>;
+
+/// Everything a load could change, copied to the host.
+struct LoadTarget {
+  Eigen::VectorXf params, m, v;
+  vae::Objective<float> objective;
+  vae::AdamOptions options;
+  long long steps = 0;
+  vae::io::TrainingPosition position;
+
+  LoadTarget(const Vae& model, const vae::Adam<float>& opt, const vae::io::TrainingPosition& pos)
+      : params(model.parameters_host()), m(opt.size()), v(opt.size()), objective(model.objective()),
+        options(opt.options()), steps(opt.steps()), position(pos) {
+    opt.download_state(m.data(), v.data());
+  }
+  bool operator==(const LoadTarget& o) const {
+    const auto same_options = [](const vae::AdamOptions& a, const vae::AdamOptions& b) {
+      return a.lr == b.lr && a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps &&
+             a.weight_decay == b.weight_decay && a.max_grad_norm == b.max_grad_norm;
+    };
+    return params == o.params && m == o.m && v == o.v && objective.reconstruction == o.objective.reconstruction &&
+           objective.kl == o.objective.kl && objective.beta == o.objective.beta && same_options(options, o.options) &&
+           steps == o.steps && position.next_epoch == o.position.next_epoch && position.seed == o.position.seed;
+  }
+};
+
+/// One edit of a valid checkpoint and the text its refusal must contain.
+struct FieldEdit {
+  std::string what;
+  std::function<void(Bytes&)> edit;
+  std::string expected;
+};
+
+template <class T>
+FieldEdit set_to(const std::string& field, T value, const std::string& expected, std::size_t index = 0) {
+  return {field + " = " + std::to_string(value) + " [" + std::to_string(index) + "]",
+          [=](Bytes& b) { vae::test::set_field<T>(b, field, value, index); }, expected};
+}
+
+}  // namespace
+
+TEST_CASE("every field is checked behind a valid CRC, and a refused load changes nothing") {
+  const fs::path dir = temp_dir(), good = dir / "fields.ckpt", bad = dir / "fields_bad.ckpt";
+  vae::Adam<float> saved_opt({2e-3, 0.8, 0.99, 1e-7, 0.01});
+  const Vae saved = trained(saved_opt, 11);
+  const vae::io::TrainingPosition saved_pos{4, 99};
+  vae::io::save_checkpoint(good.string(), saved, &saved_opt, &saved_pos);
+  const Bytes bytes = read_bytes(good);
+  const auto fields = vae::test::checkpoint_fields(bytes);
+  CHECK(fields.size() == 29);
+  CHECK(vae::test::field_named(fields, "parameters").count == std::size_t(Vae::parameter_count));
+
+  // The load's target differs from the file in every respect.
+  vae::AdamOptions target_options{5e-4, 0.5, 0.9, 1e-6, 0.0, 2.5};
+  vae::Adam<float> opt(target_options);
+  Vae model = trained(opt, 12);
+  model.set_objective({vae::Reconstruction::SquaredError, vae::KlForm::Blog, 2.0f});
+  vae::io::TrainingPosition pos{9, 5};
+  const LoadTarget before(model, opt, pos);
+
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const float nanf = std::numeric_limits<float>::quiet_NaN(), inff = std::numeric_limits<float>::infinity();
+  using U32 = std::uint32_t;
+  using U64 = std::uint64_t;
+  using I64 = std::int64_t;
+  const std::vector<FieldEdit> edits = {
+      set_to<U32>("format version", 3, "format version is 3, this library reads versions 1 and 2"),
+      set_to<U32>("model kind", 3, "model kind is 3, expected 1 or 2"),
+      set_to<U32>("scalar size", 2, "scalar size is 2, expected 4 or 8"),
+      set_to<U32>("contents flags", 7, "contents flags are 7, expected a combination of 1 and 2"),
+      set_to<U32>("contents flags", 0x80000003u, "contents flags are 2147483651"),
+      set_to<U64>("payload size", bytes.size() - 36 + 8, "payload size field says"),
+      set_to<U32>("encoder sizes.count", 1, "field 'encoder sizes' lists 1 layer sizes, expected 2 to 1024"),
+      set_to<U32>("decoder sizes.count", 5000, "field 'decoder sizes' lists 5000 layer sizes, expected 2 to 1024"),
+      set_to<U64>("encoder sizes", 0, "field 'encoder sizes' holds a layer size of 0, expected 1 to 2^32", 1),
+      set_to<U64>("decoder sizes", U64(1) << 33, "field 'decoder sizes' holds a layer size of 8589934592", 0),
+      set_to<U32>("encoder activation.length", 0, "field 'encoder activation' is 0 bytes long, expected 1 to 256"),
+      set_to<U32>("decoder activation.length", 100000, "field 'decoder activation' is 100000 bytes long"),
+      set_to<U32>("objective.reconstruction", 7, "field 'objective.reconstruction' is 7.000000, expected a known"),
+      set_to<U32>("objective.kl", 0xFFFFFFFFu, "field 'objective.kl' is 4294967295.000000, expected a known KL form"),
+      set_to<double>("objective.beta", nan, "field 'objective.beta' is nan, expected a finite value >= 0"),
+      set_to<double>("objective.beta", -1.0, "field 'objective.beta' is -1.000000"),
+      set_to<double>("objective.beta", inf, "field 'objective.beta' is inf"),
+      set_to<double>("objective.beta", 1e39,  // finite as a double, inf as the model's float
+                     "field 'objective.beta' is 999999999999999939709166371603178586112.000000, expected a finite "
+                     "value >= 0 within the model's scalar type"),
+      set_to<float>("parameters", nanf, "field 'parameters' holds nan at index 5, expected finite values", 5),
+      set_to<float>("parameters", -inff, "field 'parameters' holds -inf at index 0", 0),
+      set_to<double>("optimizer.lr", nan, "field 'optimizer.lr' is nan, expected a finite value > 0"),
+      set_to<double>("optimizer.lr", -1e-3, "field 'optimizer.lr' is -0.001000"),
+      set_to<double>("optimizer.lr", 0.0, "field 'optimizer.lr' is 0.000000"),
+      set_to<double>("optimizer.lr", inf, "field 'optimizer.lr' is inf"),
+      set_to<double>("optimizer.beta1", 1.0, "field 'optimizer.beta1' is 1.000000, expected a value in [0, 1)"),
+      set_to<double>("optimizer.beta1", -0.1, "field 'optimizer.beta1' is -0.100000"),
+      set_to<double>("optimizer.beta1", nan, "field 'optimizer.beta1' is nan"),
+      set_to<double>("optimizer.beta2", 1.5, "field 'optimizer.beta2' is 1.500000, expected a value in [0, 1)"),
+      set_to<double>("optimizer.beta2", nan, "field 'optimizer.beta2' is nan"),
+      set_to<double>("optimizer.eps", 0.0, "field 'optimizer.eps' is 0.000000, expected a finite value > 0"),
+      set_to<double>("optimizer.eps", -1e-8, "field 'optimizer.eps' is -0.000000"),
+      set_to<double>("optimizer.eps", nan, "field 'optimizer.eps' is nan"),
+      set_to<double>("optimizer.weight_decay", -0.1, "field 'optimizer.weight_decay' is -0.100000, expected a finite value >= 0"),
+      set_to<double>("optimizer.weight_decay", inf, "field 'optimizer.weight_decay' is inf"),
+      set_to<I64>("optimizer.steps", -1, "field 'optimizer.steps' is -1.000000, expected a count >= 0"),
+      set_to<float>("optimizer.first_moment", inff, "field 'optimizer.first_moment' holds inf at index 3", 3),
+      set_to<float>("optimizer.second_moment", -1e-3f,
+                    "field 'optimizer.second_moment' holds -0.001000 at index 7, expected finite values >= 0", 7),
+      set_to<float>("optimizer.second_moment", nanf, "field 'optimizer.second_moment' holds nan at index 0", 0),
+      set_to<I64>("position.next_epoch", -1, "field 'position.next_epoch' is -1.000000, expected an epoch in [0, 2^31]"),
+      set_to<I64>("position.next_epoch", I64(1) << 40, "field 'position.next_epoch' is 1099511627776.000000"),
+  };
+  for (const FieldEdit& e : edits) {
+    CAPTURE(e.what);
+    Bytes b = bytes;
+    e.edit(b);
+    write_bytes(bad, b);
+    std::string message;
+    bool format_error = false;
+    try {
+      vae::io::load_checkpoint(bad.string(), model, &opt, &pos);
+    } catch (const vae::FormatError& error) {
+      format_error = true;
+      message = error.what();
+    } catch (const std::exception& error) {
+      message = error.what();
+    }
+    CAPTURE(message);
+    CHECK(format_error);
+    CHECK(message.rfind(bad.string() + ": ", 0) == 0);
+    CHECK(message.find(e.expected) != std::string::npos);
+    CHECK(LoadTarget(model, opt, pos) == before);
+  }
+
+  // Values inside every domain load, and all of them are applied.
+  Bytes b = bytes;
+  vae::test::set_field<double>(b, "optimizer.lr", 0.25);
+  vae::test::set_field<double>(b, "optimizer.beta2", 0.0);
+  vae::test::set_field<std::int64_t>(b, "optimizer.steps", 0);
+  vae::test::set_field<std::int64_t>(b, "position.next_epoch", std::int64_t(1) << 31);
+  vae::test::set_field<float>(b, "optimizer.second_moment", 0.0f, 7);
+  write_bytes(bad, b);
+  vae::io::load_checkpoint(bad.string(), model, &opt, &pos);
+  CHECK(opt.options().lr == 0.25);
+  CHECK(opt.options().beta1 == saved_opt.options().beta1);
+  CHECK(opt.options().beta2 == 0.0);
+  CHECK(opt.options().max_grad_norm == 2.5);  // not in the file: the caller's setting stays
+  CHECK(opt.steps() == 0);
+  CHECK(opt.second_moment().data[7] == 0.0f);
+  CHECK(pos.next_epoch == std::int64_t(1) << 31);
+  CHECK(pos.seed == 99);
+  CHECK(model.parameters_host() == saved.parameters_host());
+  CHECK(model.objective().reconstruction == vae::Reconstruction::BinaryCrossEntropy);
+}
+
+namespace {
+
+long status_kib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key)));
+  return -1;
+}
+
+/// How far the peak resident memory rose above the current one while f ran
+/// (KiB), or -1 where the kernel cannot reset the peak.
+template <class F>
+long peak_growth_kib(F&& f) {
+  {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";  // resets VmHWM to the current VmRSS
+    if (!clear.flush()) return -1;
+  }
+  const long before = status_kib("VmRSS:");
+  f();
+  return status_kib("VmHWM:") - before;
+}
+
+std::string load_error(const std::string& path) {
+  Vae model(1);
+  try {
+    vae::io::load_checkpoint(path, model);
+  } catch (const vae::FormatError& e) {
+    return e.what();
+  }
+  return "no FormatError";
+}
+
+/// A child process that writes `header` and then `zeros` bytes of zeros into
+/// the FIFO at `path` (or until the reader goes), then exits.
+pid_t fifo_writer(const std::string& path, const Bytes& header, std::size_t zeros) {
+  const std::vector<char> block(1 << 16, 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    if (fd < 0 || ::write(fd, header.data(), header.size()) != ssize_t(header.size())) ::_exit(1);
+    for (std::size_t sent = 0; sent < zeros; sent += block.size())
+      if (::write(fd, block.data(), std::min(block.size(), zeros - sent)) <= 0) ::_exit(0);  // the reader went
+    ::_exit(0);
+  }
+  return child;
+}
+
+}  // namespace
+
+TEST_CASE("reads are bounded by the declared size: /dev/zero, FIFOs and huge claims fail without reading them") {
+  const fs::path dir = temp_dir();
+  const std::string good = (dir / "bounded.ckpt").string();
+  vae::io::save_checkpoint(good, Vae(3));
+  const Bytes bytes = read_bytes(good);
+  constexpr long kBoundKib = 16 * 1024;  // far below what reading the claims would take
+  const auto header_claiming = [&](std::uint64_t payload) {
+    Bytes h(bytes.begin(), bytes.begin() + 32);
+    std::memcpy(h.data() + 24, &payload, 8);
+    return h;
+  };
+  std::string message;
+
+  long grew = peak_growth_kib([&] { message = load_error("/dev/zero"); });
+  CHECK(message == "/dev/zero: magic is not \"VAECKPT\": not a vae checkpoint");
+  if (grew >= 0) CHECK(grew < kBoundKib);
+
+  // A regular file whose header claims 512 GiB: refused from the file's size.
+  const std::string huge = (dir / "huge.ckpt").string();
+  Bytes h = header_claiming(std::uint64_t(1) << 39);
+  h.resize(h.size() + 100, 0);
+  write_bytes(huge, h);
+  grew = peak_growth_kib([&] { message = load_error(huge); });
+  CHECK(message == huge + ": payload size field says 549755813888 bytes, the file holds 96 (truncated or padded)");
+  if (grew >= 0) CHECK(grew < kBoundKib);
+
+  // A FIFO claiming 512 GiB that delivers 1 MiB: read as it comes, then refused.
+  const std::string fifo = (dir / "pipe.ckpt").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  pid_t writer = fifo_writer(fifo, header_claiming(std::uint64_t(1) << 39), std::size_t(1) << 20);
+  grew = peak_growth_kib([&] { message = load_error(fifo); });
+  ::waitpid(writer, nullptr, 0);
+  CHECK(message == fifo + ": payload size field says 549755813888 bytes, the file holds 1048572 (truncated or padded)");
+  if (grew >= 0) CHECK(grew < kBoundKib);
+
+  // A FIFO claiming 1 MiB that would deliver 1 GiB: reading stops one byte
+  // past the claim.
+  writer = fifo_writer(fifo, header_claiming(std::uint64_t(1) << 20), std::size_t(1) << 30);
+  grew = peak_growth_kib([&] { message = load_error(fifo); });
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  CHECK(message == fifo + ": payload size field says 1048576 bytes, the file holds more (truncated or padded)");
+  if (grew >= 0) {
+    CHECK(grew < kBoundKib);
+  } else {
+    MESSAGE("peak memory not checked: /proc/self/clear_refs cannot reset it here");
+  }
+}
+
+TEST_CASE("a committed file's folder is flushed after the rename") {
+  const fs::path dir = temp_dir() / "durable";
+  fs::create_directories(dir);
+  const fs::path target = dir / "model.ckpt";
+  SyscallLog& log = syscall_log();
+  {
+    std::lock_guard<std::mutex> lock(log.mutex);
+    log.watched = target.string();
+    log.folders.clear();
+  }
+  vae::io::save_checkpoint(target.string(), Vae(4));
+  std::lock_guard<std::mutex> lock(log.mutex);
+  const std::pair<std::string, bool> flushed_after_rename{fs::canonical(dir).string(), true};
+  CHECK(std::count(log.folders.begin(), log.folders.end(), flushed_after_rename) == 1);
+  log.watched.clear();
+}
+
+TEST_CASE("new files get 0666 less the umask, like any file the process creates") {
+  const fs::path dir = temp_dir() / "modes";
+  fs::create_directories(dir);
+  const mode_t original = ::umask(0);
+  for (const mode_t mask : {mode_t(0), mode_t(022), mode_t(027), mode_t(077)}) {
+    CAPTURE(mask);
+    ::umask(mask);
+    const fs::path path = dir / ("text_" + std::to_string(mask));
+    vae::io::write_text_file(path.string(), "x\n");
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == (0666 & ~mask));
+  }
+  ::umask(original);
+}
+
+TEST_CASE("a write() of 0 bytes is reported as such, not with a stale errno") {
+  const fs::path dir = temp_dir() / "zero";
+  fs::create_directories(dir);
+  const fs::path path = dir / "out.txt";
+  std::string message;
+  {
+    vae::io::AtomicFile file(path.string());
+    zero_writes = true;
+    try {
+      file.write("abc", 3);
+    } catch (const vae::IoError& e) {
+      message = e.what();
+    }
+    zero_writes = false;
+  }
+  CHECK(message == path.string() + ": cannot write: write() wrote 0 of 3 bytes (is the disk full?)");
+  CHECK(fs::is_empty(dir));  // the temporary file is gone and the target was never created
 }

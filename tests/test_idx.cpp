@@ -180,6 +180,50 @@ TEST_CASE("a cut-off gzip stream is reported as such") {
   CHECK_THROWS_WITH_AS(vae::io::read_idx_images(p), has(p + ": the gzip stream is truncated"), vae::FormatError);
 }
 
+namespace {
+
+Bytes file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST_CASE("bytes after the last gzip member are an error; further members are read") {
+  const Bytes images = images_file(3, 2, 4, kPixels);
+  const Bytes gz = file_bytes(write_gz("member-a.gz", images));
+  // "junk\n" after the member: gzread ignores it, this reader must not.
+  Bytes junk = gz;
+  junk.insert(junk.end(), {'j', 'u', 'n', 'k', '\n'});
+  std::string p = write_raw("junk.gz", junk);
+  CHECK_THROWS_WITH_AS(vae::io::read_idx_images(p),
+                       has(p + ": 5 bytes after the end of the gzip data (from byte " + std::to_string(gz.size()) +
+                           ") are not another gzip member; expected the file to end there"),
+                       vae::FormatError);
+  // Zero padding, and a lone first byte of gzip's magic, are not members either.
+  Bytes padded = gz;
+  padded.resize(gz.size() + 512, 0);
+  p = write_raw("padded.gz", padded);
+  CHECK_THROWS_WITH_AS(vae::io::read_idx_images(p), has(p + ": 512 bytes after the end of the gzip data"), vae::FormatError);
+  Bytes half_magic = gz;
+  half_magic.push_back(0x1f);
+  p = write_raw("half-magic.gz", half_magic);
+  CHECK_THROWS_WITH_AS(vae::io::read_idx_images(p), has(p + ": 1 bytes after the end of the gzip data"), vae::FormatError);
+  // A second member that is damaged is corrupt data, not a clean end.
+  Bytes bad_member = gz;
+  bad_member.insert(bad_member.end(), {0x1f, 0x8b, 0x63, 0, 0, 0, 0, 0, 0, 0});
+  p = write_raw("bad-member.gz", bad_member);
+  CHECK_THROWS_WITH_AS(vae::io::read_idx_images(p), has(p + ": corrupt gzip data"), vae::FormatError);
+
+  // Two members (the header and half the pixels, then the rest) read as one
+  // file, as gunzip reads them; the labels file ends after its only member.
+  const Bytes head(images.begin(), images.begin() + 28), tail(images.begin() + 28, images.end());
+  Bytes two = file_bytes(write_gz("member-1.gz", head));
+  const Bytes second = file_bytes(write_gz("member-2.gz", tail));
+  two.insert(two.end(), second.begin(), second.end());
+  check_small(vae::io::load_dataset(write_raw("two-members.gz", two), write_gz("one-member-labels.gz", labels_file(3, kLabels))));
+}
+
 TEST_CASE("count mismatch and missing files") {
   const std::string images = write_raw("m-images", images_file(3, 2, 4, kPixels));
   const std::string labels = write_raw("m-labels", labels_file(2, {1, 2}));

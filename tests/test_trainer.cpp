@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <vector>
@@ -271,4 +273,151 @@ TEST_CASE("shards are disjoint, cover the epoch, and together are the single pro
     CHECK(std::accumulate(seen.begin(), seen.end(), 0) == 303);
     CHECK(shards[0].size() == 101);
   }
+}
+
+TEST_CASE("weight initialisation, the shuffle and the noise draw from different Philox keys") {
+  // Initialisation draws Rng(seed) from block 0 on; epoch e's shuffle draws
+  // Rng(seed ^ kShuffleStream, e << 40). With one key for both, epoch 0's
+  // shuffle would replay the words that drew the first weights.
+  constexpr vae::Index n = 64;
+  vae::Matrix<float> data(1, n);
+  for (vae::Index j = 0; j < n; ++j) data(0, j) = float(j);
+  const auto shuffled = [&](vae::Rng rng) {
+    std::vector<vae::Index> order(n);
+    std::iota(order.begin(), order.end(), vae::Index(0));
+    rng.shuffle(order.begin(), order.end());
+    return order;
+  };
+  for (const std::uint64_t seed : {0ull, 1ull, 9ull, 12345ull}) {
+    CAPTURE(seed);
+    vae::MatrixBatcher<float> batches(data, n, seed);
+    batches.start_epoch(0);
+    const auto batch = batches.next();
+    std::vector<vae::Index> order(n);
+    for (vae::Index j = 0; j < n; ++j) order[std::size_t(j)] = vae::Index(batch(0, j));
+    CHECK(order == shuffled(vae::Rng(seed ^ vae::detail::kShuffleStream, 0)));
+    CHECK(order != shuffled(vae::Rng(seed)));
+
+    // The first weight is the first uniform of Rng(seed) (bound 1/sqrt(36)).
+    const double bound = 1.0 / std::sqrt(36.0);
+    vae::Rng init(seed);
+    CHECK(Vae(seed).parameters_host()[0] == init.uniform<float>(float(-bound), float(bound)));
+    // Block 0 of every stream of epoch 0: initialisation, shuffle, noise, evaluation.
+    const std::array<std::uint32_t, 4> first[] = {
+        vae::Rng(seed).next_words(), vae::Rng(seed ^ vae::detail::kShuffleStream, 0).next_words(),
+        vae::detail::epoch_rng(seed, vae::detail::kNoiseStream, 0).next_words(), vae::evaluation_rng(seed, 0).next_words()};
+    for (int a = 0; a < 4; ++a)
+      for (int b = a + 1; b < 4; ++b) CHECK(first[a] != first[b]);
+  }
+}
+
+TEST_CASE("the thread tuner probes one thread now and then and keeps what is faster") {
+  vae::set_num_threads(2);
+  using Tuner = vae::detail::ThreadTuner;
+  {
+    // Switched off (or with one thread configured), it leaves every call alone.
+    Tuner off(false);
+    for (int i = 0; i < Tuner::kFirstProbe + Tuner::kProbe; ++i) {
+      off.before_step();
+      CHECK(vae::detail::region_threads() == 2);
+      off.record(1.0);
+    }
+  }
+  Tuner tuner(true);
+  std::vector<int> used;
+  // Steps at two threads take 1.0 per sample, at one thread 0.5: a core is held.
+  const auto run = [&](int steps, double two, double one) {
+    for (int i = 0; i < steps; ++i) {
+      tuner.before_step();
+      const int threads = vae::detail::region_threads();
+      used.push_back(threads);
+      tuner.record(threads == 2 ? two : one);
+    }
+  };
+  run(Tuner::kFirstProbe + Tuner::kProbe, 1.0, 0.5);
+  // Two threads until the first probe, then kProbe steps at one thread, which won.
+  CHECK(std::count(used.begin(), used.begin() + Tuner::kFirstProbe, 2) == Tuner::kFirstProbe);
+  CHECK(std::count(used.begin() + Tuner::kFirstProbe, used.end(), 1) == Tuner::kProbe);
+  CHECK(tuner.choice() == 1);
+  // The core is free again: at the next probe, kMinPeriod steps after a
+  // switch, two threads win back.
+  used.clear();
+  run(Tuner::kMinPeriod, 0.5, 1.0);
+  CHECK(std::count(used.begin(), used.end(), 2) == Tuner::kProbe);
+  CHECK(tuner.choice() == 2);
+  // Less than 25% faster is not worth a switch (noise on a shared machine).
+  run(Tuner::kPeriod, 1.0, 0.8);
+  CHECK(tuner.choice() == 2);
+}
+
+TEST_CASE("the thread tuner weighs the rare slow step: it compares mean times, not medians") {
+  // Beside a busy core, most two-thread steps run at full speed and one in a
+  // few waits a whole time slice at a barrier. Here two-thread steps take 0.2
+  // per sample, every fourth one 3.0 (mean 0.9); one thread takes 0.5 each.
+  // Their medians (0.2 against 0.5) favour two threads; their means do not.
+  vae::set_num_threads(2);
+  using Tuner = vae::detail::ThreadTuner;
+  Tuner tuner(true);
+  int two_thread_steps = 0;
+  for (int i = 0; i < Tuner::kFirstProbe + Tuner::kProbe; ++i) {
+    tuner.before_step();
+    if (vae::detail::region_threads() == 2) {
+      tuner.record(++two_thread_steps % 4 == 0 ? 3.0 : 0.2);
+    } else {
+      tuner.record(0.5);
+    }
+  }
+  CHECK(tuner.choice() == 1);
+}
+
+TEST_CASE("on a steady machine, one-thread probes stop after the first") {
+  // Each one-thread probe step costs nearly a step; while full-thread steps
+  // keep their speed there is nothing to suspect and no probe runs.
+  vae::set_num_threads(2);
+  using Tuner = vae::detail::ThreadTuner;
+  Tuner tuner(true);
+  int one_thread_steps = 0;
+  for (int step = 0; step < 20 * Tuner::kPeriod; ++step) {
+    tuner.before_step();
+    const bool two = vae::detail::region_threads() == 2;
+    one_thread_steps += two ? 0 : 1;
+    tuner.record(two ? 0.5 + 0.05 * (step % 3) : 0.9);  // noise well inside kSuspect
+  }
+  CHECK(one_thread_steps == Tuner::kProbe);
+  CHECK(tuner.choice() == 2);
+}
+
+TEST_CASE("a probe that changes nothing is repeated sooner than kPeriod") {
+  // The first probe finds two threads faster; a core is taken right after.
+  // The next probe comes kMinPeriod steps later, not kPeriod.
+  vae::set_num_threads(2);
+  using Tuner = vae::detail::ThreadTuner;
+  Tuner tuner(true);
+  long step = 0, switched_at = -1;
+  for (; step < Tuner::kPeriod && switched_at < 0; ++step) {
+    const bool held = step >= Tuner::kFirstProbe + Tuner::kProbe;
+    tuner.before_step();
+    const bool two = vae::detail::region_threads() == 2;
+    tuner.record(held ? (two ? 1.0 : 0.5) : (two ? 0.5 : 1.0));
+    if (tuner.choice() == 1) switched_at = step;
+  }
+  CHECK(switched_at == Tuner::kFirstProbe + Tuner::kMinPeriod + Tuner::kProbe - 1);
+}
+
+TEST_CASE("fit ends on the same parameters whatever the thread count and the tuner do") {
+  const auto train = bars(300, 1);
+  std::vector<Eigen::VectorXf> results;
+  for (const int threads : {1, 2}) {
+    for (const bool adapt : {false, true}) {
+      vae::set_num_threads(threads);
+      Vae model(1);
+      vae::Adam<float> opt({3e-3});
+      auto o = options(2);
+      o.adapt_threads = adapt;
+      vae::fit(model, opt, train, static_cast<const vae::io::Dataset*>(nullptr), o);
+      results.push_back(model.parameters_host());
+    }
+  }
+  vae::set_num_threads(2);
+  for (std::size_t i = 1; i < results.size(); ++i) CHECK(results[i] == results[0]);
 }

@@ -38,6 +38,18 @@ struct Ops {
                 "(for vae::Cuda, configure with VAE_WITH_CUDA=ON and compile with nvcc)");
 };
 
+/// One call of a model (encode, train_step, ...), held for its duration, for
+/// a backend that schedules threads by the calls in flight (backend/cpu.hpp
+/// specialises it); nothing for a backend that does not.
+template <class B>
+class CallScope {
+ public:
+  CallScope() {}  // user-provided: a scope held only for its lifetime is not an unused variable
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+};
+
+/// True for the scalar types the library computes in: float and double.
 template <class S>
 inline constexpr bool is_supported_scalar_v = std::is_same_v<S, float> || std::is_same_v<S, double>;
 

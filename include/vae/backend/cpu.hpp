@@ -6,15 +6,26 @@
 // of activations, losses, KL forms and Adam, written once elsewhere), row
 // sums, reductions, normal numbers and copies.
 //
-// Threads: matrix products are parallelised inside the GEMM (Eigen's, or the
-// BLAS library's when built with VAE_USE_BLAS); element-wise loops use an
-// OpenMP `parallel for` over columns. A GEMM is never called from inside an
-// OpenMP region (it would then run on one thread).
+// Threads belong to the library, not to the BLAS: vae::set_num_threads(n)
+// sets one process-wide count, and every parallel loop and every matrix
+// product runs on an OpenMP team of at most that many threads, started by the
+// calling thread. A product is cut into blocks of rows or columns of C, each
+// computed by the single-threaded BLAS (or Eigen) kernel; OpenBLAS's own
+// threading stays at 1, so every element of C is summed in the same order
+// whatever the thread count, and two calls never share a BLAS buffer.
+// A model call that starts while another one runs anywhere in the process
+// (a server calling encode from its request threads, or inference during
+// training) runs on its calling thread alone (CallScope<Cpu>): the callers
+// share the cores instead of each starting a team and oversubscribing them.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <string>
+#include <type_traits>
 
 #include <Eigen/Core>
 #if defined(_OPENMP)
@@ -37,26 +48,123 @@ struct Cpu {
   struct Context {};
 };
 
-/// Sets the number of threads the CPU backend uses (OpenMP and GEMM).
+namespace detail {
+
+/// The library's thread count; 0 until set_num_threads is called, which
+/// means OpenMP's default (OMP_NUM_THREADS, else the cores).
+inline std::atomic<int>& thread_setting() {
+  static std::atomic<int> n{0};
+  return n;
+}
+/// Model calls running in the process, and this thread's own call depth and
+/// whether its outermost call started while another one was running.
+inline std::atomic<int>& calls_in_flight() {
+  static std::atomic<int> n{0};
+  return n;
+}
+struct ThreadCallState {
+  int depth = 0;
+  bool alone = true;
+  int cap = 0;  // at most this many threads for calls from this thread (0: no cap; see ThreadCap)
+};
+inline ThreadCallState& this_thread_call() {
+  thread_local ThreadCallState state;
+  return state;
+}
+
+/// Runs f with the calling thread's OpenMP thread count at 1 (restored
+/// after). OpenBLAS's OpenMP build and Eigen's GEMM take their thread count
+/// from the caller's ICV, and start no team inside a parallel region; this
+/// makes every product they compute single-threaded without touching a
+/// process-wide setting (OpenBLAS's openblas_set_num_threads reallocates
+/// buffers that another thread's product may be using).
+template <class F>
+void on_one_thread(F&& f) {
+#if defined(_OPENMP)
+  struct Restore {
+    int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
+    Restore() {
+      if (saved != 1) omp_set_num_threads(1);
+    }
+    ~Restore() {
+      if (saved != 1) omp_set_num_threads(saved);
+    }
+  } restore;
+#endif
+  f();
+}
+
+}  // namespace detail
+
+/// Sets the number of threads every later call of the CPU backend may use,
+/// from any thread of the process (loops and matrix products alike).
 inline void set_num_threads(int n) {
   if (n < 1) throw ValueError("vae::set_num_threads: thread count is " + std::to_string(n) + ", expected >= 1");
+  detail::thread_setting() = n;
+}
+
+/// The number of threads the CPU backend uses: set_num_threads's value, or
+/// OpenMP's default before it is called.
+inline int num_threads() {
+  const int n = detail::thread_setting();
 #if defined(_OPENMP)
-  omp_set_num_threads(n);
-#endif
-  Eigen::setNbThreads(n);
-#if defined(VAE_USE_BLAS) && defined(VAE_OPENBLAS)
-  openblas_set_num_threads(n);
+  return n > 0 ? n : omp_get_max_threads();
+#else
+  return n > 0 ? n : 1;
 #endif
 }
 
-/// The number of threads the CPU backend uses.
-inline int num_threads() {
+namespace detail {
+
+/// Threads for a parallel region started now on this thread: 1 inside a
+/// model call that overlaps another one, or inside a parallel region.
+inline int region_threads() {
+  const ThreadCallState& t = this_thread_call();
 #if defined(_OPENMP)
-  return omp_get_max_threads();
-#else
-  return 1;
+  if (!t.alone || omp_in_parallel()) return 1;
 #endif
+  const int n = num_threads();
+  return t.cap > 0 && t.cap < n ? t.cap : n;
 }
+
+/// Caps the threads of every call made from this thread while it lives
+/// (0: no cap); the trainer's ThreadTuner uses it.
+class ThreadCap {
+ public:
+  explicit ThreadCap(int cap) : saved_(this_thread_call().cap) { set(cap); }
+  ~ThreadCap() { this_thread_call().cap = saved_; }
+  void set(int cap) { this_thread_call().cap = cap; }
+  ThreadCap(const ThreadCap&) = delete;
+  ThreadCap& operator=(const ThreadCap&) = delete;
+
+ private:
+  int saved_;
+};
+
+}  // namespace detail
+
+/// One model call (encode, decode, train_step, ...) for the scheduling of
+/// threads above: it counts the calls in flight, and a call that starts while
+/// another one runs anywhere in the process, on any thread, uses one thread.
+/// Nested calls on one thread count once. A backend without threads of its
+/// own needs nothing (the primary template in backend.hpp).
+template <>
+class CallScope<Cpu> {
+ public:
+  CallScope() {
+    detail::ThreadCallState& t = detail::this_thread_call();
+    if (t.depth++ == 0) t.alone = detail::calls_in_flight().fetch_add(1) == 0;
+  }
+  ~CallScope() {
+    detail::ThreadCallState& t = detail::this_thread_call();
+    if (--t.depth == 0) {
+      detail::calls_in_flight().fetch_sub(1);
+      t.alone = true;
+    }
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+};
 
 /// Host memory, 64-byte aligned through Eigen. Grows on reserve(), never
 /// shrinks, so a workspace stops allocating once it has seen its largest batch.
@@ -64,6 +172,7 @@ template <class S>
 class Buffer<Cpu, S> {
  public:
   Buffer() = default;
+  /// n scalars, zeroed.
   explicit Buffer(Index n) { storage_.setZero(n); }
 
   /// Makes room for at least n scalars; keeps nothing of the old contents
@@ -71,8 +180,11 @@ class Buffer<Cpu, S> {
   void reserve(Index n) {
     if (n > storage_.size()) storage_.resize(n);
   }
+  /// Capacity in scalars.
   Index size() const { return storage_.size(); }
+  /// The first scalar (null when empty).
   S* data() { return storage_.data(); }
+  /// The first scalar, read-only.
   const S* data() const { return storage_.data(); }
 
  private:
@@ -111,57 +223,129 @@ void eigen_gemm_assign(S alpha, const AE& a, const BE& b, S beta, MapM<S>& c) {
   }
 }
 
-}  // namespace detail
+/// Products below this many multiply-adds run on one thread (OpenBLAS's
+/// own threshold, 65536 x 4, below which it never starts threads): a team
+/// costs more than it saves there.
+inline constexpr double kParallelMultiplyAdds = 262144;
+/// OpenBLAS's threshold for GEMV (2304 x 4 elements of A).
+inline constexpr double kParallelGemvElements = 9216;
 
+/// C = alpha op(A) op(B) + beta C on the calling thread alone: OpenBLAS (at
+/// one thread through on_one_thread wherever it would start threads), or
+/// Eigen's GEMM without BLAS.
 template <class S>
-struct Ops<Cpu, S> {
-  static_assert(is_supported_scalar_v<S>, "vae::Ops<Cpu, S>: S must be float or double");
-  using Context = Cpu::Context;
-
-  /// C = alpha * op(A) * op(B) + beta * C, all column-major.
-  static void gemm(const Context&, Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S beta, View<S> c) {
+void gemm_block(Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S beta, View<S> c) {
 #if defined(VAE_USE_BLAS)
-    const auto m = static_cast<int>(c.rows), n = static_cast<int>(c.cols);
-    const auto k = static_cast<int>(ta == Trans::No ? a.cols : a.rows);
-    const auto opa = ta == Trans::No ? CblasNoTrans : CblasTrans;
-    const auto opb = tb == Trans::No ? CblasNoTrans : CblasTrans;
-    if (n == 1 && tb == Trans::No) {
-      // One column (single-sample inference): GEMV, which OpenBLAS splits over
-      // threads without GEMM's packing; about 3x faster at 512 x 784.
-      const int rows = static_cast<int>(a.rows), cols = static_cast<int>(a.cols);
+  const auto m = static_cast<int>(c.rows), n = static_cast<int>(c.cols);
+  const auto k = static_cast<int>(ta == Trans::No ? a.cols : a.rows);
+  const auto opa = ta == Trans::No ? CblasNoTrans : CblasTrans;
+  const auto opb = tb == Trans::No ? CblasNoTrans : CblasTrans;
+  if (n == 1 && tb == Trans::No) {
+    // One column (single-sample inference): GEMV, without GEMM's packing.
+    const int rows = static_cast<int>(a.rows), cols = static_cast<int>(a.cols);
+    const auto gemv = [&] {
       if constexpr (std::is_same_v<S, float>) {
         cblas_sgemv(CblasColMajor, opa, rows, cols, alpha, a.data, int(a.ld), b.data, 1, beta, c.data, 1);
       } else {
         cblas_dgemv(CblasColMajor, opa, rows, cols, alpha, a.data, int(a.ld), b.data, 1, beta, c.data, 1);
       }
-      return;
-    }
+    };
+    double(rows) * double(cols) >= kParallelGemvElements ? on_one_thread(gemv) : gemv();
+    return;
+  }
+  const auto product = [&] {
     if constexpr (std::is_same_v<S, float>) {
       cblas_sgemm(CblasColMajor, opa, opb, m, n, k, alpha, a.data, int(a.ld), b.data, int(b.ld), beta, c.data, int(c.ld));
     } else {
       cblas_dgemm(CblasColMajor, opa, opb, m, n, k, alpha, a.data, int(a.ld), b.data, int(b.ld), beta, c.data, int(c.ld));
     }
+  };
+  double(m) * double(n) * double(k) >= kParallelMultiplyAdds ? on_one_thread(product) : product();
 #else
-    auto ma = detail::map(a);
-    auto mb = detail::map(b);
-    auto mc = detail::map(c);
-    if (ta == Trans::No && tb == Trans::No) detail::eigen_gemm_assign(alpha, ma, mb, beta, mc);
-    if (ta == Trans::No && tb == Trans::Yes) detail::eigen_gemm_assign(alpha, ma, mb.transpose(), beta, mc);
-    if (ta == Trans::Yes && tb == Trans::No) detail::eigen_gemm_assign(alpha, ma.transpose(), mb, beta, mc);
-    if (ta == Trans::Yes && tb == Trans::Yes)
-      detail::eigen_gemm_assign(alpha, ma.transpose(), mb.transpose(), beta, mc);
+  on_one_thread([&] {
+    auto ma = map(a);
+    auto mb = map(b);
+    auto mc = map(c);
+    if (ta == Trans::No && tb == Trans::No) eigen_gemm_assign(alpha, ma, mb, beta, mc);
+    if (ta == Trans::No && tb == Trans::Yes) eigen_gemm_assign(alpha, ma, mb.transpose(), beta, mc);
+    if (ta == Trans::Yes && tb == Trans::No) eigen_gemm_assign(alpha, ma.transpose(), mb, beta, mc);
+    if (ta == Trans::Yes && tb == Trans::Yes) eigen_gemm_assign(alpha, ma.transpose(), mb.transpose(), beta, mc);
+  });
 #endif
+}
+
+/// Block edges: rows of C in multiples of 16, columns in multiples of 8 (the
+/// register tiles of OpenBLAS's x86 kernels divide them), so that every row
+/// and column falls in the same tile position as in the undivided product.
+inline constexpr Index kRowUnit = 16, kColUnit = 8;
+/// Blocks of a large product with Eigen's GEMM, whatever the thread count.
+inline constexpr Index kEigenParts = 4;
+
+/// op(A) rows [first, first + n) and op(B) columns [first, first + n).
+template <class S>
+ConstView<S> op_rows(ConstView<S> a, Trans ta, Index first, Index n) {
+  return ta == Trans::No ? a.row_block(first, n) : a.col_block(first, n);
+}
+template <class S>
+ConstView<S> op_cols(ConstView<S> b, Trans tb, Index first, Index n) {
+  return tb == Trans::No ? b.col_block(first, n) : b.row_block(first, n);
+}
+
+}  // namespace detail
+
+/// The CPU backend's primitives, the contract every backend provides: GEMM,
+/// the generic loops for_each and column_sums that run the library's kernels,
+/// reductions, normal numbers and copies. Views point to host memory.
+template <class S>
+struct Ops<Cpu, S> {
+  static_assert(is_supported_scalar_v<S>, "vae::Ops<Cpu, S>: S must be float or double");
+  /// The CPU's context (empty).
+  using Context = Cpu::Context;
+
+  /// C = alpha * op(A) * op(B) + beta * C, all column-major. A large C is
+  /// cut along its longer side into blocks (rows of C take rows of op(A),
+  /// columns take columns of op(B)), each one single-threaded product, shared
+  /// among the threads. Element (i, j) is summed over k in the same order
+  /// whatever the thread count: OpenBLAS blocks k by a fixed panel size
+  /// whatever m and n, so its blocks may follow the thread count; Eigen sizes
+  /// its k blocks from m and n too, so its blocks never depend on it.
+  static void gemm(const Context&, Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S beta, View<S> c) {
+    const Index m = c.rows, n = c.cols, k = ta == Trans::No ? a.cols : a.rows;
+    if (double(m) * double(n) * double(k) < detail::kParallelMultiplyAdds) {
+      detail::gemm_block(ta, tb, alpha, a, b, beta, c);
+      return;
+    }
+    const bool by_rows = m >= n;
+    const Index extent = by_rows ? m : n, unit = by_rows ? detail::kRowUnit : detail::kColUnit;
+    const Index threads = std::min<Index>(detail::region_threads(), (extent + unit - 1) / unit);
+#if defined(VAE_USE_BLAS)
+    const Index parts = threads;
+#else
+    const Index parts = detail::kEigenParts;
+#endif
+    const Index per = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
+    const Index blocks = (extent + per - 1) / per;
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1 && blocks > 1)
+    for (Index block = 0; block < blocks; ++block) {
+      const Index first = block * per, count = std::min(per, extent - first);
+      if (by_rows) {
+        detail::gemm_block(ta, tb, alpha, detail::op_rows(a, ta, first, count), b, beta, c.row_block(first, count));
+      } else {
+        detail::gemm_block(ta, tb, alpha, a, detail::op_cols(b, tb, first, count), beta, c.col_block(first, count));
+      }
+    }
   }
 
   /// f.apply<T>(i, j) for every element (i, j) of a rows x cols grid, where
-  /// T = Packet<S> stands for rows [i, i + kPacketSize) of column j and
+  /// T = `Packet<S>` stands for rows [i, i + kPacketSize) of column j and
   /// T = S for the ragged tail of a column. Columns (and, for tall grids,
-  /// blocks of rows) are shared among the OpenMP threads.
+  /// blocks of rows) are shared among the threads (detail::region_threads).
   template <class F>
   static void for_each(const Context&, Index rows, Index cols, const F& f) {
     const Index row_blocks = (rows + detail::kRowBlock - 1) / detail::kRowBlock;
     const Index tasks = row_blocks * cols;
-#pragma omp parallel for schedule(static) if (rows * cols >= detail::kParallelElements)
+#pragma omp parallel for schedule(static) num_threads(detail::region_threads()) \
+    if (rows * cols >= detail::kParallelElements)
     for (Index task = 0; task < tasks; ++task) {
       const Index j = task / row_blocks, first = (task % row_blocks) * detail::kRowBlock;
       const Index last = std::min(rows, first + detail::kRowBlock);
@@ -176,7 +360,8 @@ struct Ops<Cpu, S> {
   /// in a fixed order, so the sums do not depend on the thread count.
   template <class F>
   static void column_sums(const Context&, Index rows, Index cols, const F& f, View<S> out) {
-#pragma omp parallel for schedule(static) if (rows * cols >= detail::kParallelElements)
+#pragma omp parallel for schedule(static) num_threads(detail::region_threads()) \
+    if (rows * cols >= detail::kParallelElements)
     for (Index j = 0; j < cols; ++j) {
       Packet<S> packets = Packet<S>::Zero();
       Index i = 0;
@@ -197,6 +382,7 @@ struct Ops<Cpu, S> {
 
   /// Sum of every element, in column order.
   static S sum(const Context&, ConstView<S> v) { return sum(v); }
+  /// The same without a context.
   static S sum(ConstView<S> v) {
     double total = 0;
     for (Index j = 0; j < v.cols; ++j) total += static_cast<double>(detail::map(v).col(j).sum());
@@ -237,6 +423,7 @@ struct Ops<Cpu, S> {
   /// Host input used in place: on the CPU a batch needs no copy.
   static ConstView<S> stage(const Context&, ConstView<S> host, Buffer<Cpu, S>&) { return host; }
 
+  /// v = 0.
   static void set_zero(const Context&, View<S> v) { detail::map(v).setZero(); }
 
   /// True when every element is finite.

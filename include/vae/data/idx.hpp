@@ -7,12 +7,13 @@
 //           bytes, image after image, each image row after row;
 //   labels: magic 0x00000801, count (2 x u32), then count bytes.
 // With zlib (VAE_WITH_ZLIB, set by the vae::vae target when zlib is found)
-// gzread reads gzip and raw files alike; without it, raw files are read and a
-// gzip file is refused with a message that says so. Before any large allocation
+// gzip files (one or more members) and raw files are read alike; without it,
+// raw files are read and a gzip file is refused with a message that says so. Before any large allocation
 // the payload is checked against what the file can hold: the file size for a
 // raw file; for a gzip file the bytes are read in chunks, so memory grows only
 // with data that is really there. A file must end exactly where its header
-// says: truncation and trailing bytes are both errors.
+// says: truncation and trailing bytes are both errors, and so are bytes after
+// a gzip file's last member.
 
 #include <sys/stat.h>
 #if defined(VAE_WITH_ZLIB)
@@ -36,7 +37,9 @@
 
 namespace vae::io {
 
+/// First word of an IDX image file.
 inline constexpr std::uint32_t kIdxImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
+/// First word of an IDX label file.
 inline constexpr std::uint32_t kIdxLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
 /// Largest image side accepted; anything larger is taken for a corrupt header.
 inline constexpr std::uint32_t kIdxMaxSide = 4096;
@@ -53,6 +56,7 @@ struct Dataset {
   Index rows = 0;  ///< image height
   Index cols = 0;  ///< image width
 
+  /// Pixels per image: rows * cols.
   Index features() const { return rows * cols; }
   /// Number of images.
   Index size() const { return features() > 0 ? static_cast<Index>(pixels.size()) / features() : 0; }
@@ -62,6 +66,7 @@ struct Dataset {
   }
 };
 
+/// Which of MNIST's files load_mnist reads: train-* (60,000 images) or t10k-* (10,000).
 enum class Split { Train, Test };
 
 namespace detail {
@@ -77,40 +82,71 @@ inline std::uint32_t big_endian32(const unsigned char* p) {
 }
 
 #if defined(VAE_WITH_ZLIB)
-/// A gzip-or-raw input file. Every error names the path.
+/// A gzip-or-raw input file: gzip when it starts with gzip's magic bytes
+/// (1f 8b), raw otherwise. A gzip file may hold several members, read one
+/// after the other as gunzip does; bytes after the last member that do not
+/// start another one are an error (gzread would drop them silently), as
+/// trailing bytes in a raw file are. Every error names the path.
 class GzInput {
  public:
-  explicit GzInput(std::string path) : path_(std::move(path)) {
+  explicit GzInput(std::string path) : path_(std::move(path)), in_(kInputBytes) {
     errno = 0;
-    file_ = gzopen(path_.c_str(), "rb");
-    if (file_ == nullptr)
-      throw IoError(path_ + ": cannot open: " + (errno != 0 ? std::strerror(errno) : "out of memory"));
-    gzbuffer(file_, 1u << 17);
+    file_ = std::fopen(path_.c_str(), "rb");
+    if (file_ == nullptr) throw IoError(path_ + ": cannot open: " + std::strerror(errno));
+    try {
+      fill();
+      gzip_ = avail_ >= 2 && next_[0] == 0x1f && next_[1] == 0x8b;
+      // 16 + MAX_WBITS: a gzip header and trailer around the deflate data.
+      if (gzip_ && inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK)
+        throw IoError(path_ + ": cannot start zlib's decompressor (out of memory)");
+    } catch (...) {
+      std::fclose(file_);
+      throw;
+    }
   }
   GzInput(const GzInput&) = delete;
   GzInput& operator=(const GzInput&) = delete;
-  ~GzInput() { gzclose(file_); }
+  ~GzInput() {
+    if (gzip_) inflateEnd(&zs_);
+    std::fclose(file_);
+  }
 
   /// Reads up to n bytes; fewer only at the end of the (decompressed) data.
   std::size_t read(void* dst, std::size_t n) {
-    auto* p = static_cast<unsigned char*>(dst);
-    std::size_t total = 0;
-    while (total < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - total, std::size_t(1) << 24));
-      const int got = gzread(file_, p + total, chunk);
-      if (got < 0) fail();
-      total += static_cast<std::size_t>(got);
-      if (got < static_cast<int>(chunk)) break;
+    auto* out = static_cast<unsigned char*>(dst);
+    if (!gzip_) {
+      const std::size_t buffered = std::min(n, avail_);
+      std::memcpy(out, next_, buffered);
+      next_ += buffered;
+      avail_ -= buffered;
+      const std::size_t got = buffered + std::fread(out + buffered, 1, n - buffered, file_);
+      if (std::ferror(file_)) throw IoError(path_ + ": cannot read: " + std::strerror(errno));
+      return got;
     }
-    int code = Z_OK;
-    gzerror(file_, &code);
-    // zlib returns the data decoded so far from a cut-off gzip stream and
-    // flags Z_BUF_ERROR; the caller's size checks would report it as a short
-    // file, but the real cause is clearer.
-    if (code == Z_BUF_ERROR)
-      throw FormatError(path_ + ": the gzip stream is truncated (unexpected end of file after " +
-                        std::to_string(static_cast<long long>(gztell(file_))) + " decompressed bytes)");
-    if (code != Z_OK) fail();
+    std::size_t total = 0;
+    while (total < n && !(member_ended_ && !next_member())) {
+      if (avail_ == 0) fill();
+      const auto want = static_cast<uInt>(std::min<std::size_t>(n - total, std::size_t(1) << 30));
+      zs_.next_in = const_cast<unsigned char*>(next_);  // const only under ZLIB_CONST
+      zs_.avail_in = static_cast<uInt>(avail_);
+      zs_.next_out = out + total;
+      zs_.avail_out = want;
+      const int code = inflate(&zs_, Z_NO_FLUSH);
+      next_ = zs_.next_in;
+      avail_ = zs_.avail_in;
+      total += want - zs_.avail_out;
+      decompressed_ += want - zs_.avail_out;
+      if (code == Z_STREAM_END) member_ended_ = true;
+      // Z_BUF_ERROR: no progress possible, which with the input used up and
+      // the file at its end means the stream was cut off.
+      else if (code == Z_BUF_ERROR && avail_ == 0 && at_eof_)
+        throw FormatError(path_ + ": the gzip stream is truncated (unexpected end of file after " +
+                          std::to_string(decompressed_) + " decompressed bytes)");
+      else if (code == Z_MEM_ERROR)
+        throw IoError(path_ + ": out of memory while decompressing");
+      else if (code != Z_OK && code != Z_BUF_ERROR)
+        throw FormatError(path_ + ": corrupt gzip data: " + (zs_.msg != nullptr ? zs_.msg : "unknown zlib error"));
+    }
     return total;
   }
 
@@ -123,8 +159,8 @@ class GzInput {
     return n;
   }
 
-  /// True when the file is gzip-compressed (valid after the first read).
-  bool compressed() { return gzdirect(file_) == 0; }
+  /// True when the file is gzip-compressed.
+  bool compressed() const { return gzip_; }
   /// Size of the file on disk in bytes.
   std::uint64_t file_size() const {
     struct stat st {};
@@ -134,15 +170,44 @@ class GzInput {
   const std::string& path() const { return path_; }
 
  private:
-  [[noreturn]] void fail() {
-    int code = Z_OK;
-    const char* msg = gzerror(file_, &code);
-    if (code == Z_ERRNO) throw IoError(path_ + ": cannot read: " + std::strerror(errno));
-    throw FormatError(path_ + ": corrupt gzip data: " + (msg != nullptr ? msg : "unknown zlib error"));
+  static constexpr std::size_t kInputBytes = std::size_t(1) << 17;
+
+  /// Moves the unread input to the front of the buffer and reads after it.
+  void fill() {
+    std::memmove(in_.data(), next_ == nullptr ? in_.data() : next_, avail_);
+    next_ = in_.data();
+    const std::size_t got = std::fread(in_.data() + avail_, 1, in_.size() - avail_, file_);
+    if (std::ferror(file_)) throw IoError(path_ + ": cannot read: " + std::strerror(errno));
+    avail_ += got;
+    read_ += got;
+    at_eof_ = std::feof(file_) != 0;
+  }
+
+  /// After a member's end: true when another member follows, false at the
+  /// end of the file; throws for anything else.
+  bool next_member() {
+    if (avail_ < 2 && !at_eof_) fill();
+    if (avail_ == 0) return false;
+    if (avail_ < 2 || next_[0] != 0x1f || next_[1] != 0x8b) {
+      const std::uint64_t offset = read_ - avail_;
+      const std::uint64_t size = file_size();
+      throw FormatError(path_ + ": " + (size > offset ? std::to_string(size - offset) : std::string("some")) +
+                        " bytes after the end of the gzip data (from byte " + std::to_string(offset) +
+                        ") are not another gzip member; expected the file to end there");
+    }
+    inflateReset(&zs_);
+    member_ended_ = false;
+    return true;
   }
 
   std::string path_;
-  gzFile file_ = nullptr;
+  std::FILE* file_ = nullptr;
+  std::vector<unsigned char> in_;
+  const unsigned char* next_ = nullptr;  // unread input: [next_, next_ + avail_)
+  std::size_t avail_ = 0;
+  std::uint64_t read_ = 0, decompressed_ = 0;  // bytes read from the file, bytes inflated
+  bool at_eof_ = false, gzip_ = false, member_ended_ = false;
+  z_stream zs_{};
 };
 #else
 /// A raw input file (this build has no zlib). Every error names the path.

@@ -42,17 +42,31 @@ struct AdamUpdate {
 
 /// Adam's settings; PyTorch's defaults.
 struct AdamOptions {
+  /// Learning rate, > 0.
   double lr = 1e-3;
+  /// Decay of the first moment, in [0, 1).
   double beta1 = 0.9;
+  /// Decay of the second moment, in [0, 1).
   double beta2 = 0.999;
+  /// Added to the denominator's sqrt(v_hat), > 0.
   double eps = 1e-8;
   /// L2 penalty added to the gradient (PyTorch's Adam `weight_decay`).
   double weight_decay = 0.0;
-  /// When > 0, gradients whose L2 norm exceeds it are scaled down to it
-  /// before the update (PyTorch's clip_grad_norm_ then step).
+  /// When > 0, the gradient is scaled by clip_coefficient(max_grad_norm,
+  /// its L2 norm) before the update (PyTorch's clip_grad_norm_ then step).
   double max_grad_norm = 0.0;
 };
 
+/// The factor gradient-norm clipping scales the gradient by, as PyTorch's
+/// clip_grad_norm_ computes it: max_norm / (norm + 1e-6), used only when
+/// below 1. The 1e-6 keeps a zero norm finite, and makes a gradient whose
+/// norm equals the limit shrink very slightly, as it does in PyTorch.
+inline double clip_coefficient(double max_norm, double norm) {
+  const double c = max_norm / (norm + 1e-6);
+  return c < 1.0 ? c : 1.0;
+}
+
+/// Throws ValueError naming the first field out of its range.
 inline void validate(const AdamOptions& o) {
   auto fail = [](const char* field, double value, const char* expected) {
     throw ValueError(std::string("vae::AdamOptions.") + field + " is " + std::to_string(value) + ", expected " +
@@ -67,12 +81,18 @@ inline void validate(const AdamOptions& o) {
     fail("max_grad_norm", o.max_grad_norm, "a finite value >= 0 (0 disables clipping)");
 }
 
+/// PyTorch's Adam over one flat parameter buffer, in one pass per element:
+/// the settings (AdamOptions) and the per-run state (moments, step count) on
+/// backend B. Its step() is what a model's train_step calls.
 template <class S = float, class B = Cpu>
 class Adam {
  public:
+  /// The backend's primitives.
   using Ops = vae::Ops<B, S>;
+  /// The backend's context the updates run on.
   using Context = typename B::Context;
 
+  /// Throws ValueError for invalid options; the state is sized on the first step.
   explicit Adam(AdamOptions options = {}, Context ctx = {}) : options_(options), ctx_(std::move(ctx)) {
     validate(options_);
   }
@@ -92,7 +112,7 @@ class Adam {
     last_grad_norm_ = -1;
     if (options_.max_grad_norm > 0) {
       last_grad_norm_ = std::sqrt(static_cast<double>(Ops::squared_norm(ctx_, grads)));
-      if (last_grad_norm_ > options_.max_grad_norm) scale = S(options_.max_grad_norm / last_grad_norm_);
+      scale = S(clip_coefficient(options_.max_grad_norm, last_grad_norm_));
     }
     ++steps_;
     const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
@@ -103,7 +123,10 @@ class Adam {
     Ops::for_each(ctx_, n, 1, update);
   }
 
+  /// The current settings.
   const AdamOptions& options() const { return options_; }
+  /// Changes the settings (the learning rate of a schedule, say); keeps the
+  /// state. Throws ValueError for invalid options.
   void set_options(const AdamOptions& options) {
     validate(options);
     options_ = options;
@@ -115,9 +138,11 @@ class Adam {
   /// Number of parameters the state is sized for (0 before the first step).
   Index size() const { return size_; }
 
+  /// @{
   /// First and second moments (n each); empty before the first step.
   ConstView<S> first_moment() const { return make_view<S>(m_.data(), size_, 1); }
   ConstView<S> second_moment() const { return make_view<S>(v_.data(), size_, 1); }
+  /// @}
 
   /// Copies the moments to host arrays of size() scalars each.
   void download_state(S* m, S* v) const {

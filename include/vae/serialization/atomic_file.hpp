@@ -61,6 +61,9 @@ inline int create_temp_beside(const std::string& path, std::string& temp) {
 
 }  // namespace detail
 
+/// A file written so that readers see the old contents or all of the new ones:
+/// write() into a temporary file beside `path`, then commit(). Every failure
+/// throws IoError naming the path and removes the temporary file.
 class AtomicFile {
  public:
   /// Opens a temporary file beside `path` for writing.
@@ -78,6 +81,7 @@ class AtomicFile {
     }
   }
 
+  /// Appends n bytes to the temporary file (retrying short writes).
   void write(const void* data, std::size_t n) {
     const char* p = static_cast<const char*>(data);
     while (n > 0) {
@@ -90,6 +94,7 @@ class AtomicFile {
       n -= static_cast<std::size_t>(w);
     }
   }
+  /// Appends the bytes of s.
   void write(const std::string& s) { write(s.data(), s.size()); }
 
   /// Flushes to disk, renames over the target, and flushes the folder's new
@@ -112,7 +117,9 @@ class AtomicFile {
     sync_folder();
   }
 
+  /// The target path.
   const std::string& path() const { return path_; }
+  /// The temporary file's path (`path` + ".tmp-" + six letters or digits).
   const std::string& temp_path() const { return temp_; }
 
  private:

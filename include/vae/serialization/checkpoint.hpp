@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -50,20 +51,28 @@
 
 namespace vae::io {
 
+/// The first 8 bytes of every checkpoint.
 inline constexpr char kCheckpointMagic[8] = {'V', 'A', 'E', 'C', 'K', 'P', 'T', '\0'};
+/// The format save_checkpoint writes (load_checkpoint also reads format 1).
 inline constexpr std::uint32_t kCheckpointVersion = 2;
 
 /// Where training stands: the next epoch to run and the run's seed.
 struct TrainingPosition {
+  /// The first epoch a resumed run trains (0-based).
   std::int64_t next_epoch = 0;
+  /// TrainOptions::seed of the run.
   std::uint64_t seed = 0;
 };
 
 /// What a checkpoint's header and architecture say.
 struct CheckpointInfo {
+  /// The file's format, 1 or 2.
   std::uint32_t version = 0;
+  /// The model the file holds (format 1: the blog's sizes, ReLU).
   Architecture architecture;
+  /// Whether Adam's moments and step count follow the parameters.
   bool has_optimizer = false;
+  /// Whether a TrainingPosition is stored.
   bool has_position = false;
   /// e.g. "VAE 784-512-2 relu (float)".
   std::string shape() const { return architecture.describe(); }
@@ -261,6 +270,16 @@ inline void check_field(bool ok, const std::string& path, const char* field, dou
     throw FormatError(path + ": field '" + field + "' is " + std::to_string(value) + ", expected " + expected);
 }
 
+/// Every element of `v` finite (and >= 0 when `non_negative`); the message
+/// names the field, the first bad element and its value.
+template <class S>
+void check_elements(const Vector<S>& v, const std::string& path, const char* field, bool non_negative) {
+  for (Index i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]) || (non_negative && v[i] < S(0)))
+      throw FormatError(path + ": field '" + field + "' holds " + std::to_string(double(v[i])) + " at index " +
+                        std::to_string(i) + ", expected " + (non_negative ? "finite values >= 0" : "finite values"));
+}
+
 template <class S>
 CheckpointContents<S> parse_contents(const std::string& path, const std::vector<unsigned char>& bytes,
                                      const CheckpointInfo& info, std::size_t at, Index parameter_count) {
@@ -273,11 +292,13 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
   c.objective.reconstruction = static_cast<Reconstruction>(rec);
   c.objective.kl = static_cast<KlForm>(kl);
   const double beta = r.get<double>("objective.beta");
-  check_field(beta >= 0 && std::isfinite(beta), path, "objective.beta", beta, "a finite value >= 0");
+  // Stored as a double, used as S: it must fit S (1e300 would become inf in a float model).
+  check_field(beta >= 0 && beta <= double(std::numeric_limits<S>::max()), path, "objective.beta", beta,
+              "a finite value >= 0 within the model's scalar type");
   c.objective.beta = static_cast<S>(beta);
   c.params.resize(parameter_count);
   r.get_array(c.params.data(), std::size_t(parameter_count), "parameters");
-  if (!c.params.allFinite()) throw FormatError(path + ": the parameters contain NaN or infinite values");
+  check_elements(c.params, path, "parameters", false);
   if (info.has_optimizer) {
     AdamOptions& a = c.adam;
     for (double* f : {&a.lr, &a.beta1, &a.beta2, &a.eps, &a.weight_decay}) *f = r.get<double>("optimizer settings");
@@ -287,14 +308,14 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
     check_field(a.eps > 0 && std::isfinite(a.eps), path, "optimizer.eps", a.eps, "a finite value > 0");
     check_field(a.weight_decay >= 0 && std::isfinite(a.weight_decay), path, "optimizer.weight_decay", a.weight_decay,
                 "a finite value >= 0");
-    c.steps = r.get<std::int64_t>("optimizer steps");
+    c.steps = r.get<std::int64_t>("optimizer.steps");
     check_field(c.steps >= 0, path, "optimizer.steps", double(c.steps), "a count >= 0");
     c.m.resize(parameter_count);
     c.v.resize(parameter_count);
     r.get_array(c.m.data(), std::size_t(parameter_count), "optimizer first moment");
     r.get_array(c.v.data(), std::size_t(parameter_count), "optimizer second moment");
-    if (!c.m.allFinite() || !c.v.allFinite() || (parameter_count > 0 && c.v.minCoeff() < S(0)))
-      throw FormatError(path + ": the optimizer moments are not finite, or a second moment is negative");
+    check_elements(c.m, path, "optimizer.first_moment", false);
+    check_elements(c.v, path, "optimizer.second_moment", true);
   }
   if (info.has_position) {
     c.position.next_epoch = r.get<std::int64_t>("position.next_epoch");

@@ -22,36 +22,55 @@
 #include "vae/models/requirements.hpp"
 #include "vae/train/progress.hpp"
 #include "vae/train/sources.hpp"
+#include "vae/train/thread_tuner.hpp"
 
 namespace vae {
 
+/// How fit() trains: epochs, batches, the seed of every random stream,
+/// progress output and data-parallel settings.
 struct TrainOptions {
+  /// Epochs to train to: the run ends after epoch epochs - 1 (0-based).
   int epochs = 20;
+  /// Samples per training step (the last batch of an epoch may be smaller).
   Index batch_size = 128;
+  /// Seeds the shuffle, the VAE's noise and the test evaluation's noise.
   std::uint64_t seed = 0;
+  /// Visit the training samples in a new order each epoch.
   bool shuffle = true;
   /// Batch size used to evaluate the test set (memory, not results).
   Index eval_batch_size = 1000;
   /// First epoch to run (0-based); epochs [start_epoch, epochs) are run.
   int start_epoch = 0;
+  /// On the CPU backend with more than one thread: time the steps and run
+  /// on one thread while that is faster, as when another process keeps a
+  /// core busy (train/thread_tuner.hpp). Results do not depend on it.
+  bool adapt_threads = true;
   /// Where progress goes; nullptr = silent.
   std::ostream* progress = nullptr;
+  /// How progress is drawn on `progress`.
   ProgressStyle style = ProgressStyle::Lines;
   /// Data-parallel training (vae/parallel/mpi.hpp sets these): this
   /// process's part of every epoch and of the noise stream, and a function
   /// that sums n doubles across processes in place, so that the reported
   /// losses are those of the whole epoch. The defaults train alone.
   Shard shard;
+  /// Empty when training alone.
   std::function<void(double* values, int n)> sum_across;
 };
 
 /// Per-sample losses of one epoch.
 struct EpochStats {
+  /// The epoch (0-based).
   int epoch = 0;  // 0-based
+  /// Mean training loss per sample over the epoch's steps.
   LossParts<double> train;
+  /// Loss per sample on the test set after the epoch (when has_test).
   LossParts<double> test;
+  /// Whether a test set was evaluated.
   bool has_test = false;
+  /// Wall time of the epoch's training steps.
   double seconds = 0;
+  /// Training samples (of all processes) per second.
   double samples_per_second = 0;
 };
 
@@ -152,6 +171,7 @@ LossParts<double> evaluate(const Model& model, Src& source, Rng& rng) {
   return detail::divide(sum, double(n));
 }
 
+/// @{
 /// The same over all of a byte data set (values byte / 255), or of a matrix
 /// (one sample per column), in batches of batch_size (memory, not results).
 template <class Model>
@@ -165,6 +185,7 @@ LossParts<double> evaluate(const Model& model, const Matrix<typename Model::Scal
   MatrixBatcher<typename Model::Scalar> batches(data, batch_size, 0, /*shuffle=*/false);
   return evaluate(model, batches, rng);
 }
+/// @}
 
 /// Trains `model` with `optimizer` on `train` (a batch source) for epochs
 /// [start_epoch, epochs), evaluating on `test` (when not null) after each
@@ -187,6 +208,9 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
     const Index size = train.size();
     const Index batches = size > 0 ? (size + options.batch_size - 1) / options.batch_size : 0;
     ProgressReporter progress(options.progress, options.style, options.epochs, batches);
+    // One process only: under data parallelism a step's time includes the other processes'.
+    detail::ThreadTuner tuner(options.adapt_threads && options.shard.count == 1 &&
+                              std::is_same_v<typename Model::Backend, Cpu>);
     for (int epoch = options.start_epoch; epoch < options.epochs; ++epoch) {
       train.start_epoch(epoch);
       progress.start_epoch(epoch);
@@ -197,7 +221,9 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
       for (;; ++b) {
         const auto x = train.next();
         if (x.cols() == 0) break;
+        tuner.before_step();
         const auto parts = model.train_step(x, optimizer, noise);
+        tuner.after_step(x.cols());
         if (!std::isfinite(static_cast<double>(parts.total)))
           throw NumericError("vae::fit: the loss became " + std::to_string(static_cast<double>(parts.total)) +
                              " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +

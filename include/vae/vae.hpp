@@ -3,7 +3,8 @@
 // The one header a user includes: the core (models, layers, losses,
 // optimizer, training, data input, checkpoints) with no dependency beyond
 // Eigen, OpenMP and, when found, OpenBLAS and zlib. Pictures (PNG, GIF,
-// plots) are in vae/viz.hpp, target vae::viz.
+// plots) are in vae/viz.hpp, target vae::viz; weights as safetensors
+// (PyTorch's names) in vae/io/safetensors.hpp, target vae::safetensors.
 
 #include "vae/version.hpp"
 #include "vae/core/error.hpp"
@@ -30,5 +31,6 @@
 #include "vae/serialization/atomic_file.hpp"
 #include "vae/serialization/checkpoint.hpp"
 #include "vae/train/sources.hpp"
+#include "vae/train/binarize.hpp"
 #include "vae/train/progress.hpp"
 #include "vae/train/trainer.hpp"

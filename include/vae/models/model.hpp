@@ -15,6 +15,7 @@
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
 #include "vae/layers/latent.hpp"
+#include "vae/losses/importance.hpp"
 #include "vae/losses/objective.hpp"
 #include "vae/losses/reconstruction.hpp"
 #include "vae/models/architecture.hpp"
@@ -52,6 +53,10 @@ S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<
   return Ops<B, S>::sum(ctx, column_loss);
 }
 
+/// The skeleton of every model: encoder -> latent stage -> decoder ->
+/// reconstruction loss, over one flat parameter buffer and one flat gradient
+/// buffer. AutoencoderOf and VariationalAutoencoderOf derive from it, and its
+/// public methods are theirs. Mismatched parts fail to compile.
 template <class Enc, class Dec, class Latent>
 class Model {
   static_assert(is_encoder<Enc>::value,
@@ -72,36 +77,65 @@ class Model {
                 "vae: the decoder must output as many features as the encoder takes as input");
 
  public:
+  /// The scalar type of the encoder and the decoder.
   using Scalar = typename Enc::Scalar;
+  /// The backend tag of the encoder and the decoder.
   using Backend = typename Enc::Backend;
+  /// The backend's context (a CUDA stream and cuBLAS handle; empty on the CPU).
   using Context = typename Backend::Context;
+  /// The encoder.
   using EncoderType = Enc;
+  /// The decoder.
   using DecoderType = Dec;
+  /// DeterministicLatent or GaussianLatent.
   using LatentStage = Latent;
+  /// Features of a sample (rows of an input batch).
   static constexpr Index input_size = Enc::input_size;
+  /// Size of the code (rows of a latent batch).
   static constexpr Index latent_size = Enc::latent_size;
+  /// Length of the flat parameter (and gradient) buffer.
   static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
+  /// True for a VAE.
   static constexpr bool is_variational = Latent::is_variational;
 
  protected:
+  /// Short for Scalar.
   using S = Scalar;
+  /// The backend's primitives.
   using Ops = vae::Ops<Backend, S>;
 
   /// Activations of one batch (encoder, stage, decoder) and the staged input.
   struct Workspace {
+    /// The encoder's outputs.
     typename Enc::Workspace enc;
+    /// The latent stage's buffers.
     typename Latent::template Workspace<S, Backend> latent;
+    /// The decoder's outputs.
     typename Dec::Workspace dec;
+    /// @{
+    /// The staged input (In x B), dL/dz (Latent x B), each sample's loss (1 x B).
     Buffer<Backend, S> input, latent_grad, column_loss;
-    void reserve(Index batch) {
+    /// @}
+    /// @{
+    /// The importance-weighted bound's normalised weights (B x k) and each input's loss (B x 1).
+    Buffer<Backend, S> weights, bound;
+    /// @}
+    /// Grows every buffer to hold `batch` inputs with `samples` draws of z each
+    /// (k of the importance-weighted bound: the decoder sees batch x samples columns).
+    void reserve(Index batch, Index samples = 1) {
+      const Index columns = batch * samples;
       enc.reserve(batch);
-      latent.reserve(latent_size, batch);
-      dec.reserve(batch);
-      latent_grad.reserve(latent_size * batch);
-      column_loss.reserve(batch);
+      latent.reserve(latent_size, columns);
+      dec.reserve(columns);
+      latent_grad.reserve(latent_size * columns);
+      column_loss.reserve(columns);
+      weights.reserve(columns);
+      bound.reserve(batch);
     }
   };
 
+  /// Initial weights from Rng(seed), like PyTorch's nn.Linear default; throws
+  /// ValueError for an invalid objective.
   Model(std::uint64_t seed, Objective<S> objective, Context ctx)
       : ctx_(std::move(ctx)), objective_(objective), params_(parameter_count), grads_(parameter_count) {
     check_objective(objective_);
@@ -113,17 +147,20 @@ class Model {
     Ops::set_zero(ctx_, gradients());
     bind();
   }
+  /// A copy of the parameters, gradients and objective, with its own workspace.
   Model(const Model& other)
       : ctx_(other.ctx_), objective_(other.objective_), params_(parameter_count), grads_(parameter_count) {
     Ops::copy(ctx_, other.parameters(), parameters());
     Ops::copy(ctx_, other.gradients(), gradients());
     bind();
   }
+  /// Takes the other's buffers (its layers are bound to them anew).
   Model(Model&& other) noexcept
       : ctx_(std::move(other.ctx_)), objective_(other.objective_), params_(std::move(other.params_)),
         grads_(std::move(other.grads_)) {
     bind();
   }
+  /// Copies the objective, parameters and gradients; keeps this context.
   Model& operator=(const Model& other) {
     if (this != &other) {
       objective_ = other.objective_;
@@ -132,6 +169,7 @@ class Model {
     }
     return *this;
   }
+  /// Takes the other's context, objective and buffers.
   Model& operator=(Model&& other) noexcept {
     ctx_ = std::move(other.ctx_);
     objective_ = other.objective_;
@@ -146,14 +184,19 @@ class Model {
   /// All parameters, flat: the encoder's layers then the decoder's, each
   /// layer W (out x in, column-major) then b.
   View<S> parameters() { return make_view(params_.data(), parameter_count, 1); }
+  /// The parameters, read-only.
   ConstView<S> parameters() const { return make_view<S>(params_.data(), parameter_count, 1); }
   /// Gradients of the last compute_gradients/train_step, same layout.
   View<S> gradients() { return make_view(grads_.data(), parameter_count, 1); }
+  /// The gradients, read-only.
   ConstView<S> gradients() const { return make_view<S>(grads_.data(), parameter_count, 1); }
 
-  /// Host copies of the parameters / gradients, and replacing the parameters.
+  /// Host copy of the parameters.
   Vector<S> parameters_host() const { return to_host(parameters()); }
+  /// Host copy of the gradients.
   Vector<S> gradients_host() const { return to_host(gradients()); }
+  /// Replaces every parameter with `host` (parameter_count values, the layout
+  /// of parameters()); throws ShapeError for another length.
   void set_parameters(const Vector<S>& host) {
     if (host.size() != parameter_count)
       throw ShapeError("vae::set_parameters: got " + std::to_string(host.size()) + " values, the model has " +
@@ -161,7 +204,9 @@ class Model {
     Ops::upload(ctx_, host.data(), parameters());
   }
 
+  /// What the losses compute.
   const Objective<S>& objective() const { return objective_; }
+  /// Changes what the losses compute; throws ValueError for an invalid objective.
   void set_objective(const Objective<S>& objective) {
     check_objective(objective);
     objective_ = objective;
@@ -181,12 +226,16 @@ class Model {
     return a;
   }
 
+  /// The encoder (bound to its part of the parameters).
   const Enc& encoder() const { return enc_; }
+  /// The decoder (bound to its part of the parameters).
   const Dec& decoder() const { return dec_; }
+  /// The backend context every computation runs on.
   const Context& context() const { return ctx_; }
 
   /// The latent code of x (In x B): Latent x B (a VAE's is the mean of q(z|x)).
   Matrix<S> encode(const MatrixRef<S>& x) const {
+    const CallScope<Backend> call;
     check_batch(x, input_size, name(), "::encode", "input batch");
     Workspace ws;
     ws.reserve(x.cols());
@@ -195,6 +244,7 @@ class Model {
 
   /// x_hat = sigmoid(decoder(z)) for z (Latent x B); returns In x B in [0, 1].
   Matrix<S> decode(const MatrixRef<S>& z) const {
+    const CallScope<Backend> call;
     check_batch(z, latent_size, name(), "::decode", "latent batch");
     typename Dec::Workspace ws;
     ws.reserve(z.cols());
@@ -204,6 +254,7 @@ class Model {
 
   /// decoder(encode(x)): In x B in [0, 1].
   Matrix<S> reconstruct(const MatrixRef<S>& x) const {
+    const CallScope<Backend> call;
     check_batch(x, input_size, name(), "::reconstruct", "input batch");
     Workspace ws;
     ws.reserve(x.cols());
@@ -213,9 +264,10 @@ class Model {
   /// Loss per sample on x, without touching the gradients; a VAE draws one
   /// noise sample per input from rng (an autoencoder ignores it).
   LossParts<S> evaluate(const MatrixRef<S>& x, Rng& rng) const {
+    const CallScope<Backend> call;
     check_input(x, "::evaluate");
     Workspace ws;
-    ws.reserve(x.cols());
+    ws.reserve(x.cols(), samples_per_input());
     return loss(Ops::stage(ctx_, view_of(x), ws.input), ws, rng);
   }
 
@@ -223,14 +275,21 @@ class Model {
   /// and returns the loss per sample. No allocation once the largest batch
   /// has been seen.
   LossParts<S> compute_gradients(const MatrixRef<S>& x, Rng& rng) {
+    const CallScope<Backend> call;
     check_input(x, "::compute_gradients");
     Workspace& ws = train_ws_;
-    ws.reserve(x.cols());
+    ws.reserve(x.cols(), samples_per_input());
     const Index batch = x.cols();
     const ConstView<S> input = Ops::stage(ctx_, view_of(x), ws.input);
     View<S> z;
     const LossParts<S> parts = loss(input, ws, rng, &z);
     const View<S> code = ws.enc.out_view(batch);
+    if constexpr (is_variational) {
+      if (objective_.bound == Bound::ImportanceWeighted) {
+        enc_.backward(ctx_, input, ws.enc, importance_backward(ConstView<S>(code), z, ws), View<S>{});
+        return parts;
+      }
+    }
     const View<S> dz = make_view(ws.latent_grad.data(), latent_size, batch);
     dec_.backward(ctx_, z, ws.dec, ws.dec.out_view(batch), dz);
     const View<S> dcode =
@@ -246,6 +305,7 @@ class Model {
                   "vae: train_step's optimizer must provide step(vae::View<S> params, vae::ConstView<S> grads) "
                   "for the model's scalar type S, like vae::Adam<S, Backend>");
     if constexpr (is_optimizer<Opt, S>::value) {
+      const CallScope<Backend> call;  // the optimizer's step too
       const LossParts<S> parts = compute_gradients(x, rng);
       optimizer.step(parameters(), gradients());
       return parts;
@@ -255,14 +315,17 @@ class Model {
   }
 
  protected:
+  /// "vae::VariationalAutoencoder" or "vae::Autoencoder", for messages.
   static const char* name() { return is_variational ? "vae::VariationalAutoencoder" : "vae::Autoencoder"; }
 
+  /// A host copy of backend memory.
   Matrix<S> to_host(ConstView<S> v) const {
     Matrix<S> out(v.rows, v.cols);
     Ops::download(ctx_, v, out.data());
     return out;
   }
 
+  /// check_batch for an input batch, [0, 1] values required for binary cross-entropy.
   void check_input(const MatrixRef<S>& x, const char* where) const {
     check_batch(x, input_size, name(), where, "input batch",
                 objective_.reconstruction == Reconstruction::BinaryCrossEntropy);
@@ -284,6 +347,9 @@ class Model {
   /// when z_out is given, the decoder's input there.
   LossParts<S> loss(ConstView<S> x, Workspace& ws, Rng& rng, View<S>* z_out = nullptr) const {
     const View<S> code = enc_.forward(ctx_, x, ws.enc);
+    if constexpr (is_variational) {
+      if (objective_.bound == Bound::ImportanceWeighted) return importance_loss(ConstView<S>(code), x, ws, rng, z_out);
+    }
     const LatentSample<S> z = Latent::template forward<Backend>(ctx_, objective_.kl, code, rng, ws.latent);
     if (z_out) *z_out = z.z;
     const View<S> logits = dec_.forward(ctx_, z.z, ws.dec);
@@ -293,11 +359,79 @@ class Model {
     return {rec / n, z.loss_sum / n, (rec + objective_.beta * z.loss_sum) / n};
   }
 
+  /// Draws of z per input that the objective asks for (1 but for the
+  /// importance-weighted bound of a VAE).
+  Index samples_per_input() const {
+    return is_variational && objective_.bound == Bound::ImportanceWeighted ? objective_.samples : 1;
+  }
+
+  /// `draws` samples z of q(z|x) per input (heads: 2Z x B, x: In x B), in
+  /// columns c = s B + j (losses/importance.hpp). Leaves in ws: eps and z
+  /// (Z x draws B), dl/dlogits in the decoder's output, each column's
+  /// reconstruction loss in column_loss and log p(z) - log q(z|x) in
+  /// latent.column_kl (1 x draws B each).
+  void importance_terms(ConstView<S> heads, ConstView<S> x, Index draws, Rng& rng, Workspace& ws) const {
+    const Index batch = x.cols, columns = draws * batch;
+    const View<S> eps = make_view(ws.latent.eps.data(), latent_size, columns);
+    const View<S> z = make_view(ws.latent.z.data(), latent_size, columns);
+    Ops::fill_normal(ctx_, rng, eps);
+    Ops::column_sums(ctx_, latent_size, columns, kernels::ImportanceSample<S>{heads, eps, z},
+                     make_view(ws.latent.column_kl.data(), 1, columns));
+    const View<S> logits = dec_.forward(ctx_, ConstView<S>(z), ws.dec);
+    with_reconstruction(objective_.reconstruction, [&](auto rec) {
+      Ops::column_sums(ctx_, logits.rows, columns, kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x},
+                       make_view(ws.column_loss.data(), 1, columns));
+    });
+  }
+
+  /// The importance-weighted bound's loss per input, from the encoder's heads
+  /// (2Z x B); leaves the normalised weights in ws.weights and z in *z_out.
+  /// Parts per input: reconstruction and kl (log q - log p) are means over
+  /// the k samples, total is -L_k.
+  LossParts<S> importance_loss(ConstView<S> heads, ConstView<S> x, Workspace& ws, Rng& rng, View<S>* z_out) const {
+    const Index batch = x.cols, k = objective_.samples, columns = k * batch;
+    importance_terms(heads, x, k, rng, ws);
+    const View<S> rec = make_view(ws.column_loss.data(), batch, k);
+    const View<S> lat = make_view(ws.latent.column_kl.data(), batch, k);
+    const View<S> bound = make_view(ws.bound.data(), batch, 1);
+    Ops::for_each(ctx_, batch, 1,
+                  kernels::ImportanceWeights<S>{rec, lat, objective_.beta, make_view(ws.weights.data(), batch, k), bound});
+    if (z_out) *z_out = make_view(ws.latent.z.data(), latent_size, columns);
+    const S n = static_cast<S>(batch), draws = static_cast<S>(columns);
+    return {Ops::sum(ctx_, rec) / draws, -Ops::sum(ctx_, lat) / draws, Ops::sum(ctx_, bound) / n};
+  }
+
+  /// Backward of importance_loss from the heads (2Z x B) and the samples z
+  /// (Z x k B): weights each sample's dL/dlogits by w~, runs the decoder
+  /// backward over the k B columns and returns dL/dheads (2Z x B).
+  View<S> importance_backward(ConstView<S> heads, View<S> z, Workspace& ws) {
+    const Index batch = heads.cols, k = objective_.samples, columns = k * batch;
+    const ConstView<S> weights = make_view<S>(ws.weights.data(), batch, k);
+    const View<S> dlogits = ws.dec.out_view(columns);
+    Ops::for_each(ctx_, dlogits.rows, columns, kernels::WeightColumns<S>{dlogits, weights});
+    const View<S> dz = make_view(ws.latent_grad.data(), latent_size, columns);
+    dec_.backward(ctx_, z, ws.dec, dlogits, dz);
+    const View<S> dheads = make_view(ws.latent.dheads.data(), 2 * latent_size, batch);
+    Ops::for_each(ctx_, latent_size, batch,
+                  kernels::ImportanceSampleGrad<S>{objective_.beta, heads, make_view<S>(ws.latent.eps.data(), latent_size, columns),
+                                                   z, dz, weights, dheads});
+    return dheads;
+  }
+
+  /// The backend context.
   Context ctx_;
+  /// What the losses compute.
   Objective<S> objective_;
+  /// @var grads_
+  /// The flat gradient buffer, laid out as params_.
+
+  /// The flat parameter buffer (parameter_count values, see parameters()).
   Buffer<Backend, S> params_, grads_;
+  /// The encoder, bound to the buffers' first Enc::parameter_count values.
   Enc enc_;
+  /// The decoder, bound to the rest.
   Dec dec_;
+  /// The workspace of compute_gradients and train_step (inference builds its own).
   Workspace train_ws_;
 
  private:

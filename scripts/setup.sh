@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what vae needs to build, test and run its examples on Debian 12.
 # Usage: scripts/setup.sh [--with-torch]
-#   --with-torch  also install PyTorch and libtorch (for the side-by-side
-#                 comparisons in benchmarks/; several hundred MB)
+#   --with-torch  also install libtorch (for the side-by-side comparisons in
+#                 benchmarks/; several hundred MB). PyTorch's Python package
+#                 is always installed: the safetensors round-trip tests need it.
 # Packages already installed are not fetched again.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ packages=(
   libeigen3-dev          # Eigen 3.4
   libopenblas-openmp-dev # OpenBLAS (OpenMP build) for the CPU backend's matrix products
   doctest-dev            # tests
+  doxygen                # the API reference (target vae_docs), built by the tests
   libbenchmark-dev       # benchmarks
   libstb-dev             # stb_image_write, stb_easy_font (pictures)
   libgif-dev zlib1g-dev  # GIF output, gzip IDX input
@@ -18,9 +20,11 @@ packages=(
   dataset-fashion-mnist  # Fashion-MNIST, read by the IDX tests
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer build
   libopenmpi-dev openmpi-bin  # data-parallel training (vae::mpi) and its tests under mpirun
+  nlohmann-json3-dev     # safetensors weights (vae::safetensors)
+  python3-torch python3-numpy  # the round trips of weights with PyTorch (tests/pytorch/)
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
-  packages+=(python3-torch python3-numpy libtorch-dev)
+  packages+=(libtorch-dev)
 fi
 
 missing=()

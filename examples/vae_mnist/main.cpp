@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--resume", o.resume,
                  "continue training from a checkpoint (needs --model ae or vae; the loss settings come from the file)");
+  app.add_option("--load-weights", o.load_weights,
+                 "start from the weights in this safetensors file (PyTorch's names, docs/weights.md; needs --model ae "
+                 "or vae); with --epochs 0, only evaluate and draw");
+  app.add_option("--save-weights", o.save_weights,
+                 "after training, write the weights to this safetensors file (needs --model ae or vae)");
   app.add_option("--clip-grad-norm", o.clip_grad_norm, "clip the gradient's L2 norm to this (0: off)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress output");
@@ -99,7 +104,12 @@ int main(int argc, char** argv) {
                             std::to_string(o.latent) + " the grid spans the codes' first two principal components");
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
+    if ((!o.load_weights.empty() || !o.save_weights.empty()) && o.model == "both")
+      throw vae::ValueError("--load-weights and --save-weights hold one model: add --model ae or --model vae");
+    if (!o.load_weights.empty() && !o.resume.empty())
+      throw vae::ValueError("--load-weights and --resume both give the starting point: use one");
     if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else
+    if (examples::lead_rank()) examples::check_weight_files(o);  // likewise, and --save-weights must be writable
 #if defined(VAE_MNIST_WITH_CUDA)
     if (o.backend == "cuda") examples::check_cuda_device();
 #endif

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -11,6 +12,9 @@
 #include <vector>
 
 #include <vae/vae.hpp>
+#if defined(VAE_MNIST_WITH_SAFETENSORS)
+#include <vae/io/safetensors.hpp>
+#endif
 
 #include "figures.hpp"
 #include "ranks.hpp"
@@ -35,6 +39,8 @@ struct RunOptions {
   bool quiet = false;
   int checkpoint_every = 0;  // epochs; 0 = no checkpoints
   std::string resume;        // checkpoint to continue from
+  std::string load_weights;  // safetensors file to start from
+  std::string save_weights;  // safetensors file to write after training
   std::string backend = "cpu";
   double clip_grad_norm = 0;  // 0 = no clipping
   int grid = 12;                                          // the latent grid is grid x grid
@@ -68,6 +74,50 @@ class Metrics {
   std::ostringstream rows_;
 };
 
+/// Loads a safetensors file (--load-weights) into `model`, all or nothing.
+template <class Model>
+void load_weights(const std::string& path, Model& model) {
+#if defined(VAE_MNIST_WITH_SAFETENSORS)
+  vae::io::load_safetensors(path, model);
+#else
+  (void)model;
+  throw vae::ValueError("--load-weights " + path + ": this vae_mnist was built without safetensors support "
+                        "(vae::safetensors needs nlohmann_json: Debian nlohmann-json3-dev)");
+#endif
+}
+
+/// Writes `model`'s weights to a safetensors file (--save-weights), atomically.
+template <class Model>
+void save_weights(const Model& model, const std::string& path) {
+#if defined(VAE_MNIST_WITH_SAFETENSORS)
+  vae::io::save_safetensors(model, path);
+#else
+  (void)model;
+  throw vae::ValueError("--save-weights " + path + ": this vae_mnist was built without safetensors support");
+#endif
+}
+
+/// Before any data is read: --load-weights must fit the chosen model (checked
+/// by loading it into one on the CPU) and --save-weights must be writable.
+template <vae::Index Latent>
+void check_weight_files(const RunOptions& o) {
+  if (!o.load_weights.empty()) {
+    if (o.model == "ae") {
+      vae::Autoencoder<784, 512, Latent> ae;
+      load_weights(o.load_weights, ae);
+    } else {
+      vae::VariationalAutoencoder<784, 512, Latent> model;
+      load_weights(o.load_weights, model);
+    }
+  }
+  if (!o.save_weights.empty()) {
+    if (std::filesystem::is_directory(o.save_weights))
+      throw vae::IoError("--save-weights " + o.save_weights + " is a folder; expected a file name such as vae.safetensors");
+    // A temporary file beside the target, removed again: the folder exists and is writable.
+    const vae::io::AtomicFile probe(o.save_weights);
+  }
+}
+
 /// Trains `model`, resuming from o.resume when given and saving
 /// <out>/<name>.ckpt (model, optimizer, position; atomically) every
 /// o.checkpoint_every epochs and after the last one.
@@ -88,6 +138,10 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   if (!o.resume.empty() && lead_rank()) {
     vae::io::load_checkpoint(o.resume, model, &optimizer, &position);
     if (!quiet) std::cerr << "resuming the " << name << " from " << o.resume << " at epoch " << position.next_epoch + 1 << "\n";
+  }
+  if (!o.load_weights.empty() && lead_rank()) {
+    load_weights(o.load_weights, model);
+    if (!quiet) std::cerr << "starting the " << name << " from the weights in " << o.load_weights << "\n";
   }
   if (!quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
   const std::string checkpoint = o.out + "/" + name + ".ckpt";
@@ -130,10 +184,22 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
   const auto history = train(model, o, data, name);
   if (!lead_rank()) return;
   metrics.add(name, history);
+  if (!o.save_weights.empty()) {
+    save_weights(model, o.save_weights);
+    std::cout << "wrote the " << title << "'s weights to " << o.save_weights << "\n";
+  }
   if (!history.empty()) {
     const auto& last = history.back();
     std::cout << title << ": test loss per sample " << last.test.total << " (reconstruction "
               << last.test.reconstruction << ", KL " << last.test.kl << ") after " << last.epoch + 1 << " epochs\n";
+  } else {
+    // No training (--epochs 0): the test loss of the weights as they are, with
+    // the noise fit() would use after a first epoch.
+    vae::Rng rng = vae::evaluation_rng(o.seed, 0);
+    const auto test = vae::evaluate(model, data.test, rng);
+    std::cout << title << ": test loss per sample " << test.total << " (reconstruction " << test.reconstruction
+              << ", KL " << test.kl << ") without training"
+              << (o.load_weights.empty() ? "" : " (weights from " + o.load_weights + ")") << "\n";
   }
   if (!o.no_plots) write_figures(model, data.test, data.names, o.out, name, grid, o.grid, o.seed);
 }
@@ -161,6 +227,16 @@ int run_latent(const RunOptions& o, const Data& data) {
   std::cout << "wrote " << o.out << "/metrics.csv" << (o.no_plots ? "" : " and the pictures") << " in " << seconds
             << " s\n";
   return 0;
+}
+
+/// check_weight_files for the latent size of `o`.
+inline void check_weight_files(const RunOptions& o) {
+  switch (o.latent) {
+    case 2: return check_weight_files<2>(o);
+    case 10: return check_weight_files<10>(o);
+    case 20: return check_weight_files<20>(o);
+    default: return;
+  }
 }
 
 /// Trains and draws on `Backend` (vae::Cpu, or vae::Cuda from run_cuda.cu).

@@ -1,8 +1,10 @@
 # Builds and runs the consumer project one way (cmake -P, from ctest):
 #   -DMODE=package|subdirectory|fetchcontent|lean_package|lean_subdirectory
-#   -DVAE_SOURCE_DIR=... -DVAE_BUILD_DIR=... -DWORK_DIR=... -DWITH_VIZ=ON|OFF [-DSTB_DIR=...]
+#   -DVAE_SOURCE_DIR=... -DVAE_BUILD_DIR=... -DWORK_DIR=... -DWITH_VIZ=ON|OFF
+#   [-DWITH_SAFETENSORS=ON|OFF] [-DSTB_DIR=...]
 # WITH_VIZ: vae's build has vae::viz; the other modes then draw through it
-# too, and the lean modes hide it.
+# too, and the lean modes hide it. WITH_SAFETENSORS: likewise vae::safetensors,
+# whose nlohmann/json header the lean modes poison.
 # The lean modes configure the consumer as on a machine without giflib and
 # stb: find_package(GIF) is disabled, STB_DIR (where vae's build found stb)
 # is ignored by every find_path, and poisoned copies of the picture headers
@@ -26,7 +28,7 @@ if(MODE MATCHES "^lean_(.*)$")
 endif()
 
 set(args -DVAE_CONSUME=${consume} -DVAE_SOURCE_DIR=${VAE_SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release
-         -DVAE_CONSUMER_VIZ=${WITH_VIZ})
+         -DVAE_CONSUMER_VIZ=${WITH_VIZ} -DVAE_CONSUMER_SAFETENSORS=${WITH_SAFETENSORS})
 if(consume STREQUAL "package")
   run(${CMAKE_COMMAND} --install ${VAE_BUILD_DIR} --prefix ${WORK_DIR}/prefix)
   list(APPEND args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
@@ -46,9 +48,10 @@ if(consume STREQUAL "package")
 endif()
 if(lean)
   set(poison ${WORK_DIR}/poison)
-  foreach(header gif_lib.h stb_image_write.h stb_easy_font.h)
+  # nlohmann/json belongs to vae::safetensors: the core must not include it either.
+  foreach(header gif_lib.h stb_image_write.h stb_easy_font.h nlohmann/json.hpp)
     file(WRITE ${poison}/${header}
-         "#error \"${header} included by a consumer of vae::vae alone; only vae/viz/ may include it\"\n")
+         "#error \"${header} included by a consumer of vae::vae alone; only vae/viz/ and vae::safetensors may include it\"\n")
   endforeach()
   list(APPEND args -DVAE_CONSUMER_LEAN=ON -DVAE_CONSUMER_POISON_DIR=${poison} -DCMAKE_DISABLE_FIND_PACKAGE_GIF=TRUE
        -DVAE_STB_INCLUDE_DIR=VAE_STB_INCLUDE_DIR-NOTFOUND)
@@ -65,6 +68,10 @@ run(${WORK_DIR}/build/consumer)
 message(STATUS "${last_output}")
 if(WITH_VIZ AND NOT lean)
   run(${WORK_DIR}/build/consumer_viz ${WORK_DIR})
+  message(STATUS "${last_output}")
+endif()
+if(WITH_SAFETENSORS AND NOT lean)
+  run(${WORK_DIR}/build/consumer_safetensors ${WORK_DIR})
   message(STATUS "${last_output}")
 endif()
 if(consume STREQUAL "subdirectory" OR consume STREQUAL "fetchcontent")

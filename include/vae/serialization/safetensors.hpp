@@ -1,0 +1,272 @@
+#pragma once
+// A model's weights as a safetensors file, under the names PyTorch gives the
+// same network, so that weights cross between vae and PyTorch either way
+// (docs/weights.md).
+//
+// Names. A model whose encoder and decoder have two dense layers each (the
+// blog's shape, any sizes and activation) uses the blog's state_dict() names:
+//   autoencoder: encoder.linear1, encoder.linear2, decoder.linear1, decoder.linear2
+//   VAE:         encoder.linear1, encoder.linear2 (mu), encoder.linear3 (log sigma),
+//                decoder.linear1, decoder.linear2
+// each with ".weight" (out x in) and ".bias" (out). Any other depth uses the
+// names of an nn.Sequential of Linear and activation modules, so that dense
+// layer k is at index 2k:
+//   autoencoder: encoder.layers.{0,2,..}, decoder.layers.{0,2,..}
+//   VAE:         encoder.layers.{0,2,..} (hidden layers), encoder.mu,
+//                encoder.log_sigma, decoder.layers.{0,2,..}
+//
+// vae keeps each layer's W column-major (out x in) and a VAE's two heads as
+// one (2 Latent) x Hidden block, mu's rows first; the file holds PyTorch's
+// row-major (out x in) tensors, one per head. Float models write F32,
+// double models F64; F64, F32, F16 and BF16 files load into either.
+// Metadata (all strings) records the architecture; a load checks it when
+// present (a file written by PyTorch need not have it).
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "vae/core/error.hpp"
+#include "vae/core/types.hpp"
+#include "vae/models/architecture.hpp"
+#include "vae/models/mlp.hpp"
+#include "vae/serialization/safetensors_format.hpp"
+#include "vae/version.hpp"
+
+namespace vae::io {
+
+/// Where one tensor of a model's file lives in the model's flat parameter
+/// buffer: element (r, c) of the row-major tensor (a bias has c = 0) is
+/// parameter `offset + c * leading + first_row + r`.
+struct ModelTensor {
+  /// The PyTorch name ("encoder.linear1.weight").
+  std::string name;
+  /// {out, in} for a weight, {out} for a bias.
+  std::vector<std::uint64_t> shape;
+  /// The first parameter of the layer's W (or b) in the flat buffer.
+  Index offset = 0;
+  /// Rows of that column-major block: the layer's whole output size.
+  Index leading = 0;
+  /// The tensor's first row within the block (log sigma's head starts at Latent).
+  Index first_row = 0;
+};
+
+namespace detail {
+
+/// True for vae's own networks (EncoderOf, VariationalEncoderOf, DecoderOf),
+/// whose parameters have the layout of detail::Mlp.
+template <class N, class = void>
+struct is_mlp_network : std::false_type {};
+template <class N>
+struct is_mlp_network<N, std::void_t<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>>
+    : std::is_base_of<vae::detail::Mlp<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>,
+                      N> {};
+
+/// Appends the tensors of one network whose parameters start at `base`.
+/// `heads`: the last layer is a VAE's mu and log sigma stacked.
+template <class Net>
+void append_network_tensors(std::vector<ModelTensor>& out, const std::string& prefix, Index base, bool heads, bool blog) {
+  const auto& sizes = Net::sizes;
+  const std::size_t n = Net::layer_count;
+  const auto name = [&](std::size_t k) {
+    return prefix + (blog ? "linear" + std::to_string(k + 1) : "layers." + std::to_string(2 * k));
+  };
+  const auto add = [&](const std::string& layer, std::size_t l, Index rows, Index first_row) {
+    const Index in = sizes[l], all = sizes[l + 1], w = base + Net::parameter_offset(l);
+    out.push_back({layer + ".weight", {std::uint64_t(rows), std::uint64_t(in)}, w, all, first_row});
+    out.push_back({layer + ".bias", {std::uint64_t(rows)}, w + all * in, all, first_row});
+  };
+  for (std::size_t l = 0; l < n; ++l) {
+    if (heads && l + 1 == n) {
+      const Index latent = sizes[l + 1] / 2;
+      add(blog ? name(l) : prefix + "mu", l, latent, 0);
+      add(blog ? name(l + 1) : prefix + "log_sigma", l, latent, latent);
+    } else {
+      add(name(l), l, sizes[l + 1], 0);
+    }
+  }
+}
+
+}  // namespace detail
+
+/// True when `Model`'s tensors take the blog's names (two dense layers in the
+/// encoder and two in the decoder), false for the nn.Sequential names.
+template <class Model>
+constexpr bool uses_blog_names() {
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  if constexpr (detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value) {
+    return Enc::layer_count == 2 && Dec::layer_count == 2;
+  } else {
+    return false;  // safetensors_layout refuses such a model
+  }
+}
+
+/// Every tensor of `Model`'s safetensors file, in the order vae writes them
+/// (the encoder's layers, then the decoder's; weight before bias). Together
+/// they cover each parameter exactly once.
+template <class Model>
+std::vector<ModelTensor> safetensors_layout() {
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  static_assert(detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value,
+                "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
+                "VariationalEncoderOf, DecoderOf) so that every layer has a PyTorch name; save a model with "
+                "custom networks with vae::io::save_checkpoint");
+  std::vector<ModelTensor> out;
+  if constexpr (detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value) {
+    constexpr bool blog = uses_blog_names<Model>();
+    detail::append_network_tensors<Enc>(out, "encoder.", 0, Model::is_variational, blog);
+    detail::append_network_tensors<Dec>(out, "decoder.", Enc::parameter_count, false, blog);
+  }
+  return out;
+}
+
+/// The metadata vae writes for `Model`, all strings: "format" "pt" (as
+/// PyTorch's safetensors writer puts it) and, under "vae.", the kind
+/// ("autoencoder" or "vae"), the encoder and decoder sizes ("784,512,2", the
+/// latent size once), their activations, the latent size, the naming scheme
+/// ("blog" or "sequential"), the architecture in words and the vae version.
+template <class Model>
+std::map<std::string, std::string> safetensors_metadata() {
+  const Architecture a = Model::architecture();
+  const auto join = [](const std::vector<std::uint64_t>& sizes) {
+    std::string s;
+    for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
+    return s;
+  };
+  return {{"format", "pt"},
+          {"vae.kind", a.variational ? "vae" : "autoencoder"},
+          {"vae.encoder_sizes", join(a.encoder)},
+          {"vae.decoder_sizes", join(a.decoder)},
+          {"vae.encoder_activation", a.encoder_activation},
+          {"vae.decoder_activation", a.decoder_activation},
+          {"vae.latent_size", std::to_string(Model::latent_size)},
+          {"vae.names", uses_blog_names<Model>() ? "blog" : "sequential"},
+          {"vae.architecture", a.describe()},
+          {"vae.version", VAE_VERSION_STRING}};
+}
+
+namespace detail {
+
+/// `v` in 9 significant digits ("1e+300", "nan").
+inline std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+/// "a VAE 784-512-2 relu (float)".
+template <class Model>
+std::string model_words() {
+  const std::string d = Model::architecture().describe();
+  return (d[0] == 'a' ? "an " : "a ") + d;
+}
+
+/// The metadata keys that must agree with the model when a file has them
+/// (an activation cannot be seen in the shapes).
+inline const char* const kCheckedMetadata[] = {"vae.kind",          "vae.encoder_sizes",      "vae.decoder_sizes",
+                                               "vae.latent_size",   "vae.encoder_activation", "vae.decoder_activation",
+                                               "vae.names"};
+
+/// For each tensor of `layout`, its entry in `h`; throws FormatError naming
+/// the first tensor that is missing, has another shape, or is not the
+/// model's, then the first metadata field that contradicts the model.
+template <class Model>
+std::vector<const TensorInfo*> match_layout(const std::string& path, const SafetensorsHeader& h,
+                                            const std::vector<ModelTensor>& layout) {
+  std::vector<const TensorInfo*> found;
+  for (const auto& t : layout) {
+    const TensorInfo* f = h.find(t.name);
+    if (!f)
+      throw FormatError(path + ": tensor '" + t.name + "' is missing; " + model_words<Model>() + " needs it with shape " +
+                        shape_string(t.shape) + (uses_blog_names<Model>() ? " (the blog's names)" : " (nn.Sequential names)"));
+    if (f->shape != t.shape)
+      throw FormatError(path + ": tensor '" + t.name + "' has shape " + shape_string(f->shape) + ", expected " +
+                        shape_string(t.shape) + (t.shape.size() == 2 ? " (out x in)" : "") + " for " +
+                        model_words<Model>());
+    found.push_back(f);
+  }
+  if (h.tensors.size() != layout.size())
+    for (const auto& f : h.tensors) {
+      bool known = false;
+      for (const auto& t : layout) known = known || t.name == f.name;
+      if (!known)
+        throw FormatError(path + ": tensor " + quote_name(f.name) + " is not a parameter of " + model_words<Model>() +
+                          " (its " + std::to_string(layout.size()) + " tensors are " + layout.front().name + ", ..., " +
+                          layout.back().name + ")");
+    }
+  // Shapes cannot tell activations apart: the metadata can, when the file has it.
+  const auto want = safetensors_metadata<Model>();
+  for (const char* key : kCheckedMetadata) {
+    const auto it = h.metadata.find(key);
+    if (it != h.metadata.end() && it->second != want.at(key))
+      throw FormatError(path + ": metadata '" + key + "' is " + quote_name(it->second) + ", expected '" + want.at(key) +
+                        "' for " + model_words<Model>());
+  }
+  return found;
+}
+
+}  // namespace detail
+
+/// Writes `model`'s weights to `path` as safetensors (F32 for a float model,
+/// F64 for a double one), with PyTorch's names and row-major (out x in)
+/// weights, and the architecture as metadata. Atomic: the old file survives
+/// any failure. Works for every backend (the parameters are downloaded).
+template <class Model>
+void save_safetensors(const Model& model, const std::string& path) {
+  using S = typename Model::Scalar;
+  const Vector<S> params = model.parameters_host();
+  std::vector<detail::EncodedTensor> tensors;
+  for (const auto& t : safetensors_layout<Model>()) {
+    const Index rows = Index(t.shape[0]), cols = t.shape.size() == 2 ? Index(t.shape[1]) : 1;
+    detail::EncodedTensor e{t.name, dtype_of<S>(), t.shape, std::vector<unsigned char>(std::size_t(rows * cols) * sizeof(S))};
+    S* out = reinterpret_cast<S*>(e.bytes.data());
+    for (Index r = 0; r < rows; ++r)
+      for (Index c = 0; c < cols; ++c) out[r * cols + c] = params[t.offset + c * t.leading + t.first_row + r];
+    tensors.push_back(std::move(e));
+  }
+  detail::write_safetensors_file(path, tensors, safetensors_metadata<Model>());
+}
+
+/// Loads weights from a safetensors file into `model` (F64, F32, F16 or BF16;
+/// converted to the model's scalar). All or nothing: the header, the names,
+/// shapes and metadata, and every value (finite, within the scalar's range)
+/// are checked before the model changes; otherwise FormatError names the file,
+/// the tensor or field, and what was expected (IoError if it cannot be read).
+/// The objective is not in the file and stays as it is. Returns the header.
+template <class Model>
+SafetensorsHeader load_safetensors(const std::string& path, Model& model) {
+  using S = typename Model::Scalar;
+  detail::SafetensorsReader reader(path);
+  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
+  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(path, reader.header(), layout);
+  const std::vector<unsigned char> data = reader.read_data();
+  Vector<S> params(Model::parameter_count);
+  for (std::size_t k = 0; k < layout.size(); ++k) {
+    const ModelTensor& t = layout[k];
+    const TensorInfo& f = *found[k];
+    const Index rows = Index(t.shape[0]), cols = t.shape.size() == 2 ? Index(t.shape[1]) : 1;
+    const std::size_t size = dtype_size(f.dtype);
+    for (Index r = 0; r < rows; ++r)
+      for (Index c = 0; c < cols; ++c) {
+        const double v = detail::decode(f.dtype, data.data() + f.begin + std::size_t(r * cols + c) * size);
+        if (!std::isfinite(v) || std::abs(v) > double(std::numeric_limits<S>::max()))
+          throw FormatError(path + ": tensor '" + t.name + "' holds " + detail::number(v) + " at " +
+                            (cols > 1 ? "[" + std::to_string(r) + ", " + std::to_string(c) + "]" : "[" + std::to_string(r) + "]") +
+                            ", expected finite values within the range of " + (sizeof(S) == 4 ? "float" : "double"));
+        params[t.offset + c * t.leading + t.first_row + r] = static_cast<S>(v);
+      }
+  }
+  // Everything is checked; from here on nothing can fail on the file's account.
+  model.set_parameters(params);
+  return reader.header();
+}
+
+}  // namespace vae::io

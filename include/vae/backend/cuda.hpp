@@ -54,9 +54,12 @@ inline void copy_matrix(void* dst, Index dld, const void* src, Index sld, Index 
 
 }  // namespace detail
 
+/// The CUDA backend's primitives: the contract of Ops<Cpu, S>, on device
+/// memory, queued in order on the Context's stream.
 template <class S>
 struct Ops<Cuda, S> {
   static_assert(is_supported_scalar_v<S>, "vae::Ops<Cuda, S>: S must be float or double");
+  /// The stream, cuBLAS handle and TF32 setting every call runs with.
   using Context = Cuda::Context;
 
   /// C = alpha * op(A) * op(B) + beta * C, all column-major, through

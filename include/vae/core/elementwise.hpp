@@ -41,14 +41,19 @@ using Packet = Eigen::Array<S, kPacketSize<S>, 1>;
 
 namespace el {
 
+/// True when T is one element (a floating-point scalar), false for a packet.
 template <class T>
 inline constexpr bool is_scalar_v = std::is_floating_point_v<T>;
 
+/// Restricts an overload to one element (`enable_scalar<S> = 0`).
 template <class T>
 using enable_scalar = std::enable_if_t<is_scalar_v<T>, int>;
 
 // --- one element (host and device) -----------------------------------------
 
+/// @{
+/// exp, expm1, log, log1p, tanh, sqrt, abs (|x|) and square (x * x) of one
+/// element, on the host or a device.
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S exp(S x) { return std::exp(x); }
 template <class S, enable_scalar<S> = 0>
@@ -65,11 +70,14 @@ template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S abs(S x) { return std::fabs(x); }
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S square(S x) { return x * x; }
+/// @}
+/// @{
 /// max(x, c) and min(x, c) for a scalar bound c.
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S max(S x, S c) { return x > c ? x : c; }
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S min(S x, S c) { return x < c ? x : c; }
+/// @}
 /// c ? a : b.
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline S select(bool c, S a, S b) { return c ? a : b; }
@@ -82,26 +90,36 @@ VAE_HOST_DEVICE inline T constant(S c) { return static_cast<T>(c); }
 /// T's scalar type.
 template <class T, class = void>
 struct scalar_of {
+  /// A scalar is its own scalar type.
   using type = T;
 };
 template <class T>
+/// An Eigen packet's scalar type is its Scalar.
 struct scalar_of<T, std::enable_if_t<!is_scalar_v<T>>> {
+  /// The packet's element type.
   using type = typename T::Scalar;
 };
+/// T's scalar type: T itself for one element, the element type of a packet.
 template <class T>
 using scalar_t = typename scalar_of<T>::type;
 
+/// @{
 /// Reads / writes a T at p (p need not be aligned).
 template <class T, class S, enable_scalar<T> = 0>
 VAE_HOST_DEVICE inline T load(const S* p) { return *p; }
 template <class S, enable_scalar<S> = 0>
 VAE_HOST_DEVICE inline void store(S* p, S x) { *p = x; }
+/// @}
 
 // --- a packet (host only, vectorised by Eigen) ------------------------------
 
+/// The array type an Eigen array expression D evaluates to.
 template <class D>
 using Plain = typename D::PlainObject;
 
+/// @{
+/// The functions above for a packet (host only), element by element through
+/// Eigen's vectorised array functions; sum adds the packet's elements.
 template <class D>
 inline Plain<D> exp(const Eigen::ArrayBase<D>& x) { return x.exp(); }
 template <class D>
@@ -124,10 +142,12 @@ template <class D>
 inline Plain<D> min(const Eigen::ArrayBase<D>& x, typename D::Scalar c) { return x.min(c); }
 template <class D>
 inline typename D::Scalar sum(const Eigen::ArrayBase<D>& x) { return x.sum(); }
+/// @}
 template <class T, class S, std::enable_if_t<!is_scalar_v<T>, int> = 0>
 inline T constant(S c) { return T::Constant(static_cast<typename T::Scalar>(c)); }
 template <class T, class S, std::enable_if_t<!is_scalar_v<T>, int> = 0>
 inline T load(const S* p) { return Eigen::Map<const T>(p); }
+/// Writes a packet at p (p need not be aligned).
 template <class D, class S>
 inline void store(S* p, const Eigen::ArrayBase<D>& x) {
   Eigen::Map<Plain<D>> out(p);

@@ -72,8 +72,10 @@ VAE_HOST_DEVICE inline S philox_normal(std::uint64_t key, std::uint64_t block, i
 /// A seeded random stream. Pass it explicitly wherever randomness is used.
 class Rng {
  public:
+  /// The stream of `seed`, positioned at Philox block `counter` (0: its start).
   explicit Rng(std::uint64_t seed = 0, std::uint64_t counter = 0) : seed_(seed), counter_(counter) {}
 
+  /// The key of the stream.
   std::uint64_t seed() const { return seed_; }
   /// Number of Philox blocks consumed so far (the stream position).
   std::uint64_t counter() const { return counter_; }

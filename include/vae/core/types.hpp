@@ -15,6 +15,7 @@
 
 namespace vae {
 
+/// Sizes and indices: signed, as Eigen's.
 using Index = std::ptrdiff_t;
 
 /// A host matrix with one sample per column (features x batch), column-major.
@@ -36,36 +37,52 @@ using MatrixRef = Eigen::Ref<const Matrix<S>, 0, Eigen::OuterStride<>>;
 /// lives on the host or on a device.
 template <class S>
 struct View {
+  /// @{
+  /// The first element, the size and the leading dimension (column j starts at data + j * ld).
   S* data = nullptr;
   Index rows = 0;
   Index cols = 0;
   Index ld = 0;
+  /// @}
 
+  /// Element (r, c).
   VAE_HOST_DEVICE S& operator()(Index r, Index c) const { return data[r + c * ld]; }
   /// Columns [first, first + n).
   View col_block(Index first, Index n) const { return {data + first * ld, rows, n, ld}; }
   /// Rows [first, first + n) of every column (keeps the leading dimension).
   View row_block(Index first, Index n) const { return {data + first, n, cols, ld}; }
+  /// True when the columns follow each other with no gap (ld == rows).
   bool contiguous() const { return ld == rows; }
+  /// rows * cols.
   Index size() const { return rows * cols; }
 };
 
 /// The read-only counterpart of View.
 template <class S>
 struct ConstView {
+  /// @{
+  /// The first element, the size and the leading dimension (column j starts at data + j * ld).
   const S* data = nullptr;
   Index rows = 0;
   Index cols = 0;
   Index ld = 0;
+  /// @}
 
   ConstView() = default;
+  /// `r x c` elements at `d`, leading dimension `l`.
   ConstView(const S* d, Index r, Index c, Index l) : data(d), rows(r), cols(c), ld(l) {}
+  /// Any View converts implicitly to a read-only one.
   ConstView(const View<S>& v) : data(v.data), rows(v.rows), cols(v.cols), ld(v.ld) {}  // NOLINT
 
+  /// Element (r, c).
   VAE_HOST_DEVICE const S& operator()(Index r, Index c) const { return data[r + c * ld]; }
+  /// Columns [first, first + n).
   ConstView col_block(Index first, Index n) const { return {data + first * ld, rows, n, ld}; }
+  /// Rows [first, first + n) of every column (keeps the leading dimension).
   ConstView row_block(Index first, Index n) const { return {data + first, n, cols, ld}; }
+  /// True when the columns follow each other with no gap (ld == rows).
   bool contiguous() const { return ld == rows; }
+  /// rows * cols.
   Index size() const { return rows * cols; }
 };
 
@@ -74,6 +91,7 @@ template <class S>
 View<S> make_view(S* data, Index rows, Index cols) {
   return {data, rows, cols, rows};
 }
+/// The same, read-only.
 template <class S>
 ConstView<S> make_view(const S* data, Index rows, Index cols) {
   return {data, rows, cols, rows};

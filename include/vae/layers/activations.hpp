@@ -20,15 +20,21 @@ namespace vae {
 
 /// a = t.
 struct Identity {
+  /// The name checkpoints record.
   static constexpr const char* name = "identity";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) { return t; }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T&) { return el::constant<T>(1); }
 };
 
 /// a = max(t, 0);  da/dt = [a > 0].
 struct Relu {
+  /// The name checkpoints record.
   static constexpr const char* name = "relu";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) { return el::max(t, el::scalar_t<T>(0)); }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T& a) {
     using S = el::scalar_t<T>;
     return el::select(a > S(0), S(1), S(0));
@@ -37,30 +43,39 @@ struct Relu {
 
 /// a = tanh(t);  da/dt = 1 - a^2.
 struct Tanh {
+  /// The name checkpoints record.
   static constexpr const char* name = "tanh";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) { return el::tanh(t); }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return el::scalar_t<T>(1) - a * a; }
 };
 
 /// a = log(1 + e^t), computed as max(t, 0) + log1p(e^-|t|) so that it cannot
 /// overflow;  da/dt = sigmoid(t) = 1 - e^-a.
 struct Softplus {
+  /// The name checkpoints record.
   static constexpr const char* name = "softplus";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) {
     using S = el::scalar_t<T>;
     return el::max(t, S(0)) + el::log1p(el::exp(-el::abs(t)));
   }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return -el::expm1(-a); }
 };
 
 /// a = t for t > 0, e^t - 1 otherwise (ELU, alpha = 1);  da/dt = 1 for
 /// a > 0, a + 1 otherwise.
 struct Elu {
+  /// The name checkpoints record.
   static constexpr const char* name = "elu";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) {
     using S = el::scalar_t<T>;
     return el::select(t > S(0), t, el::expm1(el::min(t, S(0))));
   }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T& a) {
     using S = el::scalar_t<T>;
     return el::select(a > S(0), S(1), a + S(1));
@@ -69,11 +84,14 @@ struct Elu {
 
 /// a = 1 / (1 + e^-t);  da/dt = a (1 - a).
 struct Sigmoid {
+  /// The name checkpoints record.
   static constexpr const char* name = "sigmoid";
+  /// The activation a of t, element by element; T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t) {
     using S = el::scalar_t<T>;
     return S(1) / (S(1) + el::exp(-t));
   }
+  /// da/dt from the output a (not from t).
   VAE_ELEMENTWISE(class T) static T derivative(const T& a) { return a * (el::scalar_t<T>(1) - a); }
 };
 

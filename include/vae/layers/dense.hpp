@@ -90,6 +90,9 @@ struct DenseOps {
 
 }  // namespace detail
 
+/// A fully connected layer In -> Out with activation Act, y = act(W x + b),
+/// its W and b held in buffers it does not own (bind). A layer on its own;
+/// the networks of the models run the same code for every layer at once.
 template <Index In, Index Out, class Act, class S, class B>
 class Dense {
   static_assert(In > 0 && Out > 0, "vae::Dense<In, Out>: both sizes must be positive");
@@ -99,9 +102,13 @@ class Dense {
   using Impl = detail::DenseOps<S, B>;
 
  public:
+  /// The backend's primitives for this scalar.
   using Ops = vae::Ops<B, S>;
+  /// The backend's context (handles, stream).
   using Context = typename B::Context;
+  /// Features in (columns of W).
   static constexpr Index inputs = In;
+  /// Features out (rows of W).
   static constexpr Index outputs = Out;
   /// W (Out x In, column-major) followed by b (Out).
   static constexpr Index parameter_count = Out * In + Out;
@@ -113,11 +120,17 @@ class Dense {
     grads_ = grads;
   }
 
+  /// W (Out x In, column-major), in the bound parameter buffer.
   ConstView<S> weight() const { return make_view<S>(params_, Out, In); }
+  /// b (Out x 1).
   ConstView<S> bias() const { return make_view<S>(params_ + Out * In, Out, 1); }
+  /// dL/dW of the last backward (Out x In), in the bound gradient buffer.
   View<S> weight_grad() const { return make_view<S>(grads_, Out, In); }
+  /// dL/db of the last backward (Out x 1).
   View<S> bias_grad() const { return make_view<S>(grads_ + Out * In, Out, 1); }
 
+  /// Writes parameter_count initial values to host memory: PyTorch's nn.Linear
+  /// default, uniform in (-1/sqrt(In), 1/sqrt(In)), W then b.
   static void initialize(Rng& rng, S* host) { Impl::initialize(rng, In, Out, host); }
 
   /// y (Out x B) = act(W x + b) for x (In x B).
@@ -125,7 +138,9 @@ class Dense {
     Impl::template forward<Act>(ctx, weight(), bias(), x, y);
   }
 
-  /// See detail::DenseOps::backward.
+  /// Given the forward's x and y and dL/dy: writes dW = dt x^T and
+  /// db = sum_j dt(:, j) (dt = dL/dt, which replaces dy in place) and, unless
+  /// dx.data is null, dx = W^T dt (In x B).
   void backward(const Context& ctx, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx) const {
     Impl::template backward<Act>(ctx, weight(), x, y, dy, weight_grad(), bias_grad(), dx);
   }

@@ -21,19 +21,27 @@ namespace vae {
 /// z and the batch sum of the stage's loss term (0 for a deterministic one).
 template <class S>
 struct LatentSample {
+  /// The code the decoder takes (Z x B).
   View<S> z;
+  /// The stage's loss term summed over the batch (before beta).
   S loss_sum;
 };
 
+/// The autoencoder's stage: z is the encoder's output, with no loss term.
 struct DeterministicLatent {
+  /// False: no noise and no loss term.
   static constexpr bool is_variational = false;
+  /// Rows the encoder outputs for a latent size: the code itself.
   static constexpr Index encoder_rows(Index latent) { return latent; }
 
+  /// Nothing to keep between forward and backward.
   template <class S, class B>
   struct Workspace {
+    /// Nothing to allocate.
     void reserve(Index, Index) {}
   };
 
+  /// z = code, loss 0; draws nothing from the generator.
   template <class B, class S>
   static LatentSample<S> forward(const typename B::Context&, KlForm, View<S> code, Rng&, Workspace<S, B>&) {
     return {code, S(0)};
@@ -43,6 +51,7 @@ struct DeterministicLatent {
   static View<S> backward(const typename B::Context&, KlForm, S, ConstView<S>, Workspace<S, B>&, View<S> dz) {
     return dz;
   }
+  /// What encode() reports: the code.
   template <class S>
   static ConstView<S> point(ConstView<S> code) {
     return code;
@@ -100,14 +109,22 @@ struct ClampedExp {
 
 }  // namespace kernels
 
+/// The VAE's stage: the encoder outputs (mu, log sigma), z = mu + sigma eps with
+/// eps ~ N(0, I), and the loss adds beta * KL(q(z|x) || prior).
 struct GaussianLatent {
+  /// True: the model is a VAE.
   static constexpr bool is_variational = true;
+  /// Rows the encoder outputs for a latent size: mu stacked on log sigma.
   static constexpr Index encoder_rows(Index latent) { return 2 * latent; }
 
   /// eps and z (Z x B), dL/dheads (2Z x B), the KL of each sample (1 x B).
   template <class S, class B>
   struct Workspace {
+    /// @{
+    /// eps, z (Z x B), dL/dheads (2Z x B) and each sample's KL (1 x B), grown to the largest batch seen.
     Buffer<B, S> eps, z, dheads, column_kl;
+    /// @}
+    /// Grows the buffers to hold a batch of `batch` samples.
     void reserve(Index latent, Index batch) {
       eps.reserve(latent * batch);
       z.reserve(latent * batch);

@@ -11,13 +11,19 @@
 
 namespace vae {
 
+/// The sizes of a fully connected network as a type, input first:
+/// Layers<784, 400, 2> is two dense layers, 784 -> 400 -> 2.
 template <Index... Sizes>
 struct Layers {
+  /// Number of sizes: one more than the number of layers.
   static constexpr std::size_t count = sizeof...(Sizes);
+  /// The sizes in order, input first.
   static constexpr std::array<Index, sizeof...(Sizes)> sizes{Sizes...};
   static_assert(sizeof...(Sizes) >= 2, "vae::Layers<Sizes...>: a network needs at least an input and an output size");
   static_assert(((Sizes > 0) && ...), "vae::Layers<Sizes...>: every layer size must be positive");
+  /// Features into the first layer.
   static constexpr Index input = sizes.front();
+  /// Features out of the last layer.
   static constexpr Index output = sizes.back();
 };
 

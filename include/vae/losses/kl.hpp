@@ -25,18 +25,24 @@ enum class KlForm {
   Blog = HalfVariancePrior,
 };
 
+/// @{
 /// log sigma is clamped to this range before exp(): sigma^2 = exp(2 log
 /// sigma) then stays far inside float's range (exp(40) ~ 2.4e17), so neither
 /// the sample nor the KL can overflow. Inside the range the clamp is the
 /// identity; outside it the log-sigma gradient is zero.
 inline constexpr double kLogSigmaMin = -20.0;
 inline constexpr double kLogSigmaMax = 20.0;
+/// @}
 
 /// KL(N(mu, s^2) || N(0, 1)) = 0.5 (s^2 + mu^2 - 1) - ls;
 /// d/dmu = mu, d/dls = s^2 - 1.
 struct KlStandardNormal {
+  /// The enum value that selects this form.
   static constexpr KlForm kind = KlForm::Exact;
+  /// The form's name, as name_of() returns it.
   static constexpr const char* name = "exact";
+  /// The term of one dimension from mu and ls = log sigma (clamped); writes
+  /// d/dmu to dmu and d/dls to dls. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls) {
     using S = el::scalar_t<T>;
     const T s2 = el::exp(S(2) * ls);
@@ -49,8 +55,12 @@ struct KlStandardNormal {
 /// s^2 + mu^2 - ls - 1/2 = KL(N(mu, s^2) || N(0, 1/2)) + log(2)/2 per
 /// dimension; d/dmu = 2 mu, d/dls = 2 s^2 - 1.
 struct KlHalfVarianceNormal {
+  /// The enum value that selects this form.
   static constexpr KlForm kind = KlForm::HalfVariancePrior;
+  /// The form's name, as name_of() returns it.
   static constexpr const char* name = "half-variance-prior";
+  /// The term of one dimension from mu and ls = log sigma (clamped); writes
+  /// d/dmu to dmu and d/dls to dls. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls) {
     using S = el::scalar_t<T>;
     const T s2 = el::exp(S(2) * ls);
@@ -70,6 +80,7 @@ decltype(auto) with_kl(KlForm form, F&& f) {
 /// Whether `form` is one of the values above.
 inline bool is_known(KlForm form) { return form == KlForm::Exact || form == KlForm::HalfVariancePrior; }
 
+/// "exact" or "half-variance-prior".
 inline const char* name_of(KlForm form) {
   return with_kl(form, [](auto kl) { return decltype(kl)::name; });
 }

@@ -25,8 +25,12 @@ enum class Reconstruction {
 
 /// l = (x_hat - x)^2,  dl/dt = 2 (x_hat - x) x_hat (1 - x_hat).
 struct SquaredErrorLoss {
+  /// The enum value that selects this loss.
   static constexpr Reconstruction kind = Reconstruction::SquaredError;
+  /// The loss's name, as name_of() returns it.
   static constexpr const char* name = "squared-error";
+  /// The loss of one element from its logit t against the target x; writes
+  /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
     using S = el::scalar_t<T>;
     const T x_hat = S(1) / (S(1) + el::exp(-t));
@@ -39,8 +43,12 @@ struct SquaredErrorLoss {
 /// l = -[x log x_hat + (1 - x) log(1 - x_hat)] = max(t, 0) - t x +
 /// log1p(e^-|t|), stable for any logit;  dl/dt = sigmoid(t) - x.
 struct BinaryCrossEntropyLoss {
+  /// The enum value that selects this loss.
   static constexpr Reconstruction kind = Reconstruction::BinaryCrossEntropy;
+  /// The loss's name, as name_of() returns it.
   static constexpr const char* name = "binary-cross-entropy";
+  /// The loss of one element from its logit t against the target x; writes
+  /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
     using S = el::scalar_t<T>;
     grad = S(1) / (S(1) + el::exp(-t)) - x;

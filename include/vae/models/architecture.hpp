@@ -9,20 +9,32 @@
 
 namespace vae {
 
+/// Everything that fixes a model's parameter layout: kind, scalar, layer sizes
+/// and activations. Model::architecture() builds it; checkpoints store it.
 struct Architecture {
+  /// True for a VAE, false for an autoencoder.
   bool variational = false;
+  /// sizeof the scalar: 4 (float) or 8 (double).
   std::uint32_t scalar_bytes = 0;
+  /// @{
   /// Encoder sizes, input first and latent size last (a variational
   /// encoder's mean and log-sigma heads count once); decoder sizes, latent
   /// first and features last.
   std::vector<std::uint64_t> encoder, decoder;
+  /// @}
+  /// @{
+  /// The hidden activations' names (Relu::name, ...; "custom" for a stack
+  /// without one).
   std::string encoder_activation, decoder_activation;
+  /// @}
 
+  /// Equal when every field is: the two models can share parameters.
   bool operator==(const Architecture& o) const {
     return variational == o.variational && scalar_bytes == o.scalar_bytes && encoder == o.encoder &&
            decoder == o.decoder && encoder_activation == o.encoder_activation &&
            decoder_activation == o.decoder_activation;
   }
+  /// Unequal when any field differs.
   bool operator!=(const Architecture& o) const { return !(*this == o); }
 
   /// "VAE 784-512-2 relu (float)" when the decoder mirrors the encoder, else

@@ -36,10 +36,12 @@ class AutoencoderOf : public detail::Model<Enc, Dec, DeterministicLatent> {
     Rng unused;
     return Base::evaluate(x, unused);
   }
+  /// compute_gradients(x, rng) without the generator.
   LossParts<S> compute_gradients(const MatrixRef<S>& x) {
     Rng unused;
     return Base::compute_gradients(x, unused);
   }
+  /// train_step(x, optimizer, rng) without the generator.
   template <class Opt>
   LossParts<S> train_step(const MatrixRef<S>& x, Opt& optimizer) {
     Rng unused;

@@ -9,10 +9,14 @@
 
 namespace vae {
 
+/// A decoder that is an MLP: Layers<Latent, Hidden..., Out> with the hidden
+/// activation Act, ending at the logits (no sigmoid), scalar S, backend B.
 template <class L, class Act = Relu, class S = float, class B = Cpu>
 class DecoderOf : public detail::Mlp<L, Act, S, B> {
  public:
+  /// Size of the code it takes.
   static constexpr Index latent_size = L::input;
+  /// Features it outputs (logits).
   static constexpr Index output_size = L::output;
 };
 

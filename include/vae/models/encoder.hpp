@@ -7,13 +7,18 @@
 
 namespace vae {
 
+/// An encoder that is an MLP: Layers<In, Hidden..., Latent> with the hidden
+/// activation Act (the last layer linear), scalar S, backend B.
 template <class L, class Act = Relu, class S = float, class B = Cpu>
 class EncoderOf : public detail::Mlp<L, Act, S, B> {
  public:
+  /// Features of an input sample.
   static constexpr Index input_size = L::input;
+  /// Size of the code.
   static constexpr Index latent_size = L::output;
   /// Rows of the forward output: the latent code itself.
   static constexpr Index output_size = L::output;
+  /// False: the output is the code itself, not a Gaussian's parameters.
   static constexpr bool is_variational = false;
 };
 

@@ -17,6 +17,9 @@
 
 namespace vae::detail {
 
+/// The network of EncoderOf, VariationalEncoderOf and DecoderOf: one dense
+/// layer per pair of sizes in L, each followed by Act except the last (linear).
+/// Its parameters live in the model's flat buffers (bind); it owns none.
 template <class L, class Act, class S, class B>
 class Mlp {
   static_assert(is_layers<L>::value, "vae: the layer sizes must be given as vae::Layers<Input, Hidden..., Output>");
@@ -26,12 +29,19 @@ class Mlp {
   using Dense = DenseOps<S, B>;
 
  public:
+  /// The scalar type, float or double.
   using Scalar = S;
+  /// The backend tag (Cpu, Cuda).
   using Backend = B;
+  /// The backend's context.
   using Context = typename B::Context;
+  /// The hidden layers' activation.
   using Activation = Act;
+  /// The layer sizes, a Layers<...>.
   using Sizes = L;
+  /// Number of dense layers.
   static constexpr std::size_t layer_count = L::count - 1;
+  /// Every layer size, input first.
   static constexpr std::array<Index, L::count> sizes = L::sizes;
 
   /// offsets[l]: where layer l's W (then b) starts; offsets[layer_count]
@@ -41,7 +51,9 @@ class Mlp {
     for (std::size_t k = 0; k < layer_count; ++k) o[k + 1] = o[k] + sizes[k + 1] * sizes[k] + sizes[k + 1];
     return o;
   }();
+  /// Where layer l's W starts in the flat buffers.
   static constexpr Index parameter_offset(std::size_t l) { return offsets[l]; }
+  /// Parameters of all layers (out x in + out each).
   static constexpr Index parameter_count = offsets[layer_count];
   /// The widest hidden layer (0 without hidden layers).
   static constexpr Index widest_hidden() {
@@ -54,28 +66,39 @@ class Mlp {
   /// output, and two gradient buffers used in turn. Sized for the largest
   /// batch seen; smaller batches use the first columns.
   struct Workspace {
+    /// Layer l's output (N(l+1) x B).
     std::array<Buffer<B, S>, layer_count> out;
+    /// dL/d(hidden output), alternately (widest hidden x B).
     Buffer<B, S> grad[2];
+    /// Grows the buffers to hold `batch` samples.
     void reserve(Index batch) {
       for (std::size_t l = 0; l < layer_count; ++l) out[l].reserve(sizes[l + 1] * batch);
       if (layer_count > 1)
         for (auto& g : grad) g.reserve(widest_hidden() * batch);
     }
+    /// The network's output for a batch of `batch` samples (Nk x B).
     View<S> out_view(Index batch) { return output(layer_count - 1, batch); }
+    /// Layer l's output for a batch of `batch` samples.
     View<S> output(std::size_t l, Index batch) { return make_view(out[l].data(), sizes[l + 1], batch); }
   };
 
+  /// Points the network at its slice of the model's parameter and gradient
+  /// buffers (parameter_count scalars each, layout as offsets).
   void bind(S* params, S* grads) {
     params_ = params;
     grads_ = grads;
   }
 
+  /// Writes parameter_count initial values to host memory, layer after layer:
+  /// PyTorch's nn.Linear default, uniform in (-1/sqrt(in), 1/sqrt(in)).
   static void initialize(Rng& rng, S* host) {
     for (std::size_t l = 0; l < layer_count; ++l)
       Dense::initialize(rng, sizes[l], sizes[l + 1], host + parameter_offset(l));
   }
 
+  /// Layer l's W (N(l+1) x Nl, column-major).
   ConstView<S> weight(std::size_t l) const { return make_view<S>(params_ + parameter_offset(l), sizes[l + 1], sizes[l]); }
+  /// Layer l's b (N(l+1) x 1).
   ConstView<S> bias(std::size_t l) const {
     return make_view<S>(params_ + parameter_offset(l) + sizes[l + 1] * sizes[l], sizes[l + 1], 1);
   }

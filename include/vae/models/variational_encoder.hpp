@@ -11,13 +11,18 @@
 
 namespace vae {
 
+/// A VAE's encoder that is an MLP: Layers<In, Hidden..., Latent> with the hidden
+/// activation Act, its last layer 2 Latent wide (mu over log sigma).
 template <class L, class Act = Relu, class S = float, class B = Cpu>
 class VariationalEncoderOf : public detail::Mlp<LastLayerTimes<L, 2>, Act, S, B> {
  public:
+  /// Features of an input sample.
   static constexpr Index input_size = L::input;
+  /// Size of the code: the Gaussian's dimension.
   static constexpr Index latent_size = L::output;
   /// Rows of the forward output: mu stacked on log sigma.
   static constexpr Index output_size = 2 * L::output;
+  /// True: the output is (mu, log sigma) of q(z | x).
   static constexpr bool is_variational = true;
 };
 

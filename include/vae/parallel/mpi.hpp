@@ -46,6 +46,7 @@ inline void check(int rc, const char* what) {
   throw Error(std::string("vae::mpi: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(len)));
 }
 
+/// MPI_FLOAT or MPI_DOUBLE for S.
 template <class S>
 MPI_Datatype datatype() {
   static_assert(std::is_same_v<S, float> || std::is_same_v<S, double>, "vae::mpi: float or double only");
@@ -56,6 +57,8 @@ MPI_Datatype datatype() {
 /// with errors returned rather than fatal, and finalises it on destruction.
 class Session {
  public:
+  /// Initialises MPI (MPI_THREAD_FUNNELED) unless the program already did; pass
+  /// main's argc and argv.
   Session(int* argc, char*** argv) {
     int done = 0;
     MPI_Initialized(&done);
@@ -78,6 +81,7 @@ class Session {
   bool owner_ = false;
 };
 
+/// @{
 /// This process's rank and the number of ranks in `comm`.
 inline int rank(MPI_Comm comm = MPI_COMM_WORLD) {
   int r = 0;
@@ -89,6 +93,7 @@ inline int size(MPI_Comm comm = MPI_COMM_WORLD) {
   check(MPI_Comm_size(comm, &n), "MPI_Comm_size");
   return n;
 }
+/// @}
 /// The rank among the processes of this machine (for choosing a GPU:
 /// local_rank() % device count).
 inline int local_rank(MPI_Comm comm = MPI_COMM_WORLD) {
@@ -143,14 +148,19 @@ void sum_in_place(const typename B::Context& ctx, View<S> v, std::vector<S>& sta
 template <class Opt, class S, class B = Cpu>
 class DistributedOptimizer {
  public:
+  /// Wraps `inner` (not owned; it must outlive this), summing over the ranks of
+  /// `comm` with the backend context `ctx`.
   DistributedOptimizer(Opt& inner, typename B::Context ctx = {}, MPI_Comm comm = MPI_COMM_WORLD)
       : inner_(&inner), ctx_(std::move(ctx)), comm_(comm) {}
 
+  /// Sums grads across the ranks in place (the model's own buffer), then
+  /// inner's step. Every rank must call it the same number of times.
   void step(View<S> params, ConstView<S> grads) {
     // The model's own gradient buffer, reduced where it lies (as DDP does).
     sum_in_place<B, S>(ctx_, View<S>{const_cast<S*>(grads.data), grads.rows, grads.cols, grads.ld}, staging_, comm_);
     inner_->step(params, grads);
   }
+  /// The wrapped optimizer (its state, checkpoints).
   Opt& inner() { return *inner_; }
 
  private:

@@ -14,8 +14,9 @@
 
 namespace vae {
 
+/// How fit() reports progress.
 enum class ProgressStyle {
-  /// A bar redrawn in place with '\r' (for a terminal).
+  /// A bar redrawn in place after a carriage return (for a terminal).
   Bar,
   /// One plain line per quarter epoch and per epoch end (for logs and pipes).
   Lines,
@@ -41,13 +42,19 @@ inline std::string format_duration(double seconds) {
 
 }  // namespace detail
 
+/// Draws fit()'s progress on a stream: a bar or lines per epoch, with the
+/// running loss, the speed and the time left.
 class ProgressReporter {
  public:
+  /// The clock of its timings.
   using Clock = std::chrono::steady_clock;
 
+  /// Reports to `out` (nullptr: silent) on a run of `epochs` epochs of
+  /// batches_per_epoch batches (0 when unknown: no bar, no estimate).
   ProgressReporter(std::ostream* out, ProgressStyle style, int epochs, Index batches_per_epoch)
       : out_(out), style_(out ? style : ProgressStyle::Silent), epochs_(epochs), batches_(batches_per_epoch) {}
 
+  /// Starts epoch `epoch` (0-based): clears the running loss and the timer.
   void start_epoch(int epoch) {
     epoch_ = epoch;
     epoch_start_ = last_draw_ = Clock::now();
@@ -80,7 +87,9 @@ class ProgressReporter {
     *out_ << summary << '\n' << std::flush;
   }
 
+  /// Mean loss per sample over the epoch's batches so far.
   double running_loss() const { return samples_ ? loss_sum_ / static_cast<double>(samples_) : 0.0; }
+  /// Seconds since start_epoch.
   double epoch_seconds() const { return std::chrono::duration<double>(Clock::now() - epoch_start_).count(); }
 
  private:

@@ -37,8 +37,12 @@ namespace vae {
 /// epoch, and together they are the batch one process would take at
 /// count x batch_size. The default is the whole data set.
 struct Shard {
+  /// This process's slice, in [0, count).
   Index rank = 0;
+  /// Number of processes.
   Index count = 1;
+  /// Repeat the first samples so that every process gets as many (training);
+  /// false for evaluation, where every sample counts once.
   bool pad = true;
 };
 
@@ -134,9 +138,11 @@ class Batcher {
     buffer_.resize(data.features(), std::min(batch_size, data.size()));
   }
 
+  /// Rows of a batch: the pixels of an image.
   Index features() const { return data_->features(); }
   /// Samples per epoch (this process's share of them under a Shard).
   Index size() const { return order_.samples(); }
+  /// Samples per batch (the last batch of an epoch may have fewer).
   Index batch_size() const { return order_.batch_size(); }
   /// Number of batches in one epoch.
   Index batches_per_epoch() const { return (size() + batch_size() - 1) / batch_size(); }
@@ -169,11 +175,16 @@ class MatrixBatcher {
     buffer_.resize(data.rows(), std::min(batch_size, data.cols()));
   }
 
+  /// Rows of a batch: the data's rows.
   Index features() const { return data_->rows(); }
+  /// Samples per epoch (this process's share of them under a Shard).
   Index size() const { return order_.samples(); }
+  /// Samples per batch (the last batch of an epoch may have fewer).
   Index batch_size() const { return order_.batch_size(); }
+  /// Number of batches in one epoch.
   Index batches_per_epoch() const { return (size() + batch_size() - 1) / batch_size(); }
 
+  /// Starts epoch `epoch`: resets the order (shuffled when enabled).
   void start_epoch(int epoch) { order_.start_epoch(epoch); }
 
   /// The next batch (columns of the data in this epoch's order), or an empty

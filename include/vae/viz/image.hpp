@@ -53,9 +53,13 @@ namespace vae::viz {
 /// An 8-bit image: `height` rows of `width` pixels, top row first, each pixel
 /// `channels` interleaved bytes (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA).
 struct Image {
+  /// Pixels per row.
   int width = 0;
+  /// Rows.
   int height = 0;
+  /// Bytes per pixel, 1 to 4.
   int channels = 1;
+  /// height * width * channels bytes, row after row.
   std::vector<std::uint8_t> data;
 
   Image() = default;
@@ -69,6 +73,7 @@ struct Image {
 
   /// The first byte of pixel (x, y): column x, row y from the top.
   std::uint8_t* at(int x, int y) { return data.data() + offset(x, y); }
+  /// The same, read-only.
   const std::uint8_t* at(int x, int y) const { return data.data() + offset(x, y); }
 
  private:

@@ -42,8 +42,12 @@
 
 namespace vae::viz {
 
+/// A colour, 8 bits per channel.
 struct Rgb {
+  /// @{
+  /// Red, green and blue.
   std::uint8_t r = 0, g = 0, b = 0;
+  /// @}
 };
 
 /// matplotlib's "tab10" colours, the default colour cycle (label k gets kTab10[k]).
@@ -53,15 +57,22 @@ inline constexpr Rgb kTab10[10] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c
 
 /// A closed interval of data values, lo < hi.
 struct Range {
+  /// Lower end.
   double lo = 0;
+  /// Upper end.
   double hi = 1;
 };
 
+/// Titles, labels, legend and sizes of a figure (scatter_plot, image_with_axes).
 struct PlotOptions {
   int width = 800;   ///< figure size in pixels (scatter_plot; image_with_axes sizes to its picture)
+  /// Figure height in pixels (scatter_plot).
   int height = 700;
+  /// Heading above the plot; empty for none.
   std::string title;
+  /// Label under the x axis.
   std::string x_label;
+  /// Label beside the y axis.
   std::string y_label;
   std::string note;          ///< small gray text at the bottom left (e.g. the run's settings)
   std::string legend_title;  ///< heading of the legend, e.g. "digit"; empty for none
@@ -72,6 +83,7 @@ struct PlotOptions {
   double point_alpha = 0.8;  ///< scatter disc opacity
   double font_scale = 1.0;   ///< multiplies every text size
   std::optional<Range> x_range;  ///< fixed axis limits; default: the data's range plus 5% each side
+  /// Like x_range, for the y axis.
   std::optional<Range> y_range;
 };
 

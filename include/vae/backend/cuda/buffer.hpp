@@ -38,8 +38,10 @@ class Buffer<Cuda, S> {
       detail::cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (Buffer copy)");
     }
   }
+  /// Takes the other's memory; the other is left empty.
   Buffer(Buffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  /// A deep copy, as the copy constructor.
   Buffer& operator=(const Buffer& other) {
     if (this != &other) {
       Buffer copy(other);
@@ -47,6 +49,7 @@ class Buffer<Cuda, S> {
     }
     return *this;
   }
+  /// Frees this memory and takes the other's.
   Buffer& operator=(Buffer&& other) noexcept {
     if (this != &other) {
       Buffer gone(std::move(*this));
@@ -64,10 +67,14 @@ class Buffer<Cuda, S> {
     free();
     allocate(n);
   }
+  /// Capacity in scalars.
   Index size() const { return size_; }
+  /// Device pointer to the first scalar (null when empty).
   S* data() { return data_; }
+  /// Device pointer to the first scalar, read-only.
   const S* data() const { return data_; }
 
+  /// Exchanges the memory of two buffers.
   void swap(Buffer& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);

@@ -167,10 +167,14 @@ class Cuda::Context {
   /// so results match the CPU to float rounding. Only this copy of the
   /// Context is affected; set it before handing the Context to a model.
   void set_allow_tf32(bool allow) { tf32_ = allow; }
+  /// Whether this copy lets single-precision GEMMs use TF32.
   bool allow_tf32() const { return tf32_; }
 
+  /// The device the stream belongs to.
   int device() const { return state().device(); }
+  /// The stream all of this context's work is queued on.
   cudaStream_t stream() const { return state().stream(); }
+  /// The cuBLAS handle bound to that stream.
   cublasHandle_t cublas_handle() const { return state().cublas(); }
 
   /// Blocks until all work queued on this context's stream has finished.

@@ -91,6 +91,10 @@ inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned
   add("objective.reconstruction", FieldType::U32);
   add("objective.kl", FieldType::U32);
   add("objective.beta", FieldType::F64);
+  if (flags & 4u) {
+    add("objective.bound", FieldType::U32);
+    add("objective.samples", FieldType::U64);
+  }
   const FieldType scalar = scalar_bytes == 8 ? FieldType::F64 : FieldType::F32;
   add("parameters", scalar, parameter_count);
   if (flags & 1u) {
@@ -133,6 +137,18 @@ void set_field(std::vector<unsigned char>& bytes, const std::string& name, T val
                              std::to_string(f.width()) + " bytes");
   std::memcpy(bytes.data() + f.offset + index * sizeof(T), &value, sizeof(T));
   fix_crc(bytes);
+}
+
+/// Element `index` of field `name` (T must match the field's width).
+template <class T>
+T get_field(const std::vector<unsigned char>& bytes, const std::string& name, std::size_t index = 0) {
+  const CheckpointField f = field_named(checkpoint_fields(bytes), name);
+  if (sizeof(T) != f.width() || index >= f.count)
+    throw std::runtime_error("get_field: '" + name + "' holds " + std::to_string(f.count) + " elements of " +
+                             std::to_string(f.width()) + " bytes");
+  T value;
+  std::memcpy(&value, bytes.data() + f.offset + index * sizeof(T), sizeof(T));
+  return value;
 }
 
 }  // namespace vae::test

@@ -25,6 +25,7 @@
 #include <limits>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include <vae/io/checkpoint.hpp>
@@ -412,7 +413,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
       set_to<U32>("format version", 3, "format version is 3, this library reads versions 1 and 2"),
       set_to<U32>("model kind", 3, "model kind is 3, expected 1 or 2"),
       set_to<U32>("scalar size", 2, "scalar size is 2, expected 4 or 8"),
-      set_to<U32>("contents flags", 7, "contents flags are 7, expected a combination of 1 and 2"),
+      set_to<U32>("contents flags", 8, "contents flags are 8, expected a combination of 1, 2 and 4"),
       set_to<U32>("contents flags", 0x80000003u, "contents flags are 2147483651"),
       set_to<U64>("payload size", bytes.size() - 36 + 8, "payload size field says"),
       set_to<U32>("encoder sizes.count", 1, "field 'encoder sizes' lists 1 layer sizes, expected 2 to 1024"),
@@ -494,6 +495,56 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   CHECK(pos.seed == 99);
   CHECK(model.parameters_host() == saved.parameters_host());
   CHECK(model.objective().reconstruction == vae::Reconstruction::BinaryCrossEntropy);
+}
+
+TEST_CASE("an importance-weighted objective is stored with its k; an ELBO checkpoint has no bound field") {
+  const fs::path dir = temp_dir(), iwae = dir / "iwae.ckpt", elbo = dir / "elbo.ckpt", bad = dir / "iwae_bad.ckpt";
+  vae::Adam<float> opt;
+  Vae model = trained(opt, 21);
+  vae::io::save_checkpoint(elbo.string(), model, &opt);
+  const auto elbo_fields = vae::test::checkpoint_fields(read_bytes(elbo));
+  CHECK_THROWS(vae::test::field_named(elbo_fields, "objective.bound"));
+  CHECK(vae::test::get_field<std::uint32_t>(read_bytes(elbo), "contents flags") == 1u);
+
+  vae::Objective<float> objective = model.objective();
+  objective.bound = vae::Bound::ImportanceWeighted;
+  objective.samples = 5;
+  model.set_objective(objective);
+  vae::io::save_checkpoint(iwae.string(), model, &opt);
+  const Bytes bytes = read_bytes(iwae);
+  CHECK(vae::test::get_field<std::uint32_t>(bytes, "contents flags") == 5u);
+  CHECK(vae::test::get_field<std::uint32_t>(bytes, "objective.bound") == 1u);
+  CHECK(vae::test::get_field<std::uint64_t>(bytes, "objective.samples") == 5u);
+
+  // Loaded into a model on the ELBO: the bound and k come back.
+  vae::Adam<float> opt2;
+  Vae loaded(3);
+  vae::io::load_checkpoint(iwae.string(), loaded, &opt2);
+  CHECK(loaded.objective().bound == vae::Bound::ImportanceWeighted);
+  CHECK(loaded.objective().samples == 5);
+  CHECK(loaded.parameters_host() == model.parameters_host());
+
+  // Out-of-domain values are refused by name, and change nothing.
+  Vae target(4);
+  const Eigen::VectorXf before = target.parameters_host();
+  for (const auto& [field, value, expected] :
+       {std::tuple<const char*, std::uint64_t, const char*>{"objective.bound", 0, "field 'objective.bound' is 0.000000"},
+        {"objective.bound", 2, "field 'objective.bound' is 2.000000, expected 1"},
+        {"objective.samples", 0, "field 'objective.samples' is 0.000000, expected a count in [1, 2^20]"},
+        {"objective.samples", (std::uint64_t(1) << 20) + 1, "field 'objective.samples' is 1048577.000000"}}) {
+    CAPTURE(field);
+    CAPTURE(value);
+    Bytes b = bytes;
+    if (std::string(field) == "objective.bound") {
+      vae::test::set_field<std::uint32_t>(b, field, std::uint32_t(value));
+    } else {
+      vae::test::set_field<std::uint64_t>(b, field, value);
+    }
+    write_bytes(bad, b);
+    CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), target), doctest::Contains(expected), vae::FormatError);
+    CHECK(target.parameters_host() == before);
+    CHECK(target.objective().bound == vae::Bound::Elbo);
+  }
 }
 
 namespace {

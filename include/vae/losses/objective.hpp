@@ -35,8 +35,8 @@ struct Objective {
   KlForm kl = KlForm::Exact;
   /// The KL's weight, finite and >= 0.
   S beta = S(1);
-  /// The ELBO or the importance-weighted bound (a VAE's). Checkpoints do not
-  /// store it or `samples` yet: set them again after loading one.
+  /// The ELBO or the importance-weighted bound (a VAE's). Checkpoints store
+  /// it and `samples`.
   Bound bound = Bound::Elbo;
   /// Samples of z per input: k of the importance-weighted bound, >= 1; the
   /// ELBO takes 1.

@@ -8,13 +8,19 @@
 //        8     4  format version (2)
 //       12     4  model kind (1 autoencoder, 2 VAE)
 //       16     4  scalar size in bytes (4 float, 8 double)
-//       20     4  contents flags (1 optimizer state, 2 training position)
+//       20     4  contents flags (1 optimizer state, 2 training position,
+//                  4 objective bound)
 //       24     8  payload size in bytes (u64)
 //       32     -  payload:
 //                   architecture: encoder sizes, decoder sizes (each a u32
 //                     count, then that many u64), encoder activation, decoder
 //                     activation (each a u32 length, then that many bytes)
 //                   objective: reconstruction (u32), KL form (u32), beta (f64)
+//                   [bound]     bound (u32: 1 importance-weighted), samples k
+//                               (u64): written only for a bound other than
+//                               the ELBO, so ELBO checkpoints are as before
+//                               and a reader that predates the flag refuses
+//                               the file instead of training on the ELBO
 //                   parameters (parameter_count scalars)
 //                   [optimizer] lr, beta1, beta2, eps, weight decay (5 x f64),
 //                               steps (i64), first moment, second moment
@@ -74,6 +80,9 @@ struct CheckpointInfo {
   bool has_optimizer = false;
   /// Whether a TrainingPosition is stored.
   bool has_position = false;
+  /// Whether the objective's bound and samples follow beta (an
+  /// importance-weighted bound; absent for the ELBO).
+  bool has_bound = false;
   /// e.g. "VAE 784-512-2 relu (float)".
   std::string shape() const { return architecture.describe(); }
 };
@@ -81,7 +90,9 @@ struct CheckpointInfo {
 namespace detail {
 
 inline constexpr std::size_t kHeaderBytesV1 = 56, kHeaderBytes = 32;
-inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2;
+inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2, kHasBound = 4;
+/// The largest k a checkpoint's importance-weighted bound may name.
+inline constexpr std::uint64_t kMaxBoundSamples = std::uint64_t(1) << 20;
 /// Limits that keep a corrupted size field from asking for absurd memory.
 inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256;
 inline constexpr std::uint64_t kMaxLayerSize = std::uint64_t(1) << 32;
@@ -230,10 +241,13 @@ inline CheckpointInfo parse_header(const std::string& path, const std::vector<un
   if (a.scalar_bytes != 4 && a.scalar_bytes != 8)
     throw FormatError(path + ": scalar size is " + std::to_string(a.scalar_bytes) + ", expected 4 or 8");
   const auto flags = r.get<std::uint32_t>("contents flags");
-  if (flags & ~(kHasOptimizer | kHasPosition))
-    throw FormatError(path + ": contents flags are " + std::to_string(flags) + ", expected a combination of 1 and 2");
+  const std::uint32_t known = info.version == 1 ? (kHasOptimizer | kHasPosition) : (kHasOptimizer | kHasPosition | kHasBound);
+  if (flags & ~known)
+    throw FormatError(path + ": contents flags are " + std::to_string(flags) + ", expected a combination of " +
+                      (info.version == 1 ? "1 and 2" : "1, 2 and 4"));
   info.has_optimizer = flags & kHasOptimizer;
   info.has_position = flags & kHasPosition;
+  info.has_bound = flags & kHasBound;
   if (info.version == 1) {
     std::uint64_t d[3];
     r.get_array(d, 3, "input, hidden and latent sizes");
@@ -296,6 +310,15 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
   check_field(beta >= 0 && beta <= double(std::numeric_limits<S>::max()), path, "objective.beta", beta,
               "a finite value >= 0 within the model's scalar type");
   c.objective.beta = static_cast<S>(beta);
+  if (info.has_bound) {
+    const auto bound = r.get<std::uint32_t>("objective.bound");
+    check_field(bound == std::uint32_t(Bound::ImportanceWeighted), path, "objective.bound", bound,
+                "1 (importance-weighted; the ELBO is stored without the flag)");
+    const auto k = r.get<std::uint64_t>("objective.samples");
+    check_field(k >= 1 && k <= kMaxBoundSamples, path, "objective.samples", double(k), "a count in [1, 2^20]");
+    c.objective.bound = Bound::ImportanceWeighted;
+    c.objective.samples = static_cast<Index>(k);
+  }
   c.params.resize(parameter_count);
   r.get_array(c.params.data(), std::size_t(parameter_count), "parameters");
   check_elements(c.params, path, "parameters", false);
@@ -357,6 +380,11 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   payload.put(static_cast<std::uint32_t>(o.reconstruction));
   payload.put(static_cast<std::uint32_t>(o.kl));
   payload.put(static_cast<double>(o.beta));
+  const bool bound = o.bound != Bound::Elbo;
+  if (bound) {
+    payload.put(static_cast<std::uint32_t>(o.bound));
+    payload.put(static_cast<std::uint64_t>(o.samples));
+  }
   const Vector<S> params = model.parameters_host();
   payload.put_array(params.data(), std::size_t(params.size()));
   if (optimizer) {
@@ -377,7 +405,8 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   file.put(kCheckpointVersion);
   file.put(static_cast<std::uint32_t>(Model::is_variational ? 2 : 1));
   file.put(static_cast<std::uint32_t>(sizeof(S)));
-  file.put(static_cast<std::uint32_t>((optimizer ? detail::kHasOptimizer : 0) | (position ? detail::kHasPosition : 0)));
+  file.put(static_cast<std::uint32_t>((optimizer ? detail::kHasOptimizer : 0) | (position ? detail::kHasPosition : 0) |
+                                      (bound ? detail::kHasBound : 0)));
   file.put(static_cast<std::uint64_t>(payload.bytes.size()));
   file.bytes.insert(file.bytes.end(), payload.bytes.begin(), payload.bytes.end());
   file.put(vae::detail::crc32_of(file.bytes.data(), file.bytes.size()));

@@ -4,6 +4,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <vae/vae.hpp>
 
 namespace {
@@ -124,4 +126,21 @@ TEST_CASE("a gradient whose norm equals the limit is scaled by 1 / (1 + 1e-6), a
   CHECK(vae::clip_coefficient(1.0, 0.5) == 1.0);
   CHECK(vae::clip_coefficient(1.0, 0.0) == 1.0);
   CHECK(vae::clip_coefficient(2.0, 2.0) == doctest::Approx(0.99999950000025).epsilon(1e-15));
+}
+
+TEST_CASE("Burda et al.'s schedule: stage i runs 3^i epochs at 1e-3 * 10^(-i/7), 3280 epochs in all") {
+  // Stage starts: 0, 1, 4, 13, 40, 121, 364, 1093; stage 7 runs to epoch 3279.
+  const int starts[] = {0, 1, 4, 13, 40, 121, 364, 1093};
+  for (int i = 0; i < 8; ++i) {
+    CAPTURE(i);
+    const double rate = 1e-3 * std::pow(10.0, -i / 7.0);
+    CHECK(vae::iwae_schedule_lr(starts[i]) == doctest::Approx(rate).epsilon(1e-12));
+    if (i > 0) CHECK(vae::iwae_schedule_lr(starts[i] - 1) > vae::iwae_schedule_lr(starts[i]));
+    const int end = i < 7 ? starts[i + 1] : vae::kIwaeScheduleEpochs;
+    CHECK(end - starts[i] == static_cast<int>(std::lround(std::pow(3.0, i))));
+    CHECK(vae::iwae_schedule_lr(end - 1) == vae::iwae_schedule_lr(starts[i]));
+  }
+  CHECK(vae::iwae_schedule_lr(0) == 1e-3);
+  CHECK(vae::iwae_schedule_lr(vae::kIwaeScheduleEpochs - 1) == doctest::Approx(1e-4).epsilon(1e-12));
+  CHECK(vae::iwae_schedule_lr(100000) == doctest::Approx(1e-4).epsilon(1e-12));
 }

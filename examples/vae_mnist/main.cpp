@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   examples::RunOptions o;
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
   app.add_option("--model", o.model, "ae, vae or both")->check(CLI::IsMember({"ae", "vae", "both"}))->capture_default_str();
-  app.add_option("--latent", o.latent, "latent size; compiled in: 2, 10, 20")->check(CLI::IsMember({2, 10, 20}))->capture_default_str();
+  app.add_option("--latent", o.latent, "latent size; compiled in: 2, 10, 20, 50")->check(CLI::IsMember({2, 10, 20, 50}))->capture_default_str();
   app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--lr", o.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
@@ -89,6 +89,22 @@ int main(int argc, char** argv) {
                  "after training, write the weights to this safetensors file (needs --model ae or vae)");
   app.add_option("--clip-grad-norm", o.clip_grad_norm, "clip the gradient's L2 norm to this (0: off)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--objective", o.objective, "the VAE's bound: elbo, or iwae (importance-weighted, --k samples)")
+      ->check(CLI::IsMember({"elbo", "iwae"}))->capture_default_str();
+  app.add_option("--k", o.k, "samples per input of --objective iwae (1 = the ELBO with a sampled KL)")
+      ->check(CLI::Range(1, 5000))->capture_default_str();
+  app.add_option("--binarize", o.binarize,
+                 "none, or dynamic: training pixels redrawn as Bernoulli(intensity) every epoch, the test set once")
+      ->check(CLI::IsMember({"none", "dynamic"}))->capture_default_str();
+  app.add_option("--nll-samples", o.nll_samples,
+                 "after training, estimate the VAE's test NLL with this many importance samples (0: no)")
+      ->check(CLI::Range(0, 100000))->capture_default_str();
+  app.add_option("--lr-schedule", o.lr_schedule,
+                 "none, or iwae: Burda et al.'s 8 stages of 3^i epochs at 1e-3 * 10^(-i/7) (3280 epochs; sets --epochs "
+                 "unless given)")
+      ->check(CLI::IsMember({"none", "iwae"}))->capture_default_str();
+  app.add_option("--adam-eps", o.adam_eps, "Adam's epsilon (Burda et al. used 1e-4)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress output");
   CLI11_PARSE(app, argc, argv);
   o.ae_range_given = app.count("--ae-range") > 0;
@@ -102,6 +118,13 @@ int main(int argc, char** argv) {
     if (o.latent != 2 && app.count("--ae-range") + app.count("--vae-range") > 0)
       throw vae::ValueError("--ae-range and --vae-range set the grid of a 2-d latent space; with --latent " +
                             std::to_string(o.latent) + " the grid spans the codes' first two principal components");
+    if (o.lr_schedule == "iwae" && app.count("--epochs") == 0) o.epochs = vae::kIwaeScheduleEpochs;
+    if (o.objective == "elbo" && app.count("--k") > 0 && o.k != 1)
+      throw vae::ValueError("--k " + std::to_string(o.k) + " takes --objective iwae (the ELBO draws one sample)");
+    if (o.objective == "iwae" && o.model == "ae")
+      throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae (or both)");
+    if (o.nll_samples > 0 && o.model == "ae")
+      throw vae::ValueError("--nll-samples estimates a VAE's likelihood: use --model vae (or both)");
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
     if ((!o.load_weights.empty() || !o.save_weights.empty()) && o.model == "both")
@@ -114,9 +137,11 @@ int main(int argc, char** argv) {
     if (o.backend == "cuda") examples::check_cuda_device();
 #endif
     check_data_dir(o.data);
-    const examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
-                              vae::io::load_mnist(o.data, vae::io::Split::Test),
-                              examples::data_set_names(o.dataset_name, o.data)};
+    examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
+                        vae::io::load_mnist(o.data, vae::io::Split::Test),
+                        examples::data_set_names(o.dataset_name, o.data)};
+    // --binarize dynamic: the test set is binarised once, with a fixed seed.
+    if (o.binarize == "dynamic") data.test = vae::binarize(data.test, examples::kTestBinarizeSeed);
     if (examples::lead_rank()) {
       check_output_dir(o.out);
       std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images of "

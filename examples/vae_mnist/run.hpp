@@ -1,7 +1,9 @@
 // Training and output of vae_mnist, for a latent size fixed at compile time.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +45,12 @@ struct RunOptions {
   std::string save_weights;  // safetensors file to write after training
   std::string backend = "cpu";
   double clip_grad_norm = 0;  // 0 = no clipping
+  std::string objective = "elbo";    // elbo, or iwae (the VAE's importance-weighted bound with --k samples)
+  int k = 1;                         // samples per input of --objective iwae
+  std::string binarize = "none";     // none, or dynamic (training pixels redrawn each epoch, test set once)
+  int nll_samples = 0;               // > 0: estimate the VAE's test NLL with this many importance samples
+  std::string lr_schedule = "none";  // none, or iwae (Burda et al.'s 8 stages of 3^i epochs)
+  double adam_eps = 1e-8;
   int grid = 12;                                          // the latent grid is grid x grid
   std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's (MNIST's)
   std::vector<double> vae_range{-3, 3, -3, 3};            // +-3 sd of the VAE's prior, on any data
@@ -54,24 +62,54 @@ struct Data {
   DataSetNames names;  // what the pictures call the data and its classes
 };
 
+/// The seed the test set is binarised with under --binarize dynamic: fixed,
+/// so that every run (whatever its --seed) is judged on the same pixels.
+inline constexpr std::uint64_t kTestBinarizeSeed = 20151101;
+
+/// The learning rate of epoch `epoch` (0-based) under --lr-schedule: `lr`
+/// throughout for none, Burda et al.'s schedule for iwae.
+inline double scheduled_lr(const std::string& schedule, double lr, int epoch) {
+  return schedule == "iwae" ? vae::iwae_schedule_lr(epoch) : lr;
+}
+
 /// Per-epoch metrics of every model trained, written as one CSV.
 class Metrics {
  public:
   void add(const std::string& model, const std::vector<vae::EpochStats>& history) {
-    for (const auto& e : history)
-      rows_ << model << ',' << e.epoch + 1 << ',' << e.train.total << ',' << e.train.reconstruction << ','
-            << e.train.kl << ',' << e.test.total << ',' << e.test.reconstruction << ',' << e.test.kl << ','
-            << e.samples_per_second << ',' << e.seconds << '\n';
+    for (const auto& e : history) {
+      std::ostringstream row;
+      row << model << ',' << e.epoch + 1 << ',' << e.train.total << ',' << e.train.reconstruction << ','
+          << e.train.kl << ',' << e.test.total << ',' << e.test.reconstruction << ',' << e.test.kl << ','
+          << e.samples_per_second << ',' << e.seconds;
+      rows_.push_back({model, row.str(), ""});
+    }
+  }
+  /// The test NLL (--nll-samples) goes on `model`'s last row (a row of its
+  /// own when it trained no epochs).
+  void set_nll(const std::string& model, double nll, int k) {
+    std::ostringstream v;
+    v.precision(10);
+    v << nll << ',' << k;
+    for (auto it = rows_.rbegin(); it != rows_.rend(); ++it)
+      if (it->model == model) {
+        it->nll = v.str();
+        return;
+      }
+    rows_.push_back({model, model + ",0,,,,,,,,", v.str()});
   }
   void write(const std::string& path) const {
-    vae::io::write_text_file(path,
-                             "model,epoch,train_loss,train_reconstruction,train_kl,test_loss,test_reconstruction,"
-                             "test_kl,samples_per_s,epoch_seconds\n" +
-                                 rows_.str());
+    std::string text =
+        "model,epoch,train_loss,train_reconstruction,train_kl,test_loss,test_reconstruction,"
+        "test_kl,samples_per_s,epoch_seconds,test_nll,nll_samples\n";
+    for (const Row& r : rows_) text += r.text + ',' + (r.nll.empty() ? "," : r.nll) + '\n';
+    vae::io::write_text_file(path, text);
   }
 
  private:
-  std::ostringstream rows_;
+  struct Row {
+    std::string model, text, nll;
+  };
+  std::vector<Row> rows_;
 };
 
 /// Loads a safetensors file (--load-weights) into `model`, all or nothing.
@@ -118,6 +156,21 @@ void check_weight_files(const RunOptions& o) {
   }
 }
 
+/// vae::fit on the data as --binarize says: the bytes scaled to [0, 1], or
+/// every training pixel redrawn as Bernoulli(intensity) each time it is used
+/// (the test set was binarised once, in main.cpp). Under mpirun each process
+/// draws its own pixels for its own shard.
+template <class Model, class Opt, class OnEpoch>
+std::vector<vae::EpochStats> fit_on(Model& model, Opt& optimizer, const RunOptions& o, const Data& data,
+                                    const vae::TrainOptions& t, const OnEpoch& on_epoch) {
+  if (o.binarize != "dynamic") return vae::fit(model, optimizer, data.train, &data.test, t, on_epoch);
+  vae::Batcher<float> batches(data.train, t.batch_size, t.seed, t.shuffle, t.shard);
+  vae::DynamicBinarizer<vae::Batcher<float>> binary(batches, t.seed, static_cast<std::uint64_t>(t.shard.rank));
+  vae::Batcher<float> test(data.test, t.eval_batch_size, 0, /*shuffle=*/false,
+                           vae::Shard{t.shard.rank, t.shard.count, /*pad=*/false});
+  return vae::fit(model, optimizer, binary, &test, t, on_epoch);
+}
+
 /// Trains `model`, resuming from o.resume when given and saving
 /// <out>/<name>.ckpt (model, optimizer, position; atomically) every
 /// o.checkpoint_every epochs and after the last one.
@@ -125,6 +178,7 @@ template <class Model>
 std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data& data, const std::string& name) {
   vae::AdamOptions adam;
   adam.lr = o.lr;
+  adam.eps = o.adam_eps;
   adam.max_grad_norm = o.clip_grad_norm;
   vae::Adam<float, typename Model::Backend> optimizer(adam, model.context());
   vae::TrainOptions t;
@@ -145,7 +199,17 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   }
   if (!quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
   const std::string checkpoint = o.out + "/" + name + ".ckpt";
+  // The learning rate of the first epoch run (a resumed run's too), then of
+  // each next one after every epoch.
+  const auto set_lr = [&](int epoch) {
+    if (o.lr_schedule == "none") return;  // --lr, or a resumed checkpoint's rate
+    vae::AdamOptions a = optimizer.options();
+    a.lr = scheduled_lr(o.lr_schedule, o.lr, epoch);
+    optimizer.set_options(a);
+  };
+  set_lr(static_cast<int>(position.next_epoch));
   const auto save = [&](const vae::EpochStats& s) {
+    set_lr(s.epoch + 1);
     if (o.checkpoint_every <= 0 || !lead_rank()) return;
     if ((s.epoch + 1) % o.checkpoint_every != 0 && s.epoch + 1 != o.epochs) return;
     const vae::io::TrainingPosition at{s.epoch + 1, t.seed};
@@ -160,12 +224,26 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
     t.seed = position.seed;
     t = vae::mpi::distributed_options(t);
     vae::mpi::DistributedOptimizer<decltype(optimizer), float, typename Model::Backend> ddp(optimizer, model.context());
-    return vae::fit(model, ddp, data.train, &data.test, t, save);
+    return fit_on(model, ddp, o, data, t, save);
   }
 #endif
   t.start_epoch = static_cast<int>(position.next_epoch);
   t.seed = position.seed;
-  return vae::fit(model, optimizer, data.train, &data.test, t, save);
+  return fit_on(model, optimizer, o, data, t, save);
+}
+
+/// The mean negative log-likelihood per test image (nats), estimated with k
+/// importance samples per image (model.log_likelihood), 100 images at a time.
+template <class Model>
+double test_nll(const Model& model, const vae::io::Dataset& test, int k, std::uint64_t seed) {
+  vae::Rng rng = vae::evaluation_rng(seed, 1 << 20);
+  double sum = 0;
+  for (vae::Index first = 0; first < test.size(); first += 100) {
+    const vae::Index n = std::min<vae::Index>(100, test.size() - first);
+    const vae::Matrix<float> x = vae::io::batch<float>(test, first, n);
+    sum += model.log_likelihood(x, k, rng).sum();
+  }
+  return -sum / double(test.size());
 }
 
 /// The latent grid `range` (x0 x1 y0 y1) for a 2-d latent space when `use`;
@@ -201,6 +279,16 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
               << ", KL " << test.kl << ") without training"
               << (o.load_weights.empty() ? "" : " (weights from " + o.load_weights + ")") << "\n";
   }
+  if constexpr (Model::is_variational) {
+    if (o.nll_samples > 0) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double nll = test_nll(model, data.test, o.nll_samples, o.seed);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::cout << "test NLL " << nll << " nats (k=" << o.nll_samples << ")\n";
+      if (!o.quiet) std::cerr << "(the NLL estimate took " << seconds << " s)\n";
+      metrics.set_nll(name, nll, o.nll_samples);
+    }
+  }
   if (!o.no_plots) write_figures(model, data.test, data.names, o.out, name, grid, o.grid, o.seed);
 }
 
@@ -209,6 +297,11 @@ int run_latent(const RunOptions& o, const Data& data) {
   const vae::Objective<float> objective{
       o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
       o.kl == "exact" ? vae::KlForm::Exact : vae::KlForm::Blog, static_cast<float>(o.beta)};
+  vae::Objective<float> vae_objective = objective;
+  if (o.objective == "iwae") {
+    vae_objective.bound = vae::Bound::ImportanceWeighted;
+    vae_objective.samples = o.k;
+  }
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
   if (o.model != "vae") {
@@ -218,7 +311,7 @@ int run_latent(const RunOptions& o, const Data& data) {
     train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, blog_range, o.latent), o, data, metrics);
   }
   if (o.model != "ae") {
-    vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, objective);
+    vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, vae_objective);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (!lead_rank()) return 0;
@@ -235,6 +328,7 @@ inline void check_weight_files(const RunOptions& o) {
     case 2: return check_weight_files<2>(o);
     case 10: return check_weight_files<10>(o);
     case 20: return check_weight_files<20>(o);
+    case 50: return check_weight_files<50>(o);
     default: return;
   }
 }
@@ -246,7 +340,8 @@ int run(const RunOptions& o, const Data& data) {
     case 2: return run_latent<2, Backend>(o, data);
     case 10: return run_latent<10, Backend>(o, data);
     case 20: return run_latent<20, Backend>(o, data);
-    default: std::cerr << "vae_mnist: latent " << o.latent << " is not compiled in (2, 10, 20)\n"; return 1;
+    case 50: return run_latent<50, Backend>(o, data);
+    default: std::cerr << "vae_mnist: latent " << o.latent << " is not compiled in (2, 10, 20, 50)\n"; return 1;
   }
 }
 

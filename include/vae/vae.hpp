@@ -27,6 +27,7 @@
 #include "vae/models/autoencoder.hpp"
 #include "vae/models/variational_autoencoder.hpp"
 #include "vae/optim/adam.hpp"
+#include "vae/optim/schedule.hpp"
 #include "vae/data/idx.hpp"
 #include "vae/serialization/atomic_file.hpp"
 #include "vae/serialization/checkpoint.hpp"

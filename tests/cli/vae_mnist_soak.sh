@@ -26,23 +26,10 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The first N images (and labels) of an IDX file: the header with the count
-# replaced (big-endian u32 at byte 4), then N records.
-subset() {  # in out count record_bytes header_bytes
-  local in=$1 out=$2 n=$3 record=$4 header=$5
-  {
-    head -c 4 "$in"
-    printf "\\x$(printf %02x $((n >> 24 & 255)))\\x$(printf %02x $((n >> 16 & 255)))"
-    printf "\\x$(printf %02x $((n >> 8 & 255)))\\x$(printf %02x $((n & 255)))"
-    dd if="$in" bs=1M iflag=skip_bytes,count_bytes skip=8 count=$((header - 8 + n * record)) status=none
-  } > "$out"
-}
+# shellcheck source=mnist_subset.sh
+source "$(dirname "$0")/mnist_subset.sh"
 mnist=$work/mnist
-mkdir -p "$mnist"
-subset "$data/train-images-idx3-ubyte" "$mnist/train-images-idx3-ubyte" "$train_images" 784 16
-subset "$data/train-labels-idx1-ubyte" "$mnist/train-labels-idx1-ubyte" "$train_images" 1 8
-subset "$data/t10k-images-idx3-ubyte" "$mnist/t10k-images-idx3-ubyte" 1000 784 16
-subset "$data/t10k-labels-idx1-ubyte" "$mnist/t10k-labels-idx1-ubyte" 1000 1 8
+mnist_subset "$data" "$mnist" "$train_images" 1000
 
 common=(--model vae --data "$mnist" --threads 2 --no-plots --quiet --checkpoint-every 1)
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

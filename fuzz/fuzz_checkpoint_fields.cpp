@@ -112,32 +112,7 @@ void mutate_field(std::mt19937_64& rng, Bytes& b, const vae::test::CheckpointFie
   }
 }
 
-/// Everything a load may change, copied.
-struct State {
-  Eigen::VectorXf params, m, v;
-  vae::Objective<float> objective;
-  vae::AdamOptions options;
-  long long steps = 0;
-  vae::io::TrainingPosition position;
-};
-
-State snapshot(const Model& model, const vae::Adam<float>& opt, const vae::io::TrainingPosition& pos) {
-  State s{model.parameters_host(), Eigen::VectorXf(opt.size()), Eigen::VectorXf(opt.size()), model.objective(),
-          opt.options(), opt.steps(), pos};
-  opt.download_state(s.m.data(), s.v.data());
-  return s;
-}
-
-bool same(const State& a, const State& b) {
-  const auto bits_equal = [](const Eigen::VectorXf& x, const Eigen::VectorXf& y) {
-    return x.size() == y.size() && std::memcmp(x.data(), y.data(), sizeof(float) * std::size_t(x.size())) == 0;
-  };
-  return bits_equal(a.params, b.params) && bits_equal(a.m, b.m) && bits_equal(a.v, b.v) &&
-         a.objective.reconstruction == b.objective.reconstruction && a.objective.kl == b.objective.kl &&
-         std::memcmp(&a.objective.beta, &b.objective.beta, sizeof(float)) == 0 &&
-         std::memcmp(&a.options, &b.options, sizeof(vae::AdamOptions)) == 0 && a.steps == b.steps &&
-         a.position.next_epoch == b.position.next_epoch && a.position.seed == b.position.seed;
-}
+using State = vae::test::LoadState;
 
 bool in_domain(const State& s) {
   const vae::AdamOptions& o = s.options;
@@ -189,12 +164,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return true;
   }();
   (void)primed;
-  const State before = snapshot(model, optimizer, position);
+  const State before(model, optimizer, position);
   try {
     vae::io::load_checkpoint(path, model, &optimizer, &position);
-    if (!in_domain(snapshot(model, optimizer, position))) __builtin_trap();  // a field outside its domain was accepted
+    if (!in_domain(State(model, optimizer, position))) __builtin_trap();  // a field outside its domain was accepted
   } catch (const vae::Error&) {
-    if (!same(before, snapshot(model, optimizer, position))) __builtin_trap();  // a refused load changed something
+    if (!(before == State(model, optimizer, position))) __builtin_trap();  // a refused load changed something
   }
   // Without the optional parts, as a program that wants only the model asks.
   const Eigen::VectorXf params = model.parameters_host();

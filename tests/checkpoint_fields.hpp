@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+#include <vae/io/checkpoint.hpp>
 #include <vae/serialization/crc32.hpp>
 
 namespace vae::test {
@@ -150,5 +152,35 @@ T get_field(const std::vector<unsigned char>& bytes, const std::string& name, st
   std::memcpy(&value, bytes.data() + f.offset + index * sizeof(T), sizeof(T));
   return value;
 }
+
+/// Everything a checkpoint load may change (model parameters and objective,
+/// Adam's settings, moments and step count, the training position), copied
+/// to the host; == compares bits, so a refused load must leave every one of
+/// them exactly as it was.
+struct LoadState {
+  Eigen::VectorXf params, m, v;
+  vae::Objective<float> objective;
+  vae::AdamOptions options;
+  long long steps = 0;
+  vae::io::TrainingPosition position;
+
+  template <class Model>
+  LoadState(const Model& model, const vae::Adam<float>& opt, const vae::io::TrainingPosition& pos)
+      : params(model.parameters_host()), m(opt.size()), v(opt.size()), objective(model.objective()),
+        options(opt.options()), steps(opt.steps()), position(pos) {
+    opt.download_state(m.data(), v.data());
+  }
+
+  bool operator==(const LoadState& o) const {
+    const auto bits = [](const Eigen::VectorXf& x, const Eigen::VectorXf& y) {
+      return x.size() == y.size() && std::memcmp(x.data(), y.data(), sizeof(float) * std::size_t(x.size())) == 0;
+    };
+    return bits(params, o.params) && bits(m, o.m) && bits(v, o.v) &&
+           objective.reconstruction == o.objective.reconstruction && objective.kl == o.objective.kl &&
+           std::memcmp(&objective.beta, &o.objective.beta, sizeof(float)) == 0 && objective.bound == o.objective.bound &&
+           objective.samples == o.objective.samples && std::memcmp(&options, &o.options, sizeof(vae::AdamOptions)) == 0 &&
+           steps == o.steps && position.next_epoch == o.position.next_epoch && position.seed == o.position.seed;
+  }
+};
 
 }  // namespace vae::test

@@ -346,29 +346,7 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-/// Everything a load could change, copied to the host.
-struct LoadTarget {
-  Eigen::VectorXf params, m, v;
-  vae::Objective<float> objective;
-  vae::AdamOptions options;
-  long long steps = 0;
-  vae::io::TrainingPosition position;
-
-  LoadTarget(const Vae& model, const vae::Adam<float>& opt, const vae::io::TrainingPosition& pos)
-      : params(model.parameters_host()), m(opt.size()), v(opt.size()), objective(model.objective()),
-        options(opt.options()), steps(opt.steps()), position(pos) {
-    opt.download_state(m.data(), v.data());
-  }
-  bool operator==(const LoadTarget& o) const {
-    const auto same_options = [](const vae::AdamOptions& a, const vae::AdamOptions& b) {
-      return a.lr == b.lr && a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps &&
-             a.weight_decay == b.weight_decay && a.max_grad_norm == b.max_grad_norm;
-    };
-    return params == o.params && m == o.m && v == o.v && objective.reconstruction == o.objective.reconstruction &&
-           objective.kl == o.objective.kl && objective.beta == o.objective.beta && same_options(options, o.options) &&
-           steps == o.steps && position.next_epoch == o.position.next_epoch && position.seed == o.position.seed;
-  }
-};
+using LoadTarget = vae::test::LoadState;
 
 /// One edit of a valid checkpoint and the text its refusal must contain.
 struct FieldEdit {

@@ -389,7 +389,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   using I64 = std::int64_t;
   const std::vector<FieldEdit> edits = {
       set_to<U32>("format version", 3, "format version is 3, this library reads versions 1 and 2"),
-      set_to<U32>("model kind", 3, "model kind is 3, expected 1 or 2"),
+      set_to<U32>("model kind", 4, "model kind is 4, expected 1, 2 or 3"),
       set_to<U32>("scalar size", 2, "scalar size is 2, expected 4 or 8"),
       set_to<U32>("contents flags", 8, "contents flags are 8, expected a combination of 1, 2 and 4"),
       set_to<U32>("contents flags", 0x80000003u, "contents flags are 2147483651"),

@@ -202,13 +202,13 @@ std::string describe(const vae::Objective<double>& objective) {
 /// differences in double, as tests/test_models.cpp does: compute_gradients and
 /// every probe.evaluate take their noise from copies of one generator.
 template <class Model>
-void model_gradient_check(vae::Objective<double> objective) {
+void model_gradient_check(vae::Objective<double> objective, const Mat<double>& x = batch<double>()) {
   const std::string name = std::string(backend_name<Model>()) + " " + describe<Model>(objective);
   INFO(name);
   Model model(11, objective);
   vae::Rng rng(5);
-  const auto parts = model.evaluate(batch<double>(), rng);
-  const auto check = vae::test::model_gradient_check(model, batch<double>(), vae::Rng(5));
+  const auto parts = model.evaluate(x, rng);
+  const auto check = vae::test::model_gradient_check(model, x, vae::Rng(5));
   CHECK(model.gradients_host().allFinite());
   CHECK(parts.total == doctest::Approx(parts.reconstruction + objective.beta * parts.kl));
   MESSAGE(name << ": " << check.checked << " parameters, max relative error " << check.max_relative_error
@@ -234,6 +234,18 @@ void deep_gradient_checks() {
   model_gradient_check<vae::MlpAutoencoder<Deep, Act, double, B>>({R::SquaredError});
   model_gradient_check<vae::MlpVae<Deep, Act, double, B>>({R::BinaryCrossEntropy, K::HalfVariancePrior, 2.0});
   model_gradient_check<vae::MlpVae<Deep, Act, double, B>>({R::SquaredError, K::Exact, 1.0});
+}
+
+/// A conditional VAE (8 features and 4 classes: the batch's 12 rows, the
+/// last 4 one-hot), one and two hidden layers. (Smooth activations: with
+/// ReLU this batch puts a hidden unit on the kink.)
+template <class B>
+void conditional_gradient_checks() {
+  const Mat<double> x = vae::with_labels<double>(Mat<double>(batch<double>().topRows(8)), std::vector<int>{2, 0, 3, 1, 2}, 4);
+  model_gradient_check<vae::MlpCvae<vae::Layers<8, 6, kLatent>, 4, vae::Softplus, double, B>>(
+      {R::BinaryCrossEntropy, K::Exact, 1.0}, x);
+  model_gradient_check<vae::MlpCvae<vae::Layers<8, 7, 6, kLatent>, 4, vae::Tanh, double, B>>(
+      {R::SquaredError, K::HalfVariancePrior, 2.0}, x);
 }
 
 }  // namespace
@@ -405,6 +417,7 @@ TEST_CASE("the device suite's gradient-check configurations pass on the CPU") {
   deep_gradient_checks<vae::Softplus, vae::Cpu>();
   deep_gradient_checks<vae::Elu, vae::Cpu>();
   deep_gradient_checks<SoftSign, vae::Cpu>();
+  conditional_gradient_checks<vae::Cpu>();
 }
 
 TEST_CASE("without a device, every entry point reports DeviceError") {
@@ -710,6 +723,11 @@ TEST_CASE_TEMPLATE("three-hidden-layer autoencoder and VAE: GPU gradients match 
                    vae::Relu, vae::Tanh, vae::Softplus, vae::Elu) {
   if (no_device("GPU gradient checks of three-hidden-layer models")) return;
   deep_gradient_checks<Act, Gpu>();
+}
+
+TEST_CASE("conditional VAE: GPU gradients match finite differences (double)") {
+  if (no_device("GPU gradient checks of conditional VAEs")) return;
+  conditional_gradient_checks<Gpu>();
 }
 
 TEST_CASE("an activation defined outside the library runs on the GPU: gradients match finite differences") {

@@ -44,6 +44,14 @@ struct last_times_impl<Layers<Sz...>, std::index_sequence<I...>> {
   using type = Layers<(I + 1 == sizeof...(Sz) ? Factor * Layers<Sz...>::sizes[I] : Layers<Sz...>::sizes[I])...>;
 };
 
+template <class L, class Seq>
+struct first_plus_impl;
+template <Index... Sz, std::size_t... I>
+struct first_plus_impl<Layers<Sz...>, std::index_sequence<I...>> {
+  template <Index Extra>
+  using type = Layers<(I == 0 ? Layers<Sz...>::sizes[I] + Extra : Layers<Sz...>::sizes[I])...>;
+};
+
 template <class L>
 struct is_layers : std::false_type {};
 template <Index... Sz>
@@ -59,5 +67,11 @@ using ReversedLayers = typename detail::reversed_impl<L, std::make_index_sequenc
 /// encoder's last layer outputs mu and log sigma: 2 x latent).
 template <class L, Index Factor>
 using LastLayerTimes = typename detail::last_times_impl<L, std::make_index_sequence<L::count>>::template type<Factor>;
+
+/// The same sizes with Extra added to the first one (a conditional VAE's
+/// encoder and decoder also take the one-hot label: Layers<784, 512, 2> with
+/// 10 classes is an encoder of Layers<794, 512, 2>).
+template <class L, Index Extra>
+using FirstLayerPlus = typename detail::first_plus_impl<L, std::make_index_sequence<L::count>>::template type<Extra>;
 
 }  // namespace vae

@@ -27,30 +27,42 @@ struct Architecture {
   /// without one).
   std::string encoder_activation, decoder_activation;
   /// @}
+  /// A conditional VAE's number of classes (its encoder's first size and its
+  /// decoder's first size each include them); 0 for other models.
+  std::uint64_t classes = 0;
 
   /// Equal when every field is: the two models can share parameters.
   bool operator==(const Architecture& o) const {
     return variational == o.variational && scalar_bytes == o.scalar_bytes && encoder == o.encoder &&
            decoder == o.decoder && encoder_activation == o.encoder_activation &&
-           decoder_activation == o.decoder_activation;
+           decoder_activation == o.decoder_activation && classes == o.classes;
   }
   /// Unequal when any field differs.
   bool operator!=(const Architecture& o) const { return !(*this == o); }
 
   /// "VAE 784-512-2 relu (float)" when the decoder mirrors the encoder, else
-  /// "VAE encoder 784-512-2 relu, decoder 2-256-784 tanh (float)".
+  /// "VAE encoder 784-512-2 relu, decoder 2-256-784 tanh (float)"; a
+  /// conditional VAE's sizes are shown without its classes:
+  /// "conditional VAE 784-512-2 relu, 10 classes (float)".
   std::string describe() const {
     const auto join = [](const std::vector<std::uint64_t>& sizes) {
       std::string s;
       for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "-" : "") + std::to_string(sizes[i]);
       return s;
     };
-    const bool mirrored = std::vector<std::uint64_t>(encoder.rbegin(), encoder.rend()) == decoder &&
+    std::vector<std::uint64_t> enc = encoder, dec = decoder;
+    const bool conditional = classes > 0 && !enc.empty() && !dec.empty() && enc.front() > classes && dec.front() > classes;
+    if (conditional) {
+      enc.front() -= classes;
+      dec.front() -= classes;
+    }
+    const bool mirrored = std::vector<std::uint64_t>(enc.rbegin(), enc.rend()) == dec &&
                           encoder_activation == decoder_activation;
-    std::string s = variational ? "VAE " : "autoencoder ";
-    s += mirrored ? join(encoder) + " " + encoder_activation
-                  : "encoder " + join(encoder) + " " + encoder_activation + ", decoder " + join(decoder) + " " +
+    std::string s = conditional ? "conditional VAE " : variational ? "VAE " : "autoencoder ";
+    s += mirrored ? join(enc) + " " + encoder_activation
+                  : "encoder " + join(enc) + " " + encoder_activation + ", decoder " + join(dec) + " " +
                         decoder_activation;
+    if (classes > 0) s += ", " + std::to_string(classes) + " classes";
     return s + (scalar_bytes == 4 ? " (float)" : scalar_bytes == 8 ? " (double)" : " (scalar of " +
                                                                          std::to_string(scalar_bytes) + " bytes)");
   }

@@ -121,16 +121,20 @@ class Mlp {
   }
 
   /// From dL/dout (Nk x B, overwritten) to the parameter gradients and, when
-  /// dx.data != nullptr, dL/dx (N0 x B). Needs the forward's x and ws.
+  /// dx.data != nullptr, dL/dx: N0 x B, or only its first dx.rows rows (a
+  /// conditional decoder needs dL/dz, not dL/d(label)). Needs the forward's
+  /// x and ws.
   void backward(const Context& ctx, ConstView<S> x, Workspace& ws, View<S> dout, View<S> dx) const {
     const Index batch = x.cols;
     View<S> d = dout;  // dL/dt of layer l (its pre-activation)
     for (std::size_t l = layer_count; l-- > 0;) {
       const ConstView<S> in = l == 0 ? x : ConstView<S>(ws.output(l - 1, batch));
       const View<S> below = l == 0 ? dx : make_view(ws.grad[l % 2].data(), sizes[l], batch);
+      // dL/d(the first rows of the input) takes the first columns of W.
+      const ConstView<S> w = l == 0 && dx.data != nullptr ? weight(l).col_block(0, dx.rows) : weight(l);
       // Layer l is linear here; the activation of layer l - 1 is applied
       // through its output when dL/d(its output) is known.
-      Dense::template backward<Identity>(ctx, weight(l), in, ConstView<S>{}, d, weight_grad(l), bias_grad(l), below);
+      Dense::template backward<Identity>(ctx, w, in, ConstView<S>{}, d, weight_grad(l), bias_grad(l), below);
       if (l > 0) Ops<B, S>::for_each(ctx, below.rows, below.cols, kernels::ActivationGrad<Act, S>{below, in});
       d = below;
     }

@@ -55,9 +55,15 @@ S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<
 
 /// The skeleton of every model: encoder -> latent stage -> decoder ->
 /// reconstruction loss, over one flat parameter buffer and one flat gradient
-/// buffer. AutoencoderOf and VariationalAutoencoderOf derive from it, and its
-/// public methods are theirs. Mismatched parts fail to compile.
-template <class Enc, class Dec, class Latent>
+/// buffer. AutoencoderOf, VariationalAutoencoderOf and
+/// ConditionalVariationalAutoencoderOf derive from it, and its public methods
+/// are theirs. Mismatched parts fail to compile.
+///
+/// With Classes > 0 the model is conditional: an input batch is the features
+/// stacked on a one-hot label (Features + Classes rows, the label's rows
+/// last), the encoder sees all of it, and the decoder sees z stacked on the
+/// same one-hot rows and reconstructs the features alone.
+template <class Enc, class Dec, class Latent, Index Classes = 0>
 class Model {
   static_assert(is_encoder<Enc>::value,
                 "vae: the encoder type does not meet the encoder requirements (Scalar, Backend, Workspace, "
@@ -71,10 +77,13 @@ class Model {
                 "vae: the encoder and the decoder must use the same scalar type");
   static_assert(std::is_same_v<typename Enc::Backend, typename Dec::Backend>,
                 "vae: the encoder and the decoder must use the same backend");
-  static_assert(Enc::latent_size == Dec::latent_size,
-                "vae: the decoder's latent size (its first layer size) must equal the encoder's latent size");
-  static_assert(Enc::input_size == Dec::output_size,
-                "vae: the decoder must output as many features as the encoder takes as input");
+  static_assert(Classes >= 0, "vae: the number of classes of a conditional model must be >= 0");
+  static_assert(Enc::latent_size + Classes == Dec::latent_size,
+                "vae: the decoder's latent size (its first layer size) must equal the encoder's latent size "
+                "(plus the classes of a conditional model)");
+  static_assert(Enc::input_size == Dec::output_size + Classes,
+                "vae: the decoder must output as many features as the encoder takes as input "
+                "(less the classes of a conditional model)");
 
  public:
   /// The scalar type of the encoder and the decoder.
@@ -89,10 +98,17 @@ class Model {
   using DecoderType = Dec;
   /// DeterministicLatent or GaussianLatent.
   using LatentStage = Latent;
-  /// Features of a sample (rows of an input batch).
+  /// Rows of an input batch: a sample's features (and a conditional
+  /// model's one-hot label after them).
   static constexpr Index input_size = Enc::input_size;
-  /// Size of the code (rows of a latent batch).
+  /// Features of a sample: rows of a reconstruction.
+  static constexpr Index feature_size = Dec::output_size;
+  /// Classes of a conditional model's labels; 0 for an unconditional one.
+  static constexpr Index classes = Classes;
+  /// Size of the code z (a conditional decoder also sees the one-hot label).
   static constexpr Index latent_size = Enc::latent_size;
+  /// Rows the decoder takes: latent_size + classes.
+  static constexpr Index decoder_input_size = Dec::latent_size;
   /// Length of the flat parameter (and gradient) buffer.
   static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
   /// True for a VAE.
@@ -120,6 +136,8 @@ class Model {
     /// The importance-weighted bound's normalised weights (B x k) and each input's loss (B x 1).
     Buffer<Backend, S> weights, bound;
     /// @}
+    /// A conditional decoder's input, z over the one-hot label (Dec::latent_size x B).
+    Buffer<Backend, S> decoder_input;
     /// Grows every buffer to hold `batch` inputs with `samples` draws of z each
     /// (k of the importance-weighted bound: the decoder sees batch x samples columns).
     void reserve(Index batch, Index samples = 1) {
@@ -131,6 +149,7 @@ class Model {
       column_loss.reserve(columns);
       weights.reserve(columns);
       bound.reserve(batch);
+      if (Classes > 0) decoder_input.reserve(Dec::latent_size * columns);
     }
   };
 
@@ -138,7 +157,7 @@ class Model {
   /// ValueError for an invalid objective.
   Model(std::uint64_t seed, Objective<S> objective, Context ctx)
       : ctx_(std::move(ctx)), objective_(objective), params_(parameter_count), grads_(parameter_count) {
-    check_objective(objective_);
+    check_conditional(objective_);
     Vector<S> host(parameter_count);
     Rng rng(seed);
     Enc::initialize(rng, host.data());
@@ -208,7 +227,7 @@ class Model {
   const Objective<S>& objective() const { return objective_; }
   /// Changes what the losses compute; throws ValueError for an invalid objective.
   void set_objective(const Objective<S>& objective) {
-    check_objective(objective);
+    check_conditional(objective);
     objective_ = objective;
   }
 
@@ -223,6 +242,7 @@ class Model {
     if (!has_layer_sizes<Dec>::value) a.decoder.front() = static_cast<std::uint64_t>(latent_size);
     a.encoder_activation = activation_of<Enc>();
     a.decoder_activation = activation_of<Dec>();
+    a.classes = static_cast<std::uint64_t>(Classes);
     return a;
   }
 
@@ -233,7 +253,7 @@ class Model {
   /// The backend context every computation runs on.
   const Context& context() const { return ctx_; }
 
-  /// The latent code of x (In x B): Latent x B (a VAE's is the mean of q(z|x)).
+  /// The latent code of x (input_size x B): Latent x B (a VAE's is the mean of q(z|x)).
   Matrix<S> encode(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
     check_batch(x, input_size, name(), "::encode", "input batch");
@@ -242,23 +262,27 @@ class Model {
     return to_host(Latent::point(ConstView<S>(encoder_output(x, ws))));
   }
 
-  /// x_hat = sigmoid(decoder(z)) for z (Latent x B); returns In x B in [0, 1].
+  /// x_hat = sigmoid(decoder(z)) for z (decoder_input_size x B: the code,
+  /// and a conditional model's one-hot label after it); returns
+  /// feature_size x B in [0, 1].
   Matrix<S> decode(const MatrixRef<S>& z) const {
     const CallScope<Backend> call;
-    check_batch(z, latent_size, name(), "::decode", "latent batch");
+    check_batch(z, decoder_input_size, name(), "::decode", "latent batch");
     typename Dec::Workspace ws;
     ws.reserve(z.cols());
     Buffer<Backend, S> staged;
     return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws));
   }
 
-  /// decoder(encode(x)): In x B in [0, 1].
+  /// decoder(encode(x)): feature_size x B in [0, 1].
   Matrix<S> reconstruct(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
     check_batch(x, input_size, name(), "::reconstruct", "input batch");
     Workspace ws;
     ws.reserve(x.cols());
-    return to_host(decode_logits(Latent::point(ConstView<S>(encoder_output(x, ws))), ws.dec));
+    const ConstView<S> input = Ops::stage(ctx_, view_of(x), ws.input);
+    const ConstView<S> code = Latent::point(ConstView<S>(enc_.forward(ctx_, input, ws.enc)));
+    return to_host(decode_logits(decoder_input(code, input, ws), ws.dec));
   }
 
   /// Loss per sample on x, without touching the gradients; a VAE draws one
@@ -315,8 +339,38 @@ class Model {
   }
 
  protected:
-  /// "vae::VariationalAutoencoder" or "vae::Autoencoder", for messages.
-  static const char* name() { return is_variational ? "vae::VariationalAutoencoder" : "vae::Autoencoder"; }
+  /// "vae::VariationalAutoencoder", "vae::Autoencoder" or
+  /// "vae::ConditionalVariationalAutoencoder", for messages.
+  static const char* name() {
+    return Classes > 0 ? "vae::ConditionalVariationalAutoencoder"
+                       : is_variational ? "vae::VariationalAutoencoder" : "vae::Autoencoder";
+  }
+
+  /// check_objective, and a conditional model's bound must be the ELBO.
+  static void check_conditional(const Objective<S>& objective) {
+    check_objective(objective);
+    if (Classes > 0 && objective.bound != Bound::Elbo)
+      throw ValueError(std::string(name()) + ": a conditional model trains on the ELBO; the importance-weighted "
+                       "bound is for vae::VariationalAutoencoder");
+  }
+
+  /// The decoder's input for the code `z` (Latent x B) of the input batch x:
+  /// z itself, or for a conditional model z stacked on x's one-hot rows,
+  /// built in ws.decoder_input.
+  template <class V>
+  V decoder_input(V z, ConstView<S> x, Workspace& ws) const {
+    if constexpr (Classes == 0) {
+      (void)x;
+      (void)ws;
+      return z;
+    } else {
+      const View<S> in = make_view(ws.decoder_input.data(), Dec::latent_size, z.cols);
+      Ops::for_each(ctx_, latent_size, z.cols, kernels::Activation<Identity, S>{z, in.row_block(0, latent_size)});
+      Ops::for_each(ctx_, Classes, z.cols,
+                    kernels::Activation<Identity, S>{x.row_block(feature_size, Classes), in.row_block(latent_size, Classes)});
+      return in;
+    }
+  }
 
   /// A host copy of backend memory.
   Matrix<S> to_host(ConstView<S> v) const {
@@ -351,9 +405,10 @@ class Model {
       if (objective_.bound == Bound::ImportanceWeighted) return importance_loss(ConstView<S>(code), x, ws, rng, z_out);
     }
     const LatentSample<S> z = Latent::template forward<Backend>(ctx_, objective_.kl, code, rng, ws.latent);
-    if (z_out) *z_out = z.z;
-    const View<S> logits = dec_.forward(ctx_, z.z, ws.dec);
-    const S rec = reconstruction_loss<Backend>(ctx_, objective_.reconstruction, logits, x,
+    const View<S> dec_in = decoder_input(z.z, x, ws);
+    if (z_out) *z_out = dec_in;
+    const View<S> logits = dec_.forward(ctx_, dec_in, ws.dec);
+    const S rec = reconstruction_loss<Backend>(ctx_, objective_.reconstruction, logits, x.row_block(0, feature_size),
                                                make_view(ws.column_loss.data(), 1, x.cols));
     const S n = static_cast<S>(x.cols);
     return {rec / n, z.loss_sum / n, (rec + objective_.beta * z.loss_sum) / n};

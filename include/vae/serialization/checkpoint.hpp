@@ -6,7 +6,7 @@
 //   offset  size  field
 //        0     8  magic "VAECKPT\0"
 //        8     4  format version (2)
-//       12     4  model kind (1 autoencoder, 2 VAE)
+//       12     4  model kind (1 autoencoder, 2 VAE, 3 conditional VAE)
 //       16     4  scalar size in bytes (4 float, 8 double)
 //       20     4  contents flags (1 optimizer state, 2 training position,
 //                  4 objective bound)
@@ -14,7 +14,9 @@
 //       32     -  payload:
 //                   architecture: encoder sizes, decoder sizes (each a u32
 //                     count, then that many u64), encoder activation, decoder
-//                     activation (each a u32 length, then that many bytes)
+//                     activation (each a u32 length, then that many bytes),
+//                     and for a conditional VAE its classes (u64; the first
+//                     encoder and decoder sizes include them)
 //                   objective: reconstruction (u32), KL form (u32), beta (f64)
 //                   [bound]     bound (u32: 1 importance-weighted), samples k
 //                               (u64): written only for a bound other than
@@ -106,6 +108,7 @@ class ByteWriter {
   }
   template <class T>
   void put_array(const T* v, std::size_t n) {
+    if (n == 0) return;  // nothing to copy (and v may be null)
     const auto* p = reinterpret_cast<const unsigned char*>(v);
     bytes.insert(bytes.end(), p, p + n * sizeof(T));
   }
@@ -234,9 +237,11 @@ inline CheckpointInfo parse_header(const std::string& path, const std::vector<un
   CheckpointInfo info;
   info.version = r.get<std::uint32_t>("format version");
   const auto kind = r.get<std::uint32_t>("model kind");
-  if (kind != 1 && kind != 2) throw FormatError(path + ": model kind is " + std::to_string(kind) + ", expected 1 or 2");
+  if (kind < 1 || kind > 3 || (kind == 3 && info.version == 1))
+    throw FormatError(path + ": model kind is " + std::to_string(kind) + ", expected 1, 2" +
+                      (info.version == 1 ? "" : " or 3"));
   Architecture& a = info.architecture;
-  a.variational = kind == 2;
+  a.variational = kind >= 2;
   a.scalar_bytes = r.get<std::uint32_t>("scalar size");
   if (a.scalar_bytes != 4 && a.scalar_bytes != 8)
     throw FormatError(path + ": scalar size is " + std::to_string(a.scalar_bytes) + ", expected 4 or 8");
@@ -263,6 +268,13 @@ inline CheckpointInfo parse_header(const std::string& path, const std::vector<un
     a.decoder = r.get_sizes("decoder sizes");
     a.encoder_activation = r.get_string("encoder activation");
     a.decoder_activation = r.get_string("decoder activation");
+    if (kind == 3) {
+      a.classes = r.get<std::uint64_t>("classes");
+      if (a.classes < 1 || a.classes >= a.encoder.front() || a.classes >= a.decoder.front())
+        throw FormatError(path + ": field 'classes' is " + std::to_string(a.classes) +
+                          ", expected 1 to one less than the first encoder and decoder sizes (" +
+                          std::to_string(a.encoder.front()) + ", " + std::to_string(a.decoder.front()) + ")");
+    }
   }
   payload = r.position();
   return info;
@@ -376,6 +388,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   payload.put_sizes(arch.decoder);
   payload.put_string(arch.encoder_activation);
   payload.put_string(arch.decoder_activation);
+  if (arch.classes > 0) payload.put(arch.classes);
   const Objective<S>& o = model.objective();
   payload.put(static_cast<std::uint32_t>(o.reconstruction));
   payload.put(static_cast<std::uint32_t>(o.kl));
@@ -403,7 +416,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   detail::ByteWriter file;
   file.put_array(kCheckpointMagic, 8);
   file.put(kCheckpointVersion);
-  file.put(static_cast<std::uint32_t>(Model::is_variational ? 2 : 1));
+  file.put(static_cast<std::uint32_t>(arch.classes > 0 ? 3 : Model::is_variational ? 2 : 1));
   file.put(static_cast<std::uint32_t>(sizeof(S)));
   file.put(static_cast<std::uint32_t>((optimizer ? detail::kHasOptimizer : 0) | (position ? detail::kHasPosition : 0) |
                                       (bound ? detail::kHasBound : 0)));

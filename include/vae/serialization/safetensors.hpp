@@ -130,8 +130,10 @@ std::vector<ModelTensor> safetensors_layout() {
 
 /// The metadata vae writes for `Model`, all strings: "format" "pt" (as
 /// PyTorch's safetensors writer puts it) and, under "vae.", the kind
-/// ("autoencoder" or "vae"), the encoder and decoder sizes ("784,512,2", the
-/// latent size once), their activations, the latent size, the naming scheme
+/// ("autoencoder", "vae" or "cvae"), the encoder and decoder sizes
+/// ("784,512,2", the latent size once; a conditional VAE's first sizes
+/// include its classes), a conditional VAE's classes, their activations, the
+/// latent size, the naming scheme
 /// ("blog" or "sequential"), the architecture in words and the vae version.
 template <class Model>
 std::map<std::string, std::string> safetensors_metadata() {
@@ -141,8 +143,8 @@ std::map<std::string, std::string> safetensors_metadata() {
     for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
     return s;
   };
-  return {{"format", "pt"},
-          {"vae.kind", a.variational ? "vae" : "autoencoder"},
+  std::map<std::string, std::string> m{{"format", "pt"},
+          {"vae.kind", a.classes > 0 ? "cvae" : a.variational ? "vae" : "autoencoder"},
           {"vae.encoder_sizes", join(a.encoder)},
           {"vae.decoder_sizes", join(a.decoder)},
           {"vae.encoder_activation", a.encoder_activation},
@@ -151,6 +153,8 @@ std::map<std::string, std::string> safetensors_metadata() {
           {"vae.names", uses_blog_names<Model>() ? "blog" : "sequential"},
           {"vae.architecture", a.describe()},
           {"vae.version", VAE_VERSION_STRING}};
+  if (a.classes > 0) m["vae.classes"] = std::to_string(a.classes);
+  return m;
 }
 
 namespace detail {
@@ -173,7 +177,7 @@ std::string model_words() {
 /// (an activation cannot be seen in the shapes).
 inline const char* const kCheckedMetadata[] = {"vae.kind",          "vae.encoder_sizes",      "vae.decoder_sizes",
                                                "vae.latent_size",   "vae.encoder_activation", "vae.decoder_activation",
-                                               "vae.names"};
+                                               "vae.names",         "vae.classes"};
 
 /// For each tensor of `layout`, its entry in `h`; throws FormatError naming
 /// the first tensor that is missing, has another shape, or is not the
@@ -206,9 +210,11 @@ std::vector<const TensorInfo*> match_layout(const std::string& path, const Safet
   const auto want = safetensors_metadata<Model>();
   for (const char* key : kCheckedMetadata) {
     const auto it = h.metadata.find(key);
-    if (it != h.metadata.end() && it->second != want.at(key))
-      throw FormatError(path + ": metadata '" + key + "' is " + quote_name(it->second) + ", expected '" + want.at(key) +
-                        "' for " + model_words<Model>());
+    const auto w = want.find(key);  // absent for a key the model does not have (vae.classes)
+    if (it != h.metadata.end() && (w == want.end() || it->second != w->second))
+      throw FormatError(path + ": metadata '" + key + "' is " + quote_name(it->second) + ", expected " +
+                        (w == want.end() ? std::string("none") : "'" + w->second + "'") + " for " +
+                        model_words<Model>());
   }
   return found;
 }

@@ -6,7 +6,9 @@
 //   X next();                     the next batch, convertible to
 //                                 MatrixRef<S>; 0 columns at the epoch's end
 // (checked by is_batch_source_v). The library has two:
-//   Batcher<S>:       a byte io::Dataset, scaled to [0, 1] batch by batch;
+//   Batcher<S>:       a byte io::Dataset, scaled to [0, 1] batch by batch
+//                     (with one-hot labels below the pixels for a
+//                     conditional model);
 //   MatrixBatcher<S>: an Eigen matrix of any values held in memory.
 // Both shuffle fully every epoch, the order a pure function of (seed, epoch),
 // so a run resumed at an epoch boundary sees the batches of one that never
@@ -132,14 +134,29 @@ template <class S = float>
 class Batcher {
  public:
   /// Batches of `batch_size` samples (the last one of an epoch may be
-  /// smaller) from `data`, which must outlive the batcher.
-  Batcher(const io::Dataset& data, Index batch_size, std::uint64_t seed, bool shuffle = true, Shard shard = {})
-      : data_(&data), order_(data.size(), batch_size, seed, shuffle, shard, "vae::Batcher") {
-    buffer_.resize(data.features(), std::min(batch_size, data.size()));
+  /// smaller) from `data`, which must outlive the batcher. With
+  /// `label_classes` > 0 each column also carries its image's label, one-hot
+  /// in label_classes rows after the pixels (a conditional model's input);
+  /// throws ShapeError when the data set has no labels and ValueError naming
+  /// the first label outside [0, label_classes).
+  Batcher(const io::Dataset& data, Index batch_size, std::uint64_t seed, bool shuffle = true, Shard shard = {},
+          Index label_classes = 0)
+      : data_(&data), order_(data.size(), batch_size, seed, shuffle, shard, "vae::Batcher"), classes_(label_classes) {
+    if (classes_ < 0) throw ValueError("vae::Batcher: label_classes is " + std::to_string(classes_) + ", expected >= 0");
+    if (classes_ > 0) {
+      if (static_cast<Index>(data.labels.size()) != data.size())
+        throw ShapeError("vae::Batcher: a conditional model needs one label per image; the data set has " +
+                         std::to_string(data.labels.size()) + " labels for " + std::to_string(data.size()) + " images");
+      for (std::size_t i = 0; i < data.labels.size(); ++i)
+        if (data.labels[i] >= classes_)
+          throw ValueError("vae::Batcher: label " + std::to_string(int(data.labels[i])) + " of image " +
+                           std::to_string(i) + " is outside [0, " + std::to_string(classes_) + ")");
+    }
+    buffer_.resize(data.features() + classes_, std::min(batch_size, data.size()));
   }
 
-  /// Rows of a batch: the pixels of an image.
-  Index features() const { return data_->features(); }
+  /// Rows of a batch: the pixels of an image (and the one-hot label's rows).
+  Index features() const { return data_->features() + classes_; }
   /// Samples per epoch (this process's share of them under a Shard).
   Index size() const { return order_.samples(); }
   /// Samples per batch (the last batch of an epoch may have fewer).
@@ -154,13 +171,23 @@ class Batcher {
   /// end of the epoch. The returned block stays valid until the next call.
   Eigen::Block<Matrix<S>, Eigen::Dynamic, Eigen::Dynamic, true> next() {
     const auto [indices, n] = order_.next();
-    io::to_unit_float(*data_, indices, n, buffer_.data());
+    if (classes_ == 0) {
+      io::to_unit_float(*data_, indices, n, buffer_.data());
+    } else {
+      const Index pixels = data_->features();
+      for (Index j = 0; j < n; ++j) {
+        io::to_unit_float(*data_, indices + j, 1, buffer_.col(j).data());
+        buffer_.col(j).tail(classes_).setZero();
+        buffer_(pixels + data_->labels[std::size_t(indices[j])], j) = S(1);
+      }
+    }
     return buffer_.leftCols(n);
   }
 
  private:
   const io::Dataset* data_;
   detail::EpochOrder order_;
+  Index classes_;
   Matrix<S> buffer_;
 };
 

@@ -94,6 +94,21 @@ inline LossParts<double> divide(LossParts<double> sum, double n) {
   return {sum.reconstruction / n, sum.kl / n, sum.total / n};
 }
 
+/// A conditional model's number of classes (its batches carry one-hot
+/// labels); 0 for any other model.
+template <class Model, class = void>
+struct has_classes : std::false_type {};
+template <class Model>
+struct has_classes<Model, std::void_t<decltype(Model::classes)>> : std::true_type {};
+template <class Model>
+constexpr Index classes_of() {
+  if constexpr (has_classes<Model>::value) {
+    return Model::classes;
+  } else {
+    return 0;
+  }
+}
+
 template <class Model, class Src>
 void check_source(const Src& src, const char* which) {
   static_assert(is_batch_source_v<Src, typename Model::Scalar>,
@@ -101,7 +116,12 @@ void check_source(const Src& src, const char* which) {
                 "(features(), size(), start_epoch(int), next(); see vae/train/sources.hpp)");
   if (src.features() != Model::input_size)
     throw ShapeError(std::string("vae::fit: the ") + which + " data has " + std::to_string(src.features()) +
-                     " features per sample, the model takes " + std::to_string(Model::input_size));
+                     " features per sample, the model takes " + std::to_string(Model::input_size) +
+                     (classes_of<Model>() > 0
+                          ? " (" + std::to_string(Model::input_size - classes_of<Model>()) + " features, then a " +
+                                std::to_string(classes_of<Model>()) +
+                                "-class one-hot label: vae::Batcher's label_classes, or vae::with_labels)"
+                          : std::string()));
 }
 
 /// "epoch 3/20: train 40.1 (rec 35.2, kl 4.9), test ..., 9000 samples/s, 6.1 s"
@@ -176,7 +196,7 @@ LossParts<double> evaluate(const Model& model, Src& source, Rng& rng) {
 /// (one sample per column), in batches of batch_size (memory, not results).
 template <class Model>
 LossParts<double> evaluate(const Model& model, const io::Dataset& data, Rng& rng, Index batch_size = 1000) {
-  Batcher<typename Model::Scalar> batches(data, batch_size, 0, /*shuffle=*/false);
+  Batcher<typename Model::Scalar> batches(data, batch_size, 0, /*shuffle=*/false, Shard{}, detail::classes_of<Model>());
   return evaluate(model, batches, rng);
 }
 template <class Model>
@@ -268,10 +288,11 @@ template <class Model, class Opt>
 std::vector<EpochStats> fit(Model& model, Opt& optimizer, const io::Dataset& train, const io::Dataset* test,
                             const TrainOptions& options, const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
-  Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard);
+  const Index classes = detail::classes_of<Model>();
+  Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard, classes);
   if (!test) return fit(model, optimizer, batches, static_cast<Batcher<S>*>(nullptr), options, on_epoch);
   Batcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false,
-                          Shard{options.shard.rank, options.shard.count, /*pad=*/false});
+                          Shard{options.shard.rank, options.shard.count, /*pad=*/false}, classes);
   return fit(model, optimizer, batches, &test_batches, options, on_epoch);
 }
 

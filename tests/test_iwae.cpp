@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 
 #include <vae/vae.hpp>
@@ -129,4 +130,23 @@ TEST_CASE("the objective's bound and samples are checked") {
   CHECK_THROWS_WITH_AS(Model(1, o), doctest::Contains("expected 1 for the ELBO"), vae::ValueError);
   o.samples = 1;
   CHECK_NOTHROW(Model(1, o));
+}
+
+TEST_CASE("importance weights too small to matter are exactly zero, never subnormal") {
+  // One input, k = 4 samples whose log weights lie 0, 10, 40 and 100 below the
+  // largest: exp(-40) = 4e-18 is below float's epsilon^2 (1.4e-14) and
+  // exp(-100) = 4e-44 would be subnormal; both must be 0, the rest exact.
+  Eigen::MatrixXf rec(1, 4), lat = Eigen::MatrixXf::Zero(1, 4), weights(1, 4), bound(1, 1);
+  rec << 0, 10, 40, 100;
+  const vae::Cpu::Context ctx;
+  const auto view = [](Eigen::MatrixXf& m) { return vae::make_view(m.data(), m.rows(), m.cols()); };
+  vae::Ops<vae::Cpu, float>::for_each(
+      ctx, 1, 1, vae::kernels::ImportanceWeights<float>{view(rec), view(lat), 1.0f, view(weights), view(bound)});
+  const double total = 1 + std::exp(-10.0) + std::exp(-40.0) + std::exp(-100.0);
+  CHECK(weights(0, 0) == doctest::Approx(1 / total).epsilon(1e-6));
+  CHECK(weights(0, 1) == doctest::Approx(std::exp(-10.0) / total).epsilon(1e-5));
+  CHECK(weights(0, 2) == 0.0f);
+  CHECK(weights(0, 3) == 0.0f);
+  // The bound itself still counts every sample: -(log(total) - log 4).
+  CHECK(bound(0, 0) == doctest::Approx(std::log(4.0) - std::log(total)).epsilon(1e-6));
 }

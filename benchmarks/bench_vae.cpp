@@ -1,5 +1,7 @@
 // Google Benchmark throughput of the blog's models on the CPU backend:
-// training steps, encode (batch and single sample), decode, and Adam.
+// training steps, encode (batch and single sample), decode, and Adam; and a
+// training step of Burda et al.'s IWAE model (784-200-200-50 tanh, Bernoulli
+// decoder, importance-weighted bound with k = 1 and 5 samples, batch 20).
 // Items are samples (parameters for Adam). Run:
 //   build/benchmarks/bench_vae --benchmark_min_time=1
 #include <benchmark/benchmark.h>
@@ -51,6 +53,27 @@ void BM_adam_step(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// One training step of the IWAE model of Burda et al. (2015): 784-200-200-50,
+// tanh, binary cross-entropy with logits, the importance-weighted bound with
+// k = state.range(0) samples per input, batch 20, Adam with eps 1e-4, on
+// binary (0/1) input.
+void BM_iwae_train_step(benchmark::State& state) {
+  constexpr vae::Index batch = 20;
+  vae::Objective<float> objective;
+  objective.reconstruction = vae::Reconstruction::BinaryCrossEntropy;
+  objective.bound = vae::Bound::ImportanceWeighted;
+  objective.samples = state.range(0);
+  vae::MlpVae<vae::Layers<784, 200, 200, 50>, vae::Tanh> model(1, objective);
+  vae::AdamOptions adam;
+  adam.eps = 1e-4;
+  vae::Adam<float> opt(adam);
+  vae::Rng rng(2);
+  const Eigen::MatrixXf x = (random_batch(batch).array() < 0.5f).cast<float>();
+  model.train_step(x, opt, rng);
+  for (auto _ : state) benchmark::DoNotOptimize(model.train_step(x, opt, rng).total);
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
 using Vae2 = vae::VariationalAutoencoder<784, 512, 2>;
 using Vae20 = vae::VariationalAutoencoder<784, 512, 20>;
 using Ae2 = vae::Autoencoder<784, 512, 2>;
@@ -64,6 +87,7 @@ BENCHMARK(BM_train_step<Ae2>)->Arg(32)->Arg(128)->Arg(512)->UseRealTime();
 BENCHMARK(BM_train_step<Ae20>)->Arg(32)->Arg(128)->Arg(512)->UseRealTime();
 BENCHMARK(BM_encode<Vae2>)->Arg(1024)->Arg(1)->UseRealTime();
 BENCHMARK(BM_decode<Vae2>)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_iwae_train_step)->ArgName("k")->Arg(1)->Arg(5)->UseRealTime();
 BENCHMARK(BM_adam_step)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -18,6 +18,19 @@ for one epoch over MNIST and prints one JSON line:
    encode latency) and the per-round ratios vae/pytorch, vae/libtorch (and
    vae/gemm_bound with --gemm-cmd), printed and written to --out.
 
+IWAE (docs/performance.md): `--arch iwae --k K [--steps N]` appends those flags to the
+vae and PyTorch peers (and to --extra-cmd peers), which then train Burda et al.'s
+784-200-200-50 tanh model with the K-sample importance-weighted bound at batch 20
+on binarised MNIST; libtorch and --gemm-cmd (the blog's model only) are left out.
+`--steps N` alone times N steps of the blog's VAE instead of an epoch.
+
+    /usr/bin/python3 benchmarks/side_by_side.py --rounds 5 --arch iwae --k 5 --steps 600 \
+        --vae-cmd "build/benchmarks/vae_epoch" --tune-vae --out /tmp/iwae_k5.md
+
+--extra-cmd LABEL=CMD (repeatable) adds a peer run as given (a vae_epoch with other
+flags), reported with the ratio LABEL/pytorch.  --tune-vae calibrates vae and the
+extra peers over the same thread settings as the torch peers.
+
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the peers' environment.
 --before-cmd (an earlier build, to measure a change) adds a vae/vae_before ratio.
 --vae-cmd, --gemm-cmd and --before-cmd run as given, in this environment otherwise (prefix
@@ -94,7 +107,7 @@ def run_peer(peer, setting=None, timeout=900, calibrating=False):
         sys.exit(f"peer {peer['label']} failed (rc {proc.returncode}): {shlex.join(cmd)}\n"
                  f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     rec = json.loads(records[-1])
-    if rec.get("name") != peer["label"] and peer["label"] != "vae_before":
+    if rec.get("name") != peer["label"] and peer["label"] != "vae_before" and not peer.get("extra"):
         print(f"  note: peer {peer['label']} reports name {rec.get('name')!r}", file=sys.stderr)
     return rec
 
@@ -130,8 +143,26 @@ def main():
                    help="calibrate with and/or without OMP_WAIT_POLICY=PASSIVE")
     p.add_argument("--calibration-rounds", type=int, default=1,
                    help="epochs per calibration setting (their median decides)")
+    p.add_argument("--arch", choices=["blog", "iwae"], default="blog",
+                   help="iwae: append --arch iwae --k K to the vae, PyTorch and extra peers")
+    p.add_argument("--k", type=int, default=1, help="IWAE samples per input (with --arch iwae)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="time this many training steps instead of one epoch (appended as --steps N)")
+    p.add_argument("--extra-cmd", action="append", default=[], metavar="LABEL=CMD",
+                   help="another peer printing vae_epoch's JSON, run as given (repeatable)")
+    p.add_argument("--tune-vae", action="store_true",
+                   help="calibrate vae and the extra peers over the thread settings too")
     p.add_argument("--out", help="also write the markdown report here")
     args = p.parse_args()
+    if args.k < 1 or (args.arch == "blog" and args.k != 1):
+        p.error("--k must be >= 1 (and 1 for --arch blog)")
+    work = []  # flags that choose the work, appended to the peers that take them
+    if args.arch == "iwae":
+        work += ["--arch", "iwae", "--k", str(args.k)]
+    if args.steps:
+        work += ["--steps", str(args.steps)]
+    if work and (args.gemm_cmd or args.before_cmd):
+        p.error("--gemm-cmd and --before-cmd time one epoch of the blog's model: not with --arch iwae or --steps")
 
     lines = []
 
@@ -144,16 +175,29 @@ def main():
         print(f"note: {default_libtorch} is not built, skipping libtorch "
               "(cmake -S benchmarks/peers -B build-peers && cmake --build build-peers)", file=sys.stderr)
         args.libtorch_cmd = ""
+    if work and args.libtorch_cmd:
+        print("note: the libtorch peer trains the blog's epoch only, skipping it", file=sys.stderr)
+        args.libtorch_cmd = ""
+    extras = []
+    for item in args.extra_cmd:
+        label, sep, cmd = item.partition("=")
+        if not sep or not label or not cmd or label in ("vae", "pytorch", "libtorch", "gemm_bound", "vae_before"):
+            p.error(f"--extra-cmd expects LABEL=CMD with a new label, got {item!r}")
+        extras.append((label, cmd))
     peers = []
-    for label, cmd, tuned in [("vae", args.vae_cmd, False), ("pytorch", args.torch_cmd, True),
-                              ("libtorch", args.libtorch_cmd, True), ("gemm_bound", args.gemm_cmd, False),
-                              ("vae_before", args.before_cmd, False)]:
+    for label, cmd, tuned, takes_work, extra in (
+            [("vae", args.vae_cmd, args.tune_vae, True, False), ("pytorch", args.torch_cmd, True, True, False),
+             ("libtorch", args.libtorch_cmd, True, False, False), ("gemm_bound", args.gemm_cmd, False, False, False),
+             ("vae_before", args.before_cmd, False, False, False)] +
+            [(label, cmd, args.tune_vae, True, True) for label, cmd in extras]):
         if cmd:
-            peers.append(dict(label=label, cmd=shlex.split(cmd), tuned=tuned, setting=None, runs=[]))
+            peers.append(dict(label=label, cmd=shlex.split(cmd) + (work if takes_work else []), tuned=tuned,
+                              setting=None, runs=[], extra=extra))
     if not peers:
         sys.exit("no peers to run")
 
-    say(f"# VAE epoch side by side ({datetime.datetime.now():%Y-%m-%d %H:%M})")
+    what = "VAE epoch" if args.arch == "blog" else f"IWAE (k = {args.k}) training"
+    say(f"# {what} side by side ({datetime.datetime.now():%Y-%m-%d %H:%M})")
     say()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     say(f"- host: {cpu}, {os.cpu_count()} CPUs, {platform.platform()}")
@@ -204,7 +248,8 @@ def main():
             print(f"  round {r + 1}: {peer['label']:10s} {rec['samples_per_s']:10,.0f} samples/s", flush=True)
 
     say()
-    say(f"## Results ({args.rounds} interleaved rounds, one epoch of 60,000 images each)")
+    span = f"{args.steps} steps" if args.steps else "one epoch of 60,000 images"
+    say(f"## Results ({args.rounds} interleaved rounds, {span} each)")
     say()
     say("| peer | setting | samples/s (median) | min | max | epoch s | peak RSS MiB | encode latency us | final loss |")
     say("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -222,17 +267,21 @@ def main():
 
     by = {peer["label"]: peer for peer in peers}
     others = [o for o in ("pytorch", "libtorch", "gemm_bound", "vae_before") if o in by]
-    if "vae" in by and others:
+    pairs = [("vae", o) for o in others] if "vae" in by else []
+    pairs += [(peer["label"], "pytorch") for peer in peers if peer["extra"] and "pytorch" in by]
+    if pairs:
         say()
-        say("## Throughput ratios per round (vae samples/s over the peer's, same round)")
+        say("## Throughput ratios per round (" + ("samples/s" if len(pairs) > len(others) else "vae samples/s") +
+            " over the peer's, same round)")
         say()
-        say("| round | " + " | ".join(f"vae/{o}" for o in others) + " |")
-        say("|---|" + "---:|" * len(others))
-        ratios = {o: [v["samples_per_s"] / x["samples_per_s"] for v, x in zip(by["vae"]["runs"], by[o]["runs"])]
-                  for o in others}
+        say("| round | " + " | ".join(f"{a}/{o}" for a, o in pairs) + " |")
+        say("|---|" + "---:|" * len(pairs))
+        ratios = {(a, o): [v["samples_per_s"] / x["samples_per_s"] for v, x in zip(by[a]["runs"], by[o]["runs"])]
+                  for a, o in pairs}
         for r in range(args.rounds):
-            say(f"| {r + 1} | " + " | ".join(f"{ratios[o][r]:.3f}" for o in others) + " |")
-        say("| **median** | " + " | ".join(f"**{statistics.median(ratios[o]):.3f}**" for o in others) + " |")
+            say(f"| {r + 1} | " + " | ".join(f"{ratios[q][r]:.3f}" for q in pairs) + " |")
+        say("| **median** | " + " | ".join(f"**{statistics.median(ratios[q]):.3f}**" for q in pairs) + " |")
+        ratios = {o: ratios[(a, o)] for a, o in pairs if a == "vae"}
         if "gemm_bound" in ratios:
             say()
             say(f"vae reaches {100 * statistics.median(ratios['gemm_bound']):.1f}% of the sgemm-only bound (median).")

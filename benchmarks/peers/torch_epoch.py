@@ -14,12 +14,24 @@ calls.  Prints exactly one JSON line on stdout; diagnostics go to stderr.
 --threads N sets torch's intra-op threads and, by default, OpenBLAS's own thread
 pool too (Debian's torch does its sgemm in OpenBLAS, whose pthread pool ignores
 torch.set_num_threads); --blas-threads overrides the latter.
+
+--arch iwae trains Burda et al.'s IWAE model instead (vae_epoch --arch iwae does
+the same work): 784-200-200 tanh -> (mu, log sigma) 50 each, k = --k draws
+z = mu + sigma * eps per input, decoder 50-200-200 tanh -> 784 logits,
+log w = -BCE-with-logits (summed over pixels) + log N(z; 0, I) - log N(z; mu, sigma),
+loss = -sum over the batch of (logsumexp_k log w - log k), Adam with eps 1e-4, batch 20
+unless --batch is given, on the training images binarised once (Bernoulli, seed
+--seed) before timing.  --steps N times N steps instead of one epoch (wrapping
+around the permuted data if N is larger).  --flush-denormals 1 calls
+torch.set_flush_denormal(True) (flush-to-zero / denormals-are-zero on the main thread,
+the one that computes with --threads 1): a diagnostic, like vae_epoch's flag.
 """
 import argparse
 import copy
 import ctypes
 import gzip
 import json
+import math
 import os
 import resource
 import statistics
@@ -73,9 +85,40 @@ class VAE(nn.Module):
         return ((x - x_hat) ** 2).sum() + kl
 
 
-def train_steps(model, opt, data, batch, steps=None):
+class IWAE(nn.Module):
+    """Burda et al.'s one-stochastic-layer MNIST model with the k-sample bound."""
+
+    def __init__(self, k=1, latent=50, hidden=200):
+        super().__init__()
+        self.k = k
+        self.enc = nn.Sequential(nn.Linear(784, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())
+        self.mu = nn.Linear(hidden, latent)
+        self.log_sigma = nn.Linear(hidden, latent)
+        self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                                 nn.Linear(hidden, 784))
+
+    def encode_mean(self, x):
+        return self.mu(self.enc(x))
+
+    def loss(self, x):
+        h = self.enc(x)
+        mu, log_sigma = self.mu(h), self.log_sigma(h)
+        eps = torch.randn((self.k,) + mu.shape)
+        z = mu + torch.exp(log_sigma) * eps  # k x B x latent
+        logits = self.dec(z)                # k x B x 784
+        log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+        # log N(z; 0, I) - log N(z; mu, sigma): the 2 pi terms cancel.
+        log_pz_minus_log_qz = 0.5 * (eps ** 2 - z ** 2).sum(-1) + log_sigma.sum(-1)
+        log_w = log_px_z + log_pz_minus_log_qz
+        return -(torch.logsumexp(log_w, 0) - math.log(self.k)).sum()
+
+
+def train_steps(model, opt, data, batch, steps=None, wrap=False):
     total = torch.zeros(())
-    for n, i in enumerate(range(0, len(data), batch)):
+    starts = range(0, len(data), batch)
+    if wrap:  # exactly `steps` steps, cycling through the data
+        starts = [(n * batch) % len(data) for n in range(steps)]
+    for n, i in enumerate(starts):
         if steps is not None and n == steps:
             break
         opt.zero_grad()
@@ -91,13 +134,23 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default: --threads)")
     p.add_argument("--data", default="data/mnist")
-    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=None, help="default 128 (blog) or 20 (iwae)")
+    p.add_argument("--arch", choices=["blog", "iwae"], default="blog")
+    p.add_argument("--k", type=int, default=1, help="IWAE samples per input (--arch iwae)")
+    p.add_argument("--steps", type=int, default=0, help="time this many steps instead of one epoch")
+    p.add_argument("--flush-denormals", type=int, default=0, help="1: torch.set_flush_denormal(True)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--latency-calls", type=int, default=2000)
     args = p.parse_args()
+    if args.k < 1 or (args.arch == "blog" and args.k != 1):
+        p.error("--k must be >= 1 (and 1 for --arch blog)")
+    if args.batch is None:
+        args.batch = 20 if args.arch == "iwae" else 128
 
     torch.set_num_threads(args.threads)
+    if args.flush_denormals and not torch.set_flush_denormal(True):
+        sys.exit("torch_epoch.py: --flush-denormals is not supported on this CPU")
     blas = openblas()
     blas_threads = args.blas_threads or args.threads
     if blas is not None:
@@ -115,17 +168,23 @@ def main():
     data = images.index_select(0, perm).float().div_(255.0)
     x0 = images[0:1].float().div_(255.0)  # the latency probe: the first training image
     del images, perm
+    if args.arch == "iwae":
+        data = torch.bernoulli(data, generator=torch.Generator().manual_seed(args.seed))
 
     torch.manual_seed(args.seed)
-    model = VAE()
-    opt = torch.optim.Adam(model.parameters())
+    model = IWAE(args.k) if args.arch == "iwae" else VAE()
+    adam = dict(eps=1e-4) if args.arch == "iwae" else {}
+    opt = torch.optim.Adam(model.parameters(), **adam)
 
     scratch = copy.deepcopy(model)  # warm-up on a copy: the timed epoch starts from the fresh init
-    train_steps(scratch, torch.optim.Adam(scratch.parameters()), data, args.batch, steps=args.warmup)
+    train_steps(scratch, torch.optim.Adam(scratch.parameters(), **adam), data, args.batch, steps=args.warmup)
     del scratch
 
+    samples = len(data)
+    if args.steps:
+        samples = sum(len(data[(n * args.batch) % len(data):][:args.batch]) for n in range(args.steps))
     t0 = time.perf_counter()
-    total = train_steps(model, opt, data, args.batch)
+    total = train_steps(model, opt, data, args.batch, steps=args.steps or None, wrap=bool(args.steps))
     epoch_s = time.perf_counter() - t0
 
     times = []
@@ -136,15 +195,20 @@ def main():
             if n >= 200:
                 times.append(time.perf_counter_ns() - t)
 
-    print(json.dumps({
+    record = {
         "name": "pytorch",
         "threads": args.threads,
-        "samples_per_s": round(len(data) / epoch_s, 1),
+        "samples_per_s": round(samples / epoch_s, 1),
         "epoch_s": round(epoch_s, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "encode_latency_us": round(statistics.median(times) / 1000.0, 2),
-        "final_loss": round(total / len(data), 4),
-    }), flush=True)
+        "final_loss": round(total / samples, 4),
+    }
+    if args.flush_denormals:
+        record.update(flush_denormals=1)
+    if args.arch != "blog":
+        record.update(arch=args.arch, k=args.k, batch=args.batch, samples=samples)
+    print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 // vae_mnist: the blog "Variational AutoEncoders (VAE) with PyTorch", in C++.
-// Trains an autoencoder and/or a VAE on MNIST and writes the blog's pictures
-// and a metrics file. With no flags it reproduces the blog: both models,
-// latent 2, 20 epochs, batch 128, Adam (lr 1e-3), summed squared error and the
-// blog's KL term. --data may point at Fashion-MNIST (same file format); the
-// pictures then say so and name its classes (data_set.hpp).
+// Trains an autoencoder and/or a VAE (or a conditional VAE) on MNIST and
+// writes the blog's pictures and a metrics file. With no flags it reproduces
+// the blog: both models, 784-512-2 ReLU, 20 epochs, batch 128, Adam (lr 1e-3),
+// summed squared error and the blog's KL term. --hidden, --activation and
+// --latent pick another network, and --objective, --k, --binarize,
+// --nll-samples and --lr-schedule run the likelihood benchmark
+// (docs/likelihood.md). --data may point at Fashion-MNIST (same file format);
+// the pictures then say so and name its classes (data_set.hpp).
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,9 +19,8 @@
 #include <vae/vae.hpp>
 
 #include "data_set.hpp"
-#include "figures.hpp"
+#include "options.hpp"
 #include "ranks.hpp"
-#include "run.hpp"
 
 namespace fs = std::filesystem;
 
@@ -50,8 +52,13 @@ int main(int argc, char** argv) {
 #endif
   examples::RunOptions o;
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
-  app.add_option("--model", o.model, "ae, vae or both")->check(CLI::IsMember({"ae", "vae", "both"}))->capture_default_str();
+  app.add_option("--model", o.model, "ae, vae, both, or cvae (a VAE conditioned on the class label)")
+      ->check(CLI::IsMember({"ae", "vae", "both", "cvae"}))->capture_default_str();
   app.add_option("--latent", o.latent, "latent size; compiled in: 2, 10, 20, 50")->check(CLI::IsMember({2, 10, 20, 50}))->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden layer sizes, input side first; compiled in: 512, 400, 200,200")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--activation", o.activation, "hidden activation: relu, tanh, softplus or elu")
+      ->check(CLI::IsMember({"relu", "tanh", "softplus", "elu"}))->capture_default_str();
   app.add_option("--epochs", o.epochs, "training epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--lr", o.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
@@ -81,12 +88,12 @@ int main(int argc, char** argv) {
                  "save <out>/<model>.ckpt every N epochs and at the end (0: never)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--resume", o.resume,
-                 "continue training from a checkpoint (needs --model ae or vae; the loss settings come from the file)");
+                 "continue training from a checkpoint (needs --model ae, vae or cvae; the loss settings come from the file)");
   app.add_option("--load-weights", o.load_weights,
-                 "start from the weights in this safetensors file (PyTorch's names, docs/weights.md; needs --model ae "
-                 "or vae); with --epochs 0, only evaluate and draw");
+                 "start from the weights in this safetensors file (PyTorch's names, docs/weights.md; needs --model ae, "
+                 "vae or cvae); with --epochs 0, only evaluate and draw");
   app.add_option("--save-weights", o.save_weights,
-                 "after training, write the weights to this safetensors file (needs --model ae or vae)");
+                 "after training, write the weights to this safetensors file (needs --model ae, vae or cvae)");
   app.add_option("--clip-grad-norm", o.clip_grad_norm, "clip the gradient's L2 norm to this (0: off)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--objective", o.objective, "the VAE's bound: elbo, or iwae (importance-weighted, --k samples)")
@@ -121,14 +128,19 @@ int main(int argc, char** argv) {
     if (o.lr_schedule == "iwae" && app.count("--epochs") == 0) o.epochs = vae::kIwaeScheduleEpochs;
     if (o.objective == "elbo" && app.count("--k") > 0 && o.k != 1)
       throw vae::ValueError("--k " + std::to_string(o.k) + " takes --objective iwae (the ELBO draws one sample)");
-    if (o.objective == "iwae" && o.model == "ae")
+    bool compiled = false;
+    for (const auto& h : examples::compiled_hidden()) compiled = compiled || h == o.hidden;
+    if (!compiled)
+      throw vae::ValueError("--hidden " + examples::hidden_text(o.hidden) +
+                            " is not compiled in; choose 512, 400 or 200,200");
+    if (o.objective == "iwae" && (o.model == "ae" || o.model == "cvae"))
       throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae (or both)");
-    if (o.nll_samples > 0 && o.model == "ae")
+    if (o.nll_samples > 0 && (o.model == "ae" || o.model == "cvae"))
       throw vae::ValueError("--nll-samples estimates a VAE's likelihood: use --model vae (or both)");
     if (!o.resume.empty() && o.model == "both")
-      throw vae::ValueError("--resume continues one model: add --model ae or --model vae");
+      throw vae::ValueError("--resume continues one model: add --model ae, vae or cvae");
     if ((!o.load_weights.empty() || !o.save_weights.empty()) && o.model == "both")
-      throw vae::ValueError("--load-weights and --save-weights hold one model: add --model ae or --model vae");
+      throw vae::ValueError("--load-weights and --save-weights hold one model: add --model ae, vae or cvae");
     if (!o.load_weights.empty() && !o.resume.empty())
       throw vae::ValueError("--load-weights and --resume both give the starting point: use one");
     if (!o.resume.empty()) vae::io::read_checkpoint_info(o.resume);  // a bad file fails before anything else

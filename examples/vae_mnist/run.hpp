@@ -1,4 +1,6 @@
-// Training and output of vae_mnist, for a latent size fixed at compile time.
+// Training and output of vae_mnist for one network: its sizes (--hidden,
+// --latent) and activation are template arguments, dispatched from the
+// options by run_activation.
 #pragma once
 
 #include <algorithm>
@@ -19,52 +21,10 @@
 #endif
 
 #include "figures.hpp"
+#include "options.hpp"
 #include "ranks.hpp"
 
 namespace examples {
-
-struct RunOptions {
-  std::string model = "both";
-  int latent = 2;
-  int epochs = 20;
-  int batch = 128;
-  double lr = 1e-3;
-  double beta = 1.0;
-  std::string loss = "sse";
-  std::string kl = "blog";
-  std::uint64_t seed = 0;
-  int threads = 0;
-  std::string data = "data/mnist";
-  std::string dataset_name = "auto";  // "auto": from the data folder (data_set.hpp)
-  std::string out = "out";
-  bool no_plots = false;
-  bool quiet = false;
-  int checkpoint_every = 0;  // epochs; 0 = no checkpoints
-  std::string resume;        // checkpoint to continue from
-  std::string load_weights;  // safetensors file to start from
-  std::string save_weights;  // safetensors file to write after training
-  std::string backend = "cpu";
-  double clip_grad_norm = 0;  // 0 = no clipping
-  std::string objective = "elbo";    // elbo, or iwae (the VAE's importance-weighted bound with --k samples)
-  int k = 1;                         // samples per input of --objective iwae
-  std::string binarize = "none";     // none, or dynamic (training pixels redrawn each epoch, test set once)
-  int nll_samples = 0;               // > 0: estimate the VAE's test NLL with this many importance samples
-  std::string lr_schedule = "none";  // none, or iwae (Burda et al.'s 8 stages of 3^i epochs)
-  double adam_eps = 1e-8;
-  int grid = 12;                                          // the latent grid is grid x grid
-  std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's (MNIST's)
-  std::vector<double> vae_range{-3, 3, -3, 3};            // +-3 sd of the VAE's prior, on any data
-  bool ae_range_given = false;                            // --ae-range on the command line
-};
-
-struct Data {
-  vae::io::Dataset train, test;
-  DataSetNames names;  // what the pictures call the data and its classes
-};
-
-/// The seed the test set is binarised with under --binarize dynamic: fixed,
-/// so that every run (whatever its --seed) is judged on the same pixels.
-inline constexpr std::uint64_t kTestBinarizeSeed = 20151101;
 
 /// The learning rate of epoch `epoch` (0-based) under --lr-schedule: `lr`
 /// throughout for none, Burda et al.'s schedule for iwae.
@@ -135,16 +95,22 @@ void save_weights(const Model& model, const std::string& path) {
 #endif
 }
 
-/// Before any data is read: --load-weights must fit the chosen model (checked
-/// by loading it into one on the CPU) and --save-weights must be writable.
-template <vae::Index Latent>
-void check_weight_files(const RunOptions& o) {
+/// The number of classes of vae_mnist's conditional VAE (MNIST's digits,
+/// Fashion-MNIST's garments).
+inline constexpr vae::Index kClasses = 10;
+
+/// check_weights_activation for the network L (Layers<784, hidden..., latent>).
+template <class L, class Act>
+void check_weights_for(const RunOptions& o) {
   if (!o.load_weights.empty()) {
     if (o.model == "ae") {
-      vae::Autoencoder<784, 512, Latent> ae;
+      vae::MlpAutoencoder<L, Act> ae;
       load_weights(o.load_weights, ae);
+    } else if (o.model == "cvae") {
+      vae::MlpCvae<L, kClasses, Act> cvae;
+      load_weights(o.load_weights, cvae);
     } else {
-      vae::VariationalAutoencoder<784, 512, Latent> model;
+      vae::MlpVae<L, Act> model;
       load_weights(o.load_weights, model);
     }
   }
@@ -164,10 +130,11 @@ template <class Model, class Opt, class OnEpoch>
 std::vector<vae::EpochStats> fit_on(Model& model, Opt& optimizer, const RunOptions& o, const Data& data,
                                     const vae::TrainOptions& t, const OnEpoch& on_epoch) {
   if (o.binarize != "dynamic") return vae::fit(model, optimizer, data.train, &data.test, t, on_epoch);
-  vae::Batcher<float> batches(data.train, t.batch_size, t.seed, t.shuffle, t.shard);
+  // A conditional model's batches carry one-hot labels, which binarise to themselves.
+  vae::Batcher<float> batches(data.train, t.batch_size, t.seed, t.shuffle, t.shard, Model::classes);
   vae::DynamicBinarizer<vae::Batcher<float>> binary(batches, t.seed, static_cast<std::uint64_t>(t.shard.rank));
   vae::Batcher<float> test(data.test, t.eval_batch_size, 0, /*shuffle=*/false,
-                           vae::Shard{t.shard.rank, t.shard.count, /*pad=*/false});
+                           vae::Shard{t.shard.rank, t.shard.count, /*pad=*/false}, Model::classes);
   return vae::fit(model, optimizer, binary, &test, t, on_epoch);
 }
 
@@ -279,7 +246,7 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
               << ", KL " << test.kl << ") without training"
               << (o.load_weights.empty() ? "" : " (weights from " + o.load_weights + ")") << "\n";
   }
-  if constexpr (Model::is_variational) {
+  if constexpr (Model::is_variational && Model::classes == 0) {
     if (o.nll_samples > 0) {
       const auto t0 = std::chrono::steady_clock::now();
       const double nll = test_nll(model, data.test, o.nll_samples, o.seed);
@@ -289,11 +256,13 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
       metrics.set_nll(name, nll, o.nll_samples);
     }
   }
-  if (!o.no_plots) write_figures(model, data.test, data.names, o.out, name, grid, o.grid, o.seed);
+  if (!o.no_plots) write_figures(figure_model(model), data.test, data.names, o.out, name, grid, o.grid, o.seed);
 }
 
-template <vae::Index Latent, class Backend>
-int run_latent(const RunOptions& o, const Data& data) {
+/// Trains and draws the models --model asks for, with the network L
+/// (Layers<784, hidden..., latent>) and hidden activation Act, on Backend.
+template <class Backend, class L, class Act>
+int run_net(const RunOptions& o, const Data& data) {
   const vae::Objective<float> objective{
       o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
       o.kl == "exact" ? vae::KlForm::Exact : vae::KlForm::Blog, static_cast<float>(o.beta)};
@@ -304,15 +273,20 @@ int run_latent(const RunOptions& o, const Data& data) {
   }
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
-  if (o.model != "vae") {
-    vae::Autoencoder<784, 512, Latent, float, Backend> ae(o.seed, objective);
-    // The blog's autoencoder range fits MNIST's codes only; elsewhere the grid follows the codes.
-    const bool blog_range = o.ae_range_given || data.names.name == "MNIST";
+  if (o.model == "ae" || o.model == "both") {
+    vae::MlpAutoencoder<L, Act, float, Backend> ae(o.seed, objective);
+    // The blog's autoencoder range fits its network's codes on MNIST only; elsewhere the grid follows the codes.
+    const bool blog_range = o.ae_range_given || (data.names.name == "MNIST" && o.hidden == std::vector<int>{512} &&
+                                                 o.activation == "relu");
     train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, blog_range, o.latent), o, data, metrics);
   }
-  if (o.model != "ae") {
-    vae::VariationalAutoencoder<784, 512, Latent, float, Backend> model(o.seed, vae_objective);
+  if (o.model == "vae" || o.model == "both") {
+    vae::MlpVae<L, Act, float, Backend> model(o.seed, vae_objective);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
+  }
+  if (o.model == "cvae") {
+    vae::MlpCvae<L, kClasses, Act, float, Backend> model(o.seed, objective);
+    train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (!lead_rank()) return 0;
   metrics.write(o.out + "/metrics.csv");
@@ -322,32 +296,38 @@ int run_latent(const RunOptions& o, const Data& data) {
   return 0;
 }
 
-/// check_weight_files for the latent size of `o`.
-inline void check_weight_files(const RunOptions& o) {
+/// f(Layers<784, hidden..., Latent>{}) for --hidden.
+template <vae::Index Latent, class F>
+int with_hidden(const std::vector<int>& hidden, F&& f) {
+  if (hidden == std::vector<int>{512}) return f(vae::Layers<784, 512, Latent>{});
+  if (hidden == std::vector<int>{400}) return f(vae::Layers<784, 400, Latent>{});
+  if (hidden == std::vector<int>{200, 200}) return f(vae::Layers<784, 200, 200, Latent>{});
+  throw vae::ValueError("--hidden " + hidden_text(hidden) + " is not compiled in (512, 400, 200,200)");
+}
+
+/// f(Layers<784, hidden..., latent>{}) for --hidden and --latent.
+template <class F>
+int with_layers(const RunOptions& o, F&& f) {
   switch (o.latent) {
-    case 2: return check_weight_files<2>(o);
-    case 10: return check_weight_files<10>(o);
-    case 20: return check_weight_files<20>(o);
-    case 50: return check_weight_files<50>(o);
-    default: return;
+    case 2: return with_hidden<2>(o.hidden, f);
+    case 10: return with_hidden<10>(o.hidden, f);
+    case 20: return with_hidden<20>(o.hidden, f);
+    case 50: return with_hidden<50>(o.hidden, f);
+    default: throw vae::ValueError("--latent " + std::to_string(o.latent) + " is not compiled in (2, 10, 20, 50)");
   }
 }
 
-/// Trains and draws on `Backend` (vae::Cpu, or vae::Cuda from run_cuda.cu).
-template <class Backend>
-int run(const RunOptions& o, const Data& data) {
-  switch (o.latent) {
-    case 2: return run_latent<2, Backend>(o, data);
-    case 10: return run_latent<10, Backend>(o, data);
-    case 20: return run_latent<20, Backend>(o, data);
-    case 50: return run_latent<50, Backend>(o, data);
-    default: std::cerr << "vae_mnist: latent " << o.latent << " is not compiled in (2, 10, 20, 50)\n"; return 1;
-  }
+template <class Backend, class Act>
+int run_activation(const RunOptions& o, const Data& data) {
+  return with_layers(o, [&](auto layers) { return run_net<Backend, decltype(layers), Act>(o, data); });
 }
 
-/// The same on the GPU; defined in run_cuda.cu, which only CUDA builds compile.
-int run_cuda(const RunOptions& o, const Data& data);
-/// Throws DeviceError when no GPU is present (before any data is read).
-void check_cuda_device();
+template <class Act>
+void check_weights_activation(const RunOptions& o) {
+  with_layers(o, [&](auto layers) {
+    check_weights_for<decltype(layers), Act>(o);
+    return 0;
+  });
+}
 
 }  // namespace examples

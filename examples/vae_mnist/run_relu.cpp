@@ -1,0 +1,10 @@
+// vae_mnist's models with relu hidden layers: every --hidden and --latent
+// (one file per activation, so that they compile in parallel).
+#include "run.hpp"
+
+namespace examples {
+
+template int run_activation<vae::Cpu, vae::Relu>(const RunOptions&, const Data&);
+template void check_weights_activation<vae::Relu>(const RunOptions&);
+
+}  // namespace examples

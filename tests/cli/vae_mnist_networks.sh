@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# vae_mnist's choice of network and its conditional VAE, end to end on the
+# first 2,000 training and 500 test images:
+#  - --hidden 200,200 --activation tanh trains the paper's 784-200-200-50
+#    (the checkpoint says so) and its test loss falls;
+#  - --model cvae --latent 2 writes its pictures (samples by digit, the
+#    latent grid per digit, reconstructions, latent space) and metrics, and a
+#    run resumed from its checkpoint prints the losses of one that never
+#    stopped;
+#  - networks that are not compiled in, and flags a conditional VAE does not
+#    take, exit 1 with a message.
+# Usage: vae_mnist_networks.sh VAE_MNIST_BINARY MNIST_DIR
+set -euo pipefail
+bin=$1
+data=$2
+# shellcheck source=mnist_subset.sh
+source "$(dirname "$0")/mnist_subset.sh"
+subset_or_skip "$data" 2000 500
+run() { "$bin" --data "$work/mnist" --quiet "$@"; }
+
+# The paper's network: sizes and activation in the checkpoint, a falling loss.
+out=$(run --out "$work/deep" --model vae --hidden 200,200 --activation tanh --latent 50 --loss bce --kl exact \
+  --epochs 2 --batch 20 --no-plots --checkpoint-every 1)
+echo "$out"
+[[ $(sed -n 2p "$work/deep/metrics.csv" | cut -d, -f6) != "" ]] || fail "no test loss in metrics.csv"
+awk -F, 'NR == 2 { first = $6 } NR == 3 { last = $6 } END { exit !(last < first) }' "$work/deep/metrics.csv" ||
+  fail "the test loss did not fall: $(cat "$work/deep/metrics.csv")"
+info=$(run --out "$work/deep2" --model ae --resume "$work/deep/vae.ckpt" --epochs 3 --no-plots 2>&1 || true)
+[[ $info == *"VAE 784-200-200-50 tanh (float)"* ]] ||
+  fail "resuming the 784-200-200-50 tanh checkpoint into another model should name it: $info"
+
+# The conditional VAE: pictures, metrics, and resume.
+out=$(run --out "$work/cvae" --model cvae --latent 2 --epochs 2 --grid 6)
+echo "$out"
+[[ $out == "conditional VAE: test loss per sample "*"after 2 epochs"* ]] || fail "no conditional VAE test loss line: $out"
+for f in cvae_samples.png cvae_grid.png cvae_reconstructions.png cvae_latent.png metrics.csv; do
+  [[ -s $work/cvae/$f ]] || fail "--model cvae wrote no $f"
+done
+[[ $(tail -n 1 "$work/cvae/metrics.csv") == cvae,2,* ]] || fail "metrics.csv's last row is not the cvae's epoch 2"
+run --out "$work/cvae1" --model cvae --latent 2 --epochs 1 --no-plots --checkpoint-every 1 > /dev/null
+resumed=$(run --out "$work/cvae2" --model cvae --latent 2 --epochs 2 --no-plots --resume "$work/cvae1/cvae.ckpt")
+[[ $(grep "test loss" <<< "$resumed") == "$(grep "test loss" <<< "$out")" ]] ||
+  fail "the resumed conditional VAE printed '$resumed', the uninterrupted one '$out'"
+
+expect_error "--hidden 300 is not compiled in; choose 512, 400 or 200,200" --model vae --hidden 300
+expect_error "--hidden 200,200,200 is not compiled in" --model vae --hidden 200,200,200
+expect_error "--activation: sigmoid not in" --model vae --activation sigmoid
+expect_error "--objective iwae is a VAE's bound" --model cvae --objective iwae
+expect_error "--nll-samples estimates a VAE's likelihood" --model cvae --nll-samples 10
+expect_error "the checkpoint holds a conditional VAE 784-512-2 relu, 10 classes (float)" --model vae \
+  --resume "$work/cvae1/cvae.ckpt"
+
+finish

@@ -122,16 +122,22 @@ inline void draw_latent(const Eigen::MatrixXf& plane_codes, const vae::io::Datas
   vae::viz::write_png(f.path + "latent.png", vae::viz::scatter_plot(xs, ys, labels, scatter));
 }
 
-/// b. The decoder's output on an n x n grid of the picture's coordinates, x
-/// across and y up as in the blog's imshow (the mosaic's first row is y = hi).
-void draw_grid(const FigureModel& model, const LatentAxes& axes, Range x, Range y, int n, const FigureSetup& f) {
+/// The n x n grid's points (2 x n^2), row by row from the top: x across
+/// from x.lo to x.hi, y down from y.hi to y.lo, as the blog's imshow shows them.
+Eigen::MatrixXf grid_points(Range x, Range y, int n) {
   Eigen::MatrixXf ab(2, n * n);
   for (int row = 0; row < n; ++row)
     for (int col = 0; col < n; ++col) {
       ab(0, row * n + col) = float(x.lo + (x.hi - x.lo) * col / (n - 1));
       ab(1, row * n + col) = float(y.hi - (y.hi - y.lo) * row / (n - 1));
     }
-  const vae::viz::Image mosaic = vae::viz::tile(images_of(model.decode(axes.to_latent(ab), {}), f), n);
+  return ab;
+}
+
+/// b. The decoder's output on an n x n grid of the picture's coordinates, x
+/// across and y up as in the blog's imshow (the mosaic's first row is y = hi).
+void draw_grid(const FigureModel& model, const LatentAxes& axes, Range x, Range y, int n, const FigureSetup& f) {
+  const vae::viz::Image mosaic = vae::viz::tile(images_of(model.decode(axes.to_latent(grid_points(x, y, n)), {}), f), n);
   vae::viz::PlotOptions o;
   o.title = f.who + " decoded latent grid" + axes.what();
   if (axes.plane) {
@@ -210,12 +216,7 @@ void write_conditional_figures(const FigureModel& model, const vae::io::Dataset&
   if (model.latent == 2) {
     // One n x n mosaic of the latent grid per class, five classes to a row.
     const GridRange span = grid.value_or(GridRange{central_range(plane_codes.row(0)), central_range(plane_codes.row(1))});
-    Eigen::MatrixXf ab(2, n * n);
-    for (int row = 0; row < n; ++row)
-      for (int col = 0; col < n; ++col) {
-        ab(0, row * n + col) = float(span.x.lo + (span.x.hi - span.x.lo) * col / (n - 1));
-        ab(1, row * n + col) = float(span.y.hi - (span.y.hi - span.y.lo) * row / (n - 1));
-      }
+    const Eigen::MatrixXf ab = grid_points(span.x, span.y, n);
     std::vector<vae::viz::Image> panels;
     for (int c = 0; c < classes; ++c) {
       vae::viz::PlotOptions po;

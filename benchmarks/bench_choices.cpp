@@ -18,6 +18,8 @@
 
 #include <vae/vae.hpp>
 
+#include "benchmark_main.hpp"
+
 namespace {
 
 constexpr vae::Index kParams = vae::VariationalAutoencoder<784, 512, 2>::parameter_count;
@@ -161,4 +163,4 @@ BENCHMARK(BM_adam_unfused)->UseRealTime();
 BENCHMARK(BM_heads<1>)->Name("BM_heads_one_gemm")->UseRealTime();
 BENCHMARK(BM_heads<2>)->Name("BM_heads_two_gemms")->UseRealTime();
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return vae_bench::benchmark_main(argc, argv); }

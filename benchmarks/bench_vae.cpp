@@ -8,6 +8,8 @@
 
 #include <vae/vae.hpp>
 
+#include "benchmark_main.hpp"
+
 namespace {
 
 template <class Model>
@@ -90,4 +92,4 @@ BENCHMARK(BM_decode<Vae2>)->Arg(1024)->UseRealTime();
 BENCHMARK(BM_iwae_train_step)->ArgName("k")->Arg(1)->Arg(5)->UseRealTime();
 BENCHMARK(BM_adam_step)->UseRealTime();
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return vae_bench::benchmark_main(argc, argv); }

@@ -14,9 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include <vae/backend/blas_kernels.hpp>
 #include <vae/vae.hpp>
 
 int main(int argc, char** argv) try {
+  vae::use_native_blas_kernels(argv);
   vae::Index batch = 64;
   double seconds = 2.0;
   std::vector<int> callers = {1, 2, 4, 8, 16};

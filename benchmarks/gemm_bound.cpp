@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <vae/backend/blas_kernels.hpp>
 #include <vae/vae.hpp>
 
 namespace {
@@ -23,6 +24,7 @@ struct Product {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vae::use_native_blas_kernels(argv);
   int steps = 200, threads = vae::num_threads();
   vae::Index batch = 128;
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -31,7 +31,11 @@ on binarised MNIST; libtorch and --gemm-cmd (the blog's model only) are left out
 flags), reported with the ratio LABEL/pytorch.  --tune-vae calibrates vae and the
 extra peers over the same thread settings as the torch peers.
 
-OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the peers' environment.
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from the peers' environment; then
+OPENBLAS_CORETYPE is set for every peer alike by --openblas-coretype: auto (the default)
+sets the CPU's own kernels when OpenBLAS, not knowing the CPU, falls back to older ones
+(vae's programs re-execute themselves so, vae/backend/blas_kernels.hpp; this keeps the
+peers on the same kernels), unset leaves OpenBLAS's choice, a name sets that name.
 --before-cmd (an earlier build, to measure a change) adds a vae/vae_before ratio.
 --vae-cmd, --gemm-cmd and --before-cmd run as given, in this environment otherwise (prefix
 `env OMP_WAIT_POLICY=PASSIVE ...` to set something for them alone).
@@ -49,6 +53,28 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 UNSET = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
+CORETYPE = {}  # {"OPENBLAS_CORETYPE": name} when --openblas-coretype sets one for every peer
+
+# OpenBLAS's Intel kernel sets by AVX generation (as in vae/backend/blas_kernels.hpp).
+PRE_AVX_CORES = {"katmai", "coppermine", "northwood", "prescott", "banias", "core2", "penryn", "dunnington",
+                 "nehalem", "atom"}
+
+
+def cpu_best_core():
+    """The newest of OpenBLAS's Intel kernel sets this CPU runs, from /proc/cpuinfo's flags."""
+    flags = set(next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), []))
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        return "SkylakeX"
+    if {"avx2", "fma"} <= flags:
+        return "Haswell"
+    return "Sandybridge" if "avx" in flags else ""
+
+
+def is_fallback(core, best):
+    """OpenBLAS fell back to a pre-AVX set (or Sandybridge) on a CPU that runs newer kernels."""
+    rank = {"sandybridge": 1, "haswell": 2, "skylakex": 3}
+    have = 0 if core.lower() in PRE_AVX_CORES else rank.get(core.lower(), -1)
+    return 0 <= have <= 1 and rank.get(best.lower(), -1) > have
 
 BLAS_PROBE = r"""
 import ctypes, torch
@@ -83,6 +109,7 @@ def base_env():
     env = dict(os.environ)
     for name in UNSET:
         env.pop(name, None)
+    env.update(CORETYPE)
     return env
 
 
@@ -152,6 +179,8 @@ def main():
                    help="another peer printing vae_epoch's JSON, run as given (repeatable)")
     p.add_argument("--tune-vae", action="store_true",
                    help="calibrate vae and the extra peers over the thread settings too")
+    p.add_argument("--openblas-coretype", default="auto", metavar="auto|unset|NAME",
+                   help="OPENBLAS_CORETYPE for every peer (see above)")
     p.add_argument("--out", help="also write the markdown report here")
     args = p.parse_args()
     if args.k < 1 or (args.arch == "blog" and args.k != 1):
@@ -208,6 +237,21 @@ def main():
     probe = subprocess.run([PYTHON, "-c", BLAS_PROBE], env=base_env(), capture_output=True, text=True)
     for line in (probe.stdout or probe.stderr).strip().splitlines():
         say(f"- {line}")
+    if args.openblas_coretype == "auto":
+        core = next((l.split(":", 1)[1].split("|")[0].strip() for l in probe.stdout.splitlines()
+                     if l.startswith("OpenBLAS kernel:")), "")
+        best = cpu_best_core()
+        if is_fallback(core, best):
+            CORETYPE["OPENBLAS_CORETYPE"] = best
+            say(f"- OpenBLAS fell back to its {core} kernels on this CPU, which runs {best}: "
+                f"OPENBLAS_CORETYPE={best} for every peer")
+        else:
+            say(f"- OPENBLAS_CORETYPE left unset for every peer (OpenBLAS chose {core or 'no'} kernels itself)")
+    elif args.openblas_coretype != "unset":
+        CORETYPE["OPENBLAS_CORETYPE"] = args.openblas_coretype
+        say(f"- OPENBLAS_CORETYPE={args.openblas_coretype} for every peer (--openblas-coretype)")
+    else:
+        say("- OPENBLAS_CORETYPE unset for every peer (--openblas-coretype unset)")
     for peer in peers:
         say(f"- {peer['label']}: `{shlex.join(peer['cmd'])}`")
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include <vae/backend/blas_kernels.hpp>
 #include <vae/vae.hpp>
 
 namespace {
@@ -90,8 +91,8 @@ int run(Model& model, vae::Adam<float>& opt, const vae::io::Dataset& train, cons
   std::nth_element(latencies.begin(), latencies.begin() + latencies.size() / 2, latencies.end());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::string extra;
-  if (s.flush_denormals) extra = ", \"flush_denormals\": 1";
+  std::string extra = ", \"blas_core\": \"" + vae::blas_kernels().core + "\"";
+  if (s.flush_denormals) extra += ", \"flush_denormals\": 1";
   if (s.arch != "blog")
     extra += ", \"arch\": \"" + s.arch + "\", \"k\": " + std::to_string(s.k) + ", \"batch\": " + std::to_string(s.batch) +
             ", \"samples\": " + std::to_string(samples);
@@ -105,6 +106,7 @@ int run(Model& model, vae::Adam<float>& opt, const vae::io::Dataset& train, cons
 }  // namespace
 
 int main(int argc, char** argv) try {
+  vae::use_native_blas_kernels(argv);
   Settings s;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];

@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <vae/backend/blas_kernels.hpp>
 #include <vae/vae.hpp>
 
 #include "data_set.hpp"
@@ -42,9 +43,18 @@ void check_data_dir(const std::string& dir) {
     throw vae::IoError("data folder '" + dir + "' does not exist; fetch MNIST with: bash scripts/fetch_mnist.sh " + dir);
 }
 
+/// ", OpenBLAS <kernels> kernels", or nothing without OpenBLAS.
+std::string blas_note() {
+  const vae::BlasKernels k = vae::blas_kernels();
+  return k.core.empty() ? std::string() : ", OpenBLAS " + k.core + " kernels";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // OpenBLAS older than the CPU runs its SSE3 kernels: start again on the
+  // CPU's own (vae/backend/blas_kernels.hpp).
+  vae::use_native_blas_kernels(argv);
 #if defined(VAE_MNIST_WITH_MPI)
   // Under mpirun, one model trained by every process (--batch per process);
   // alone, a single process as without MPI.
@@ -158,6 +168,7 @@ int main(int argc, char** argv) {
       check_output_dir(o.out);
       std::cerr << "vae_mnist: " << data.train.size() << " training and " << data.test.size() << " test images of "
                 << data.names.name << " from " << o.data << ", " << vae::num_threads() << " threads"
+                << blas_note()
                 << (examples::world_size() > 1 ? " in each of " + std::to_string(examples::world_size()) + " processes"
                                                : std::string())
                 << ", writing to " << o.out << "\n";

@@ -1,7 +1,8 @@
-// The conditional VAE: finite-difference gradient checks in double, its
-// forward pass against the same layers computed by hand on [x; one-hot] and
-// [z; one-hot], labelled batches, training that learns to draw a chosen
-// class, and checkpoints.
+// The conditional VAE: finite-difference gradient checks in double (ELBO and
+// importance-weighted bound), its forward pass against the same layers
+// computed by hand on [x; one-hot] and [z; one-hot], labelled batches,
+// training that learns to draw a chosen class, and checkpoints (its
+// log-likelihood estimate: test_likelihood).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -92,6 +93,36 @@ TEST_CASE("conditional VAE gradients match finite differences") {
   gradient_error<DeepCvae>({R::BinaryCrossEntropy, K::Exact, 2.0}, "CVAE 12-7-5-3 tanh, BCE + 2 x exact KL");
 }
 
+TEST_CASE("conditional VAE gradients of the importance-weighted bound match finite differences") {
+  using R = vae::Reconstruction;
+  for (const vae::Index k : {vae::Index(1), vae::Index(3)}) {
+    vae::Objective<double> o{R::BinaryCrossEntropy, vae::KlForm::Exact, 1.0};
+    o.bound = vae::Bound::ImportanceWeighted;
+    o.samples = k;
+    const std::string ks = ", k " + std::to_string(k);
+    gradient_error<Cvae>(o, "CVAE relu, IWAE BCE" + ks);
+    o.reconstruction = R::SquaredError;
+    o.beta = 0.5;
+    gradient_error<DeepCvae>(o, "CVAE 12-7-5-3 tanh, IWAE squared error, beta 0.5" + ks);
+  }
+}
+
+TEST_CASE("with k = 1 the conditional IWAE's decoder gradients are the ELBO's, draw for draw") {
+  vae::Objective<double> iw{vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0};
+  iw.bound = vae::Bound::ImportanceWeighted;
+  iw.samples = 1;
+  Cvae a(11, iw), b(11, {vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0});
+  vae::Rng ra(7), rb(7);
+  const auto pa = a.compute_gradients(batch(), ra);
+  const auto pb = b.compute_gradients(batch(), rb);
+  CHECK(pa.reconstruction == doctest::Approx(pb.reconstruction).epsilon(1e-14));
+  const Eigen::Index first = Cvae::EncoderType::parameter_count;
+  const Eigen::VectorXd ga = a.gradients_host(), gb = b.gradients_host();
+  const double difference = (ga.tail(Cvae::parameter_count - first) - gb.tail(Cvae::parameter_count - first)).cwiseAbs().maxCoeff();
+  MESSAGE("largest decoder gradient difference " << difference << " (largest gradient " << gb.cwiseAbs().maxCoeff() << ")");
+  CHECK(difference <= 1e-14 * gb.cwiseAbs().maxCoeff());
+}
+
 TEST_CASE("the label is concatenated to the encoder's input and to the decoder's latent input") {
   const DeepCvae model(3);
   CHECK(DeepCvae::input_size == kFeatures + kClasses);
@@ -126,8 +157,9 @@ TEST_CASE("labels and batches are checked with the shapes in the message") {
                        vae::ShapeError);
   vae::Objective<double> iwae;
   iwae.bound = vae::Bound::ImportanceWeighted;
-  iwae.samples = 5;
-  CHECK_THROWS_WITH_AS(Cvae(0, iwae), doctest::Contains("a conditional model trains on the ELBO"), vae::ValueError);
+  iwae.samples = 0;
+  CHECK_THROWS_AS(Cvae(0, iwae), vae::ValueError);
+  CHECK_THROWS_WITH_AS(model.log_likelihood(features(), labels(), 0, rng), doctest::Contains("k is 0"), vae::ValueError);
   const Eigen::MatrixXd drawn = model.sample(7, 3, rng);
   CHECK(drawn.rows() == kFeatures);
   CHECK(drawn.cols() == 7);

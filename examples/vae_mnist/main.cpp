@@ -143,10 +143,10 @@ int main(int argc, char** argv) {
     if (!compiled)
       throw vae::ValueError("--hidden " + examples::hidden_text(o.hidden) +
                             " is not compiled in; choose 512, 400 or 200,200");
-    if (o.objective == "iwae" && (o.model == "ae" || o.model == "cvae"))
-      throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae (or both)");
-    if (o.nll_samples > 0 && (o.model == "ae" || o.model == "cvae"))
-      throw vae::ValueError("--nll-samples estimates a VAE's likelihood: use --model vae (or both)");
+    if (o.objective == "iwae" && o.model == "ae")
+      throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae, cvae or both");
+    if (o.nll_samples > 0 && o.model == "ae")
+      throw vae::ValueError("--nll-samples estimates a VAE's likelihood: use --model vae, cvae or both");
     if (!o.resume.empty() && o.model == "both")
       throw vae::ValueError("--resume continues one model: add --model ae, vae or cvae");
     if ((!o.load_weights.empty() || !o.save_weights.empty()) && o.model == "both")

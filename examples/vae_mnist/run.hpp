@@ -200,7 +200,8 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
 }
 
 /// The mean negative log-likelihood per test image (nats), estimated with k
-/// importance samples per image (model.log_likelihood), 100 images at a time.
+/// importance samples per image (model.log_likelihood), 100 images at a time;
+/// a conditional VAE's is -log p(image | its label).
 template <class Model>
 double test_nll(const Model& model, const vae::io::Dataset& test, int k, std::uint64_t seed) {
   vae::Rng rng = vae::evaluation_rng(seed, 1 << 20);
@@ -208,7 +209,12 @@ double test_nll(const Model& model, const vae::io::Dataset& test, int k, std::ui
   for (vae::Index first = 0; first < test.size(); first += 100) {
     const vae::Index n = std::min<vae::Index>(100, test.size() - first);
     const vae::Matrix<float> x = vae::io::batch<float>(test, first, n);
-    sum += model.log_likelihood(x, k, rng).sum();
+    if constexpr (Model::classes > 0) {
+      const std::vector<std::uint8_t> labels(test.labels.begin() + first, test.labels.begin() + first + n);
+      sum += model.log_likelihood(x, labels, k, rng).sum();
+    } else {
+      sum += model.log_likelihood(x, k, rng).sum();
+    }
   }
   return -sum / double(test.size());
 }
@@ -246,7 +252,7 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
               << ", KL " << test.kl << ") without training"
               << (o.load_weights.empty() ? "" : " (weights from " + o.load_weights + ")") << "\n";
   }
-  if constexpr (Model::is_variational && Model::classes == 0) {
+  if constexpr (Model::is_variational) {
     if (o.nll_samples > 0) {
       const auto t0 = std::chrono::steady_clock::now();
       const double nll = test_nll(model, data.test, o.nll_samples, o.seed);
@@ -285,7 +291,7 @@ int run_net(const RunOptions& o, const Data& data) {
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (o.model == "cvae") {
-    vae::MlpCvae<L, kClasses, Act, float, Backend> model(o.seed, objective);
+    vae::MlpCvae<L, kClasses, Act, float, Backend> model(o.seed, vae_objective);
     train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (!lead_rank()) return 0;

@@ -6,9 +6,9 @@
 #  - --model cvae --latent 2 writes its pictures (samples by digit, the
 #    latent grid per digit, reconstructions, latent space) and metrics, and a
 #    run resumed from its checkpoint prints the losses of one that never
-#    stopped;
-#  - networks that are not compiled in, and flags a conditional VAE does not
-#    take, exit 1 with a message.
+#    stopped; trained on the importance-weighted bound it prints its test NLL;
+#  - networks that are not compiled in, and a checkpoint of another model,
+#    exit 1 with a message.
 # Usage: vae_mnist_networks.sh VAE_MNIST_BINARY MNIST_DIR
 set -euo pipefail
 bin=$1
@@ -42,11 +42,24 @@ resumed=$(run --out "$work/cvae2" --model cvae --latent 2 --epochs 2 --no-plots 
 [[ $(grep "test loss" <<< "$resumed") == "$(grep "test loss" <<< "$out")" ]] ||
   fail "the resumed conditional VAE printed '$resumed', the uninterrupted one '$out'"
 
+# The conditional VAE on the importance-weighted bound, and its test NLL
+# -log p(image | label): printed, in metrics.csv, and below the test loss
+# (-L_3) as log p(x | y) >= L_20 >= L_3 in expectation.
+out=$(run --out "$work/cvae_iw" --model cvae --latent 2 --epochs 2 --no-plots --loss bce --kl exact \
+  --binarize dynamic --objective iwae --k 3 --nll-samples 20)
+echo "$out"
+nll=$(sed -nE 's/^test NLL ([0-9.eE+-]+) nats \(k=20\)$/\1/p' <<< "$out")
+loss=$(sed -nE 's/^conditional VAE: test loss per sample ([0-9.eE+-]+) .*/\1/p' <<< "$out")
+if [[ -n $nll && -n $loss ]]; then
+  awk -v n="$nll" -v l="$loss" 'BEGIN { exit !(n > 0 && n < l) }' || fail "cvae NLL $nll is not in (0, test loss $loss)"
+else
+  fail "no cvae test NLL or test loss line: $out"
+fi
+[[ $(tail -n 1 "$work/cvae_iw/metrics.csv") == cvae,2,*",20" ]] || fail "metrics.csv's last row has no cvae NLL with k=20"
+
 expect_error "--hidden 300 is not compiled in; choose 512, 400 or 200,200" --model vae --hidden 300
 expect_error "--hidden 200,200,200 is not compiled in" --model vae --hidden 200,200,200
 expect_error "--activation: sigmoid not in" --model vae --activation sigmoid
-expect_error "--objective iwae is a VAE's bound" --model cvae --objective iwae
-expect_error "--nll-samples estimates a VAE's likelihood" --model cvae --nll-samples 10
 expect_error "the checkpoint holds a conditional VAE 784-512-2 relu, 10 classes (float)" --model vae \
   --resume "$work/cvae1/cvae.ckpt"
 

@@ -54,6 +54,17 @@ struct ImportanceSample {
   }
 };
 
+/// dst(i, c) = src(i, c mod B) (src: R x B, dst: R x k B): the k samples of
+/// each input see its rows (a conditional decoder's one-hot label).
+template <class S>
+struct TileColumns {
+  ConstView<S> src;
+  View<S> dst;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index c) const {
+    el::store(&dst(i, c), el::load<T>(&src(i, c % src.cols)));
+  }
+};
+
 /// The loss of logit (i, c) (In x k B) against x(i, c mod B) (x: In x B); the
 /// logit is overwritten with dl/dt. Run through column_sums: one sum per column.
 template <class L, class S>

@@ -9,7 +9,9 @@
 // training, evaluation, checkpoints and every batch source work as for the
 // other models; with_labels() builds such a batch and LabeledBatcher streams
 // them from a labelled data set. The methods taking labels separately
-// (encode, decode, reconstruct, sample) build the stack themselves.
+// (encode, decode, reconstruct, sample, log_likelihood) build the stack
+// themselves. It trains on the ELBO or on the importance-weighted bound, and
+// log_likelihood estimates log p(x | label) as the VAE's estimates log p(x).
 
 #include <cstdint>
 #include <string>
@@ -75,7 +77,8 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   using Base::reconstruct;
 
   /// Weights drawn like PyTorch's nn.Linear default from `seed`; throws
-  /// ValueError for an objective other than the ELBO's.
+  /// ValueError for an invalid objective. Both bounds train it: the ELBO and
+  /// the importance-weighted bound (each draw of z decoded with its input's label).
   explicit ConditionalVariationalAutoencoderOf(std::uint64_t seed = 0, Objective<S> objective = {}, Context ctx = {})
       : Base(seed, objective, std::move(ctx)) {}
 
@@ -98,6 +101,22 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   Matrix<S> reconstruct(const MatrixRef<S>& x, const std::vector<Label>& labels) const {
     check_features(x, "::reconstruct");
     return reconstruct(with_labels<S>(x, labels, Classes));
+  }
+
+  /// log p(features | label) of each input of x (Features + Classes rows,
+  /// the one-hot label last) estimated with k importance samples of
+  /// q(z | x, label), the prior N(0, I) and the decoder given the label;
+  /// the estimator of VariationalAutoencoderOf::log_likelihood.
+  Vector<double> log_likelihood(const MatrixRef<S>& x, Index k, Rng& rng, Index max_columns = 16384) const {
+    return this->estimate_log_likelihood(x, k, rng, max_columns);
+  }
+
+  /// log p(x | label) of features x (Features x B) and B labels, with k importance samples.
+  template <class Label>
+  Vector<double> log_likelihood(const MatrixRef<S>& x, const std::vector<Label>& labels, Index k, Rng& rng,
+                                Index max_columns = 16384) const {
+    check_features(x, "::log_likelihood");
+    return log_likelihood(with_labels<S>(x, labels, Classes), k, rng, max_columns);
   }
 
   /// One image per label, each decoded from its own z ~ N(0, I).

@@ -5,11 +5,14 @@
 // deterministic stage, VariationalAutoencoderOf the Gaussian one; everything
 // else (checks, encode, decode, evaluate, gradients, train step) is here once.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "vae/backend/cpu.hpp"
 #include "vae/core/error.hpp"
@@ -157,7 +160,7 @@ class Model {
   /// ValueError for an invalid objective.
   Model(std::uint64_t seed, Objective<S> objective, Context ctx)
       : ctx_(std::move(ctx)), objective_(objective), params_(parameter_count), grads_(parameter_count) {
-    check_conditional(objective_);
+    check_objective(objective_);
     Vector<S> host(parameter_count);
     Rng rng(seed);
     Enc::initialize(rng, host.data());
@@ -227,7 +230,7 @@ class Model {
   const Objective<S>& objective() const { return objective_; }
   /// Changes what the losses compute; throws ValueError for an invalid objective.
   void set_objective(const Objective<S>& objective) {
-    check_conditional(objective);
+    check_objective(objective);
     objective_ = objective;
   }
 
@@ -346,17 +349,10 @@ class Model {
                        : is_variational ? "vae::VariationalAutoencoder" : "vae::Autoencoder";
   }
 
-  /// check_objective, and a conditional model's bound must be the ELBO.
-  static void check_conditional(const Objective<S>& objective) {
-    check_objective(objective);
-    if (Classes > 0 && objective.bound != Bound::Elbo)
-      throw ValueError(std::string(name()) + ": a conditional model trains on the ELBO; the importance-weighted "
-                       "bound is for vae::VariationalAutoencoder");
-  }
-
-  /// The decoder's input for the code `z` (Latent x B) of the input batch x:
-  /// z itself, or for a conditional model z stacked on x's one-hot rows,
-  /// built in ws.decoder_input.
+  /// The decoder's input for the codes `z` (Latent x k B: k draws of each
+  /// input, column s B + j for input j) of the input batch x (B columns): z
+  /// itself, or for a conditional model z stacked on the one-hot rows of
+  /// each column's input, built in ws.decoder_input.
   template <class V>
   V decoder_input(V z, ConstView<S> x, Workspace& ws) const {
     if constexpr (Classes == 0) {
@@ -367,7 +363,7 @@ class Model {
       const View<S> in = make_view(ws.decoder_input.data(), Dec::latent_size, z.cols);
       Ops::for_each(ctx_, latent_size, z.cols, kernels::Activation<Identity, S>{z, in.row_block(0, latent_size)});
       Ops::for_each(ctx_, Classes, z.cols,
-                    kernels::Activation<Identity, S>{x.row_block(feature_size, Classes), in.row_block(latent_size, Classes)});
+                    kernels::TileColumns<S>{x.row_block(feature_size, Classes), in.row_block(latent_size, Classes)});
       return in;
     }
   }
@@ -424,52 +420,115 @@ class Model {
   /// columns c = s B + j (losses/importance.hpp). Leaves in ws: eps and z
   /// (Z x draws B), dl/dlogits in the decoder's output, each column's
   /// reconstruction loss in column_loss and log p(z) - log q(z|x) in
-  /// latent.column_kl (1 x draws B each).
-  void importance_terms(ConstView<S> heads, ConstView<S> x, Index draws, Rng& rng, Workspace& ws) const {
+  /// latent.column_kl (1 x draws B each). Returns the decoder's input (z,
+  /// or a conditional model's z over each column's one-hot label).
+  View<S> importance_terms(ConstView<S> heads, ConstView<S> x, Index draws, Rng& rng, Workspace& ws) const {
     const Index batch = x.cols, columns = draws * batch;
     const View<S> eps = make_view(ws.latent.eps.data(), latent_size, columns);
     const View<S> z = make_view(ws.latent.z.data(), latent_size, columns);
     Ops::fill_normal(ctx_, rng, eps);
     Ops::column_sums(ctx_, latent_size, columns, kernels::ImportanceSample<S>{heads, eps, z},
                      make_view(ws.latent.column_kl.data(), 1, columns));
-    const View<S> logits = dec_.forward(ctx_, ConstView<S>(z), ws.dec);
+    const View<S> dec_in = decoder_input(z, x, ws);
+    const View<S> logits = dec_.forward(ctx_, ConstView<S>(dec_in), ws.dec);
     with_reconstruction(objective_.reconstruction, [&](auto rec) {
-      Ops::column_sums(ctx_, logits.rows, columns, kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x},
+      Ops::column_sums(ctx_, logits.rows, columns,
+                       kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x.row_block(0, feature_size)},
                        make_view(ws.column_loss.data(), 1, columns));
     });
+    return dec_in;
   }
 
   /// The importance-weighted bound's loss per input, from the encoder's heads
-  /// (2Z x B); leaves the normalised weights in ws.weights and z in *z_out.
+  /// (2Z x B); leaves the normalised weights in ws.weights and the decoder's
+  /// input in *z_out.
   /// Parts per input: reconstruction and kl (log q - log p) are means over
   /// the k samples, total is -L_k.
   LossParts<S> importance_loss(ConstView<S> heads, ConstView<S> x, Workspace& ws, Rng& rng, View<S>* z_out) const {
     const Index batch = x.cols, k = objective_.samples, columns = k * batch;
-    importance_terms(heads, x, k, rng, ws);
+    const View<S> dec_in = importance_terms(heads, x, k, rng, ws);
     const View<S> rec = make_view(ws.column_loss.data(), batch, k);
     const View<S> lat = make_view(ws.latent.column_kl.data(), batch, k);
     const View<S> bound = make_view(ws.bound.data(), batch, 1);
     Ops::for_each(ctx_, batch, 1,
                   kernels::ImportanceWeights<S>{rec, lat, objective_.beta, make_view(ws.weights.data(), batch, k), bound});
-    if (z_out) *z_out = make_view(ws.latent.z.data(), latent_size, columns);
+    if (z_out) *z_out = dec_in;
     const S n = static_cast<S>(batch), draws = static_cast<S>(columns);
     return {Ops::sum(ctx_, rec) / draws, -Ops::sum(ctx_, lat) / draws, Ops::sum(ctx_, bound) / n};
   }
 
-  /// Backward of importance_loss from the heads (2Z x B) and the samples z
-  /// (Z x k B): weights each sample's dL/dlogits by w~, runs the decoder
-  /// backward over the k B columns and returns dL/dheads (2Z x B).
-  View<S> importance_backward(ConstView<S> heads, View<S> z, Workspace& ws) {
+  /// log p(x) of each input of x (In x B; a conditional model's with its
+  /// one-hot rows, giving log p(features | label)) estimated with k
+  /// importance samples of q(z|x); the public log_likelihood of the
+  /// variational models (VariationalAutoencoderOf::log_likelihood documents
+  /// the estimator). Chunks of at most max_columns decoded samples.
+  Vector<double> estimate_log_likelihood(const MatrixRef<S>& x, Index k, Rng& rng, Index max_columns) const {
+    static_assert(is_variational, "vae: log_likelihood needs a variational model");
+    const CallScope<Backend> call;
+    check_input(x, "::log_likelihood");
+    if (k < 1 || max_columns < 1)
+      throw ValueError(std::string(name()) + "::log_likelihood: k is " + std::to_string(k) + " and max_columns " +
+                       std::to_string(max_columns) + ", expected both >= 1");
+    const Index n = x.cols();
+    const Index per = std::max<Index>(1, std::min(n, max_columns / k));    // inputs per chunk
+    const Index draws = std::min(k, std::max<Index>(1, max_columns / per));  // samples per pass
+    Workspace ws;
+    ws.reserve(per, draws);
+    const double offset = log_likelihood_offset(objective_.reconstruction, feature_size);
+    std::vector<S> rec(static_cast<std::size_t>(per * draws)), lat(rec.size());
+    std::vector<double> top(static_cast<std::size_t>(per)), total(top.size());
+    Vector<double> out(n);
+    for (Index first = 0; first < n; first += per) {
+      const Index b = std::min(per, n - first);
+      const MatrixRef<S> part = x.middleCols(first, b);
+      const ConstView<S> xb = Ops::stage(ctx_, view_of(part), ws.input);
+      const View<S> heads = enc_.forward(ctx_, xb, ws.enc);
+      std::fill(top.begin(), top.end(), -std::numeric_limits<double>::infinity());
+      std::fill(total.begin(), total.end(), 0.0);
+      for (Index s0 = 0; s0 < k; s0 += draws) {
+        const Index d = std::min(draws, k - s0);
+        importance_terms(ConstView<S>(heads), xb, d, rng, ws);
+        Ops::download(ctx_, make_view<S>(ws.column_loss.data(), 1, d * b), rec.data());
+        Ops::download(ctx_, make_view<S>(ws.latent.column_kl.data(), 1, d * b), lat.data());
+        accumulate_log_sum_exp(rec.data(), lat.data(), b, d, offset, top.data(), total.data());
+      }
+      for (Index j = 0; j < b; ++j)
+        out[first + j] = top[std::size_t(j)] + std::log(total[std::size_t(j)]) - std::log(static_cast<double>(k));
+    }
+    return out;
+  }
+
+  /// Adds the d samples of each of b inputs (columns c = s b + j of rec and
+  /// lat, the reconstruction loss and log p(z) - log q(z|x)) to running
+  /// log-sum-exps: sum_s exp(log w_s) = total[j] exp(top[j]).
+  static void accumulate_log_sum_exp(const S* rec, const S* lat, Index b, Index d, double offset, double* top,
+                                     double* total) {
+    for (Index j = 0; j < b; ++j) {
+      const auto log_weight = [&](Index s) { return offset + double(lat[s * b + j]) - double(rec[s * b + j]); };
+      double m = top[j];
+      for (Index s = 0; s < d; ++s) m = std::max(m, log_weight(s));
+      double sum = total[j] * std::exp(top[j] - m);  // 0 on the first pass (exp(-inf))
+      for (Index s = 0; s < d; ++s) sum += std::exp(log_weight(s) - m);
+      top[j] = m;
+      total[j] = sum;
+    }
+  }
+
+  /// Backward of importance_loss from the heads (2Z x B) and the decoder's
+  /// input (its first Z rows the samples z, Z x k B): weights each sample's
+  /// dL/dlogits by w~, runs the decoder backward over the k B columns and
+  /// returns dL/dheads (2Z x B).
+  View<S> importance_backward(ConstView<S> heads, View<S> dec_in, Workspace& ws) {
     const Index batch = heads.cols, k = objective_.samples, columns = k * batch;
     const ConstView<S> weights = make_view<S>(ws.weights.data(), batch, k);
     const View<S> dlogits = ws.dec.out_view(columns);
     Ops::for_each(ctx_, dlogits.rows, columns, kernels::WeightColumns<S>{dlogits, weights});
     const View<S> dz = make_view(ws.latent_grad.data(), latent_size, columns);
-    dec_.backward(ctx_, z, ws.dec, dlogits, dz);
+    dec_.backward(ctx_, dec_in, ws.dec, dlogits, dz);
     const View<S> dheads = make_view(ws.latent.dheads.data(), 2 * latent_size, batch);
     Ops::for_each(ctx_, latent_size, batch,
                   kernels::ImportanceSampleGrad<S>{objective_.beta, heads, make_view<S>(ws.latent.eps.data(), latent_size, columns),
-                                                   z, dz, weights, dheads});
+                                                   dec_in.row_block(0, latent_size), dz, weights, dheads});
     return dheads;
   }
 

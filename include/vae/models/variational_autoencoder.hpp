@@ -86,38 +86,7 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
   /// over draws is a lower bound that rises to log p(x) as k grows; k = 1
   /// is the ELBO with the exact KL, in expectation.
   Vector<double> log_likelihood(const MatrixRef<S>& x, Index k, Rng& rng, Index max_columns = 16384) const {
-    const CallScope<typename Base::Backend> call;
-    this->check_input(x, "::log_likelihood");
-    if (k < 1 || max_columns < 1)
-      throw ValueError("vae::VariationalAutoencoder::log_likelihood: k is " + std::to_string(k) + " and max_columns " +
-                       std::to_string(max_columns) + ", expected both >= 1");
-    const Index n = x.cols();
-    const Index per = std::max<Index>(1, std::min(n, max_columns / k));    // inputs per chunk
-    const Index draws = std::min(k, std::max<Index>(1, max_columns / per));  // samples per pass
-    Workspace ws;
-    ws.reserve(per, draws);
-    const double offset = log_likelihood_offset(this->objective_.reconstruction, input_size);
-    std::vector<S> rec(static_cast<std::size_t>(per * draws)), lat(rec.size());
-    std::vector<double> top(static_cast<std::size_t>(per)), total(top.size());
-    Vector<double> out(n);
-    for (Index first = 0; first < n; first += per) {
-      const Index b = std::min(per, n - first);
-      const MatrixRef<S> part = x.middleCols(first, b);
-      const ConstView<S> xb = Ops::stage(this->ctx_, view_of(part), ws.input);
-      const View<S> heads = this->enc_.forward(this->ctx_, xb, ws.enc);
-      std::fill(top.begin(), top.end(), -std::numeric_limits<double>::infinity());
-      std::fill(total.begin(), total.end(), 0.0);
-      for (Index s0 = 0; s0 < k; s0 += draws) {
-        const Index d = std::min(draws, k - s0);
-        this->importance_terms(ConstView<S>(heads), xb, d, rng, ws);
-        Ops::download(this->ctx_, make_view<S>(ws.column_loss.data(), 1, d * b), rec.data());
-        Ops::download(this->ctx_, make_view<S>(ws.latent.column_kl.data(), 1, d * b), lat.data());
-        accumulate_log_sum_exp(rec.data(), lat.data(), b, d, offset, top.data(), total.data());
-      }
-      for (Index j = 0; j < b; ++j)
-        out[first + j] = top[std::size_t(j)] + std::log(total[std::size_t(j)]) - std::log(static_cast<double>(k));
-    }
-    return out;
+    return this->estimate_log_likelihood(x, k, rng, max_columns);
   }
 
   /// n images decoded from z ~ N(0, I): In x n in [0, 1].
@@ -126,23 +95,6 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
     Matrix<S> z(latent_size, n);
     rng.fill_normal(z.data(), z.size());
     return this->decode(z);
-  }
-
- private:
-  /// Adds the d samples of each of b inputs (columns c = s b + j of rec and
-  /// lat, the reconstruction loss and log p(z) - log q(z|x)) to running
-  /// log-sum-exps: sum_s exp(log w_s) = total[j] exp(top[j]).
-  static void accumulate_log_sum_exp(const S* rec, const S* lat, Index b, Index d, double offset, double* top,
-                                     double* total) {
-    for (Index j = 0; j < b; ++j) {
-      const auto log_weight = [&](Index s) { return offset + double(lat[s * b + j]) - double(rec[s * b + j]); };
-      double m = top[j];
-      for (Index s = 0; s < d; ++s) m = std::max(m, log_weight(s));
-      double sum = total[j] * std::exp(top[j] - m);  // 0 on the first pass (exp(-inf))
-      for (Index s = 0; s < d; ++s) sum += std::exp(log_weight(s) - m);
-      top[j] = m;
-      total[j] = sum;
-    }
   }
 };
 

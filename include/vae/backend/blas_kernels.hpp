@@ -6,8 +6,8 @@
 // library loads, from the CPU's model number. A release older than the CPU
 // does not know the model and falls back to its SSE3 kernels ("Prescott"):
 // OpenBLAS 0.3.21 does this on Intel's 5th-generation Xeon (family 6, model
-// 207), where every matrix product then runs at about half the speed of the
-// AVX-512 ones (docs/performance.md). Setting OPENBLAS_CORETYPE in the
+// 207), where training then ran 2 to 4 times slower than on the AVX-512
+// ones (docs/performance.md). Setting OPENBLAS_CORETYPE in the
 // environment before the library loads chooses the kernels instead; by then
 // a program's main is too late to set it for its own process, so
 // use_native_blas_kernels re-executes the program with it set.

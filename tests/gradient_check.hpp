@@ -14,6 +14,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
+
+#include <doctest/doctest.h>
 
 #include <Eigen/Core>
 
@@ -71,6 +74,20 @@ GradientCheck model_gradient_check(Model& model, const Eigen::MatrixXd& batch, c
         return probe.evaluate(batch, r).total * static_cast<double>(batch.cols());
       },
       model.parameters_host(), analytic);
+}
+
+/// Builds Model(11, objective), checks every one of its parameters'
+/// gradients (model_gradient_check, noise from Rng(5)) to a relative error of
+/// 1e-6 and reports the largest error under `name`; returns it.
+template <class Model, class Objective>
+double expect_model_gradients(const Objective& objective, const Eigen::MatrixXd& batch, const std::string& name) {
+  Model model(11, objective);
+  const auto check = model_gradient_check(model, batch, Rng(5));
+  MESSAGE(name << ": " << check.checked << " parameters, max relative error " << check.max_relative_error);
+  CHECK(model.gradients_host().allFinite());
+  CHECK(check.checked == Model::parameter_count);
+  CHECK(check.max_relative_error <= 1e-6);
+  return check.max_relative_error;
 }
 
 }  // namespace vae::test

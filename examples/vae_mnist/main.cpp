@@ -122,6 +122,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "iwae"}))->capture_default_str();
   app.add_option("--adam-eps", o.adam_eps, "Adam's epsilon (Burda et al. used 1e-4)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--init", o.init,
+                 "initial weights: pytorch (nn.Linear's default) or glorot (uniform +-sqrt(6 / (in + out)), zero "
+                 "biases; Burda et al.'s code)")
+      ->check(CLI::IsMember({"pytorch", "glorot"}))->capture_default_str();
+  app.add_flag("--init-output-bias", o.init_output_bias,
+               "start the decoder's output bias at the logit of the training set's mean pixel (clipped to [0.001, "
+               "0.999]), as Burda et al.'s code does");
   app.add_flag("--quiet", o.quiet, "no progress output");
   CLI11_PARSE(app, argc, argv);
   o.ae_range_given = app.count("--ae-range") > 0;

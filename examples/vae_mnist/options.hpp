@@ -43,6 +43,8 @@ struct RunOptions {
   int nll_samples = 0;               // > 0: estimate the VAE's test NLL with this many importance samples
   std::string lr_schedule = "none";  // none, or iwae (Burda et al.'s 8 stages of 3^i epochs)
   double adam_eps = 1e-8;
+  std::string init = "pytorch";   // pytorch (nn.Linear's default), or glorot (uniform, zero biases)
+  bool init_output_bias = false;  // decoder output bias at the logit of the training set's mean pixel
   int grid = 12;                                          // the latent grid is grid x grid
   std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's (MNIST's)
   std::vector<double> vae_range{-3, 3, -3, 3};            // +-3 sd of the VAE's prior, on any data

@@ -138,6 +138,19 @@ std::vector<vae::EpochStats> fit_on(Model& model, Opt& optimizer, const RunOptio
   return vae::fit(model, optimizer, binary, &test, t, on_epoch);
 }
 
+/// Each pixel's mean over the images of `data`, in [0, 1].
+inline vae::Vector<double> pixel_mean(const vae::io::Dataset& data) {
+  return data.matrix().cast<double>().rowwise().mean() / 255.0;
+}
+
+/// A fresh model's start as --init and --init-output-bias say (a resumed
+/// checkpoint or --load-weights then replaces every parameter).
+template <class Model>
+void initialize(Model& model, const RunOptions& o, const Data& data) {
+  if (o.init == "glorot") vae::initialize_glorot(model, o.seed);
+  if (o.init_output_bias) vae::initialize_output_bias(model, pixel_mean(data.train));
+}
+
 /// Trains `model`, resuming from o.resume when given and saving
 /// <out>/<name>.ckpt (model, optimizer, position; atomically) every
 /// o.checkpoint_every epochs and after the last one.
@@ -219,6 +232,25 @@ double test_nll(const Model& model, const vae::io::Dataset& test, int k, std::ui
   return -sum / double(test.size());
 }
 
+/// Burda et al.'s active units: latent dimensions u whose mean code E_q[z_u]
+/// varies over the test images with variance above 0.01.
+template <class Model>
+int active_units(const Model& model, const vae::io::Dataset& test) {
+  vae::Matrix<double> codes(Model::latent_size, test.size());
+  for (vae::Index first = 0; first < test.size(); first += 500) {
+    const vae::Index n = std::min<vae::Index>(500, test.size() - first);
+    if constexpr (Model::classes > 0) {
+      const std::vector<std::uint8_t> labels(test.labels.begin() + first, test.labels.begin() + first + n);
+      codes.middleCols(first, n) = model.encode(vae::io::batch<float>(test, first, n), labels).template cast<double>();
+    } else {
+      codes.middleCols(first, n) = model.encode(vae::io::batch<float>(test, first, n)).template cast<double>();
+    }
+  }
+  const vae::Vector<double> mean = codes.rowwise().mean();
+  const vae::Vector<double> variance = (codes.colwise() - mean).array().square().rowwise().mean();
+  return static_cast<int>((variance.array() > 0.01).count());
+}
+
 /// The latent grid `range` (x0 x1 y0 y1) for a 2-d latent space when `use`;
 /// none, for the codes' spread, otherwise.
 inline std::optional<GridRange> grid_range(const std::vector<double>& range, bool use, int latent) {
@@ -258,6 +290,8 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
       const double nll = test_nll(model, data.test, o.nll_samples, o.seed);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::cout << "test NLL " << nll << " nats (k=" << o.nll_samples << ")\n";
+      std::cout << "active units " << active_units(model, data.test) << " of " << Model::latent_size
+                << " (variance of the mean code over the test images > 0.01)\n";
       if (!o.quiet) std::cerr << "(the NLL estimate took " << seconds << " s)\n";
       metrics.set_nll(name, nll, o.nll_samples);
     }
@@ -281,6 +315,7 @@ int run_net(const RunOptions& o, const Data& data) {
   const auto start = std::chrono::steady_clock::now();
   if (o.model == "ae" || o.model == "both") {
     vae::MlpAutoencoder<L, Act, float, Backend> ae(o.seed, objective);
+    initialize(ae, o, data);
     // The blog's autoencoder range fits its network's codes on MNIST only; elsewhere the grid follows the codes.
     const bool blog_range = o.ae_range_given || (data.names.name == "MNIST" && o.hidden == std::vector<int>{512} &&
                                                  o.activation == "relu");
@@ -288,10 +323,12 @@ int run_net(const RunOptions& o, const Data& data) {
   }
   if (o.model == "vae" || o.model == "both") {
     vae::MlpVae<L, Act, float, Backend> model(o.seed, vae_objective);
+    initialize(model, o, data);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (o.model == "cvae") {
     vae::MlpCvae<L, kClasses, Act, float, Backend> model(o.seed, vae_objective);
+    initialize(model, o, data);
     train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (!lead_rank()) return 0;

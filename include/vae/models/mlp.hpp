@@ -150,4 +150,12 @@ class Mlp {
   S* grads_ = nullptr;
 };
 
+/// True for vae's own networks (EncoderOf, VariationalEncoderOf, DecoderOf),
+/// whose parameters have the layout of Mlp.
+template <class N, class = void>
+struct is_mlp_network : std::false_type {};
+template <class N>
+struct is_mlp_network<N, std::void_t<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>>
+    : std::is_base_of<Mlp<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>, N> {};
+
 }  // namespace vae::detail

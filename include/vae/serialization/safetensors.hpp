@@ -59,15 +59,6 @@ struct ModelTensor {
 
 namespace detail {
 
-/// True for vae's own networks (EncoderOf, VariationalEncoderOf, DecoderOf),
-/// whose parameters have the layout of detail::Mlp.
-template <class N, class = void>
-struct is_mlp_network : std::false_type {};
-template <class N>
-struct is_mlp_network<N, std::void_t<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>>
-    : std::is_base_of<vae::detail::Mlp<typename N::Sizes, typename N::Activation, typename N::Scalar, typename N::Backend>,
-                      N> {};
-
 /// Appends the tensors of one network whose parameters start at `base`.
 /// `heads`: the last layer is a VAE's mu and log sigma stacked.
 template <class Net>
@@ -101,7 +92,7 @@ template <class Model>
 constexpr bool uses_blog_names() {
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
-  if constexpr (detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value) {
+  if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
     return Enc::layer_count == 2 && Dec::layer_count == 2;
   } else {
     return false;  // safetensors_layout refuses such a model
@@ -115,12 +106,12 @@ template <class Model>
 std::vector<ModelTensor> safetensors_layout() {
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
-  static_assert(detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value,
+  static_assert(vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value,
                 "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
                 "VariationalEncoderOf, DecoderOf) so that every layer has a PyTorch name; save a model with "
                 "custom networks with vae::io::save_checkpoint");
   std::vector<ModelTensor> out;
-  if constexpr (detail::is_mlp_network<Enc>::value && detail::is_mlp_network<Dec>::value) {
+  if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
     constexpr bool blog = uses_blog_names<Model>();
     detail::append_network_tensors<Enc>(out, "encoder.", 0, Model::is_variational, blog);
     detail::append_network_tensors<Dec>(out, "decoder.", Enc::parameter_count, false, blog);

@@ -1,0 +1,100 @@
+#pragma once
+// Other starting points than the models' own (PyTorch's nn.Linear default),
+// for vae's own networks (EncoderOf, VariationalEncoderOf, DecoderOf):
+//
+//   initialize_glorot(model, seed)         Glorot & Bengio (2010): every W
+//                                          uniform in +-sqrt(6 / (in + out)),
+//                                          every b zero;
+//   initialize_output_bias(model, mean)    the decoder's last bias at
+//                                          logit(mean), so that the sigmoid
+//                                          output starts at the data's mean.
+//
+// Together they are the start of Burda, Grosse and Salakhutdinov's code for
+// "Importance Weighted Autoencoders" (docs/likelihood.md). A VAE encoder's
+// mu and log sigma heads count as two layers in -> latent, as in that code
+// and in the weights files (docs/weights.md).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "vae/core/error.hpp"
+#include "vae/core/rng.hpp"
+#include "vae/core/types.hpp"
+#include "vae/models/mlp.hpp"
+
+namespace vae {
+
+namespace detail {
+
+/// Glorot-uniform W and zero b for the network Net whose parameters start at
+/// host; `heads`: its last layer is mu stacked over log sigma.
+template <class Net, class S>
+void glorot_network(Rng& rng, S* host, bool heads) {
+  for (std::size_t l = 0; l < Net::layer_count; ++l) {
+    const Index in = Net::sizes[l], out = Net::sizes[l + 1];
+    const Index fan_out = heads && l + 1 == Net::layer_count ? out / 2 : out;
+    const double bound = std::sqrt(6.0 / static_cast<double>(in + fan_out));
+    S* w = host + Net::parameter_offset(l);
+    for (Index i = 0; i < out * in; ++i) w[i] = rng.uniform<S>(S(-bound), S(bound));
+    std::fill(w + out * in, w + out * in + out, S(0));
+  }
+}
+
+template <class Model>
+constexpr void require_mlp_networks() {
+  static_assert(is_mlp_network<typename Model::EncoderType>::value && is_mlp_network<typename Model::DecoderType>::value,
+                "vae::initialize_glorot / initialize_output_bias: the encoder and the decoder must be vae's own "
+                "networks (EncoderOf, VariationalEncoderOf, DecoderOf); initialise a network of one's own with "
+                "set_parameters");
+}
+
+}  // namespace detail
+
+/// Replaces every parameter of `model`: each W (out x in) uniform in
+/// +-sqrt(6 / (in + out)) drawn from Rng(seed), each b zero. The encoder of a
+/// VAE counts its mu and log sigma heads as layers of `latent` outputs each.
+template <class Model>
+void initialize_glorot(Model& model, std::uint64_t seed) {
+  detail::require_mlp_networks<Model>();
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  Vector<typename Model::Scalar> host(Model::parameter_count);
+  Rng rng(seed);
+  detail::glorot_network<Enc>(rng, host.data(), Model::is_variational);
+  detail::glorot_network<Dec>(rng, host.data() + Enc::parameter_count, false);
+  model.set_parameters(host);
+}
+
+/// Sets the bias of the decoder's last layer to logit(mean) per output,
+/// mean clipped to [0.001, 0.999], leaving every other parameter as it is:
+/// before training moves the weights, the decoded image is near `mean` (for
+/// images, the training set's mean pixel values). Throws ShapeError unless
+/// mean has the model's output_size entries, ValueError for an entry
+/// outside [0, 1] (or NaN).
+template <class Model>
+void initialize_output_bias(Model& model, const Vector<double>& mean) {
+  detail::require_mlp_networks<Model>();
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  using S = typename Model::Scalar;
+  constexpr std::size_t last = Dec::layer_count - 1;
+  constexpr Index outputs = Dec::sizes[last + 1];
+  if (mean.size() != outputs)
+    throw ShapeError("vae::initialize_output_bias: got a mean of " + std::to_string(mean.size()) +
+                     " values, the decoder has " + std::to_string(outputs) + " outputs");
+  for (Index i = 0; i < outputs; ++i)
+    if (!(mean[i] >= 0.0 && mean[i] <= 1.0))
+      throw ValueError("vae::initialize_output_bias: mean[" + std::to_string(i) + "] = " + std::to_string(mean[i]) +
+                       "; expected a value in [0, 1]");
+  Vector<S> host = model.parameters_host();
+  S* bias = host.data() + Enc::parameter_count + Dec::parameter_offset(last) + outputs * Dec::sizes[last];
+  for (Index i = 0; i < outputs; ++i) {
+    const double m = std::clamp(mean[i], 0.001, 0.999);
+    bias[i] = static_cast<S>(std::log(m / (1.0 - m)));
+  }
+  model.set_parameters(host);
+}
+
+}  // namespace vae

@@ -1,8 +1,8 @@
 #pragma once
 // Data-parallel training over MPI (target vae::mpi), with PyTorch DDP's
 // contract:
-//   - at start, rank 0's parameters (and optimizer state, when resuming) are
-//     broadcast to every rank (broadcast_state);
+//   - at start, rank 0's parameters and objective (and optimizer state, when
+//     resuming) are broadcast to every rank (broadcast_state);
 //   - every epoch, every rank draws the same shuffle from the shared seed and
 //     takes its own slice of each global batch (vae::Shard), and its own part
 //     of the noise stream (Rng::share);
@@ -15,6 +15,14 @@
 //     (distributed_options).
 // Checkpoints, pictures and metrics are rank 0's business (the caller's).
 //
+// Failures (docs/scaling.md): a rank that throws must not leave the others
+// blocked in their next collective call. Inside together(), every collective
+// call of this header first agrees on whether any rank failed, so a throw on
+// one rank becomes a RankFailure (with its message) on all the others. A
+// failure anywhere else ends the job: the program's top-level catch calls
+// MPI_Abort (vae_mnist does), and a Session left by an exception does so
+// itself rather than finalise while the others wait.
+//
 // GPU ranks (vae::Cuda) all-reduce device memory directly when the MPI
 // library is CUDA-aware (cuda_aware()), and through a host buffer otherwise.
 // If a rank dies, mpirun ends the job and names the rank (docs/scaling.md).
@@ -24,9 +32,13 @@
 #include <mpi-ext.h>
 #endif
 
+#include <climits>
 #include <cstdint>
+#include <exception>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "vae/backend/cpu.hpp"
@@ -46,6 +58,93 @@ inline void check(int rc, const char* what) {
   throw Error(std::string("vae::mpi: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(len)));
 }
 
+/// Thrown on every rank but the failing one when a rank fails inside
+/// together(): names that rank and carries its message.
+class RankFailure : public Error {
+ public:
+  /// Rank `rank` of `ranks` failed with message `what`.
+  RankFailure(int rank, int ranks, const std::string& what)
+      : Error("vae::mpi: rank " + std::to_string(rank) + " of " + std::to_string(ranks) + " failed: " + what),
+        rank_(rank) {}
+  /// The rank that failed.
+  int failed_rank() const { return rank_; }
+
+ private:
+  int rank_;
+};
+
+namespace detail {
+
+/// `n` as the int count of one MPI call; throws Error naming `what` and n
+/// when it does not fit (MPI-3 counts are int).
+inline int count(long long n, const char* what) {
+  if (n < 0 || n > INT_MAX)
+    throw Error(std::string("vae::mpi: ") + what + " has " + std::to_string(n) +
+                " values; one MPI call takes at most " + std::to_string(INT_MAX));
+  return static_cast<int>(n);
+}
+
+/// One agreement step, a collective call of every rank of comm: each says
+/// whether it failed (`failure`: its message, or null). Returns the lowest
+/// failing rank and its message, or nothing when no rank failed.
+inline std::optional<std::pair<int, std::string>> agree(MPI_Comm comm, const std::string* failure) {
+  int me = 0, ranks = 1;
+  check(MPI_Comm_rank(comm, &me), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm, &ranks), "MPI_Comm_size");
+  const int mine = failure ? me : ranks;
+  int first = ranks;
+  check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce (failure agreement)");
+  if (first == ranks) return std::nullopt;
+  int length = me == first ? count(static_cast<long long>(failure->size()), "the failure message") : 0;
+  check(MPI_Bcast(&length, 1, MPI_INT, first, comm), "MPI_Bcast (failure message length)");
+  std::string what = me == first ? *failure : std::string(static_cast<std::size_t>(length), ' ');
+  check(MPI_Bcast(what.data(), length, MPI_CHAR, first, comm), "MPI_Bcast (failure message)");
+  return std::make_pair(first, std::move(what));
+}
+
+/// An agreement point before a collective call: throws RankFailure when
+/// another rank failed (it is then in together()'s agreement).
+inline void check_peers(MPI_Comm comm) {
+  if (const auto failed = agree(comm, nullptr)) {
+    int ranks = 1;
+    MPI_Comm_size(comm, &ranks);
+    throw RankFailure(failed->first, ranks, failed->second);
+  }
+}
+
+}  // namespace detail
+
+/// Runs f() on every rank of comm so that a throw on one rank reaches all of
+/// them instead of leaving them blocked: the failing rank rethrows its
+/// exception, every other rank throws RankFailure with its message, at its
+/// next agreement point (each DistributedOptimizer step, each sum of
+/// distributed_options, broadcast_state) or at the end of together(). Every
+/// collective call inside f must be one of those; for any other, end the job
+/// (MPI_Abort) instead. Costs one 1-int all-reduce per agreement point.
+template <class F>
+decltype(auto) together(F&& f, MPI_Comm comm = MPI_COMM_WORLD) {
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      detail::check_peers(comm);
+    } else {
+      auto result = f();
+      detail::check_peers(comm);
+      return result;
+    }
+  } catch (const RankFailure&) {
+    throw;  // agreed on already
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    detail::agree(comm, &what);
+    throw;
+  } catch (...) {
+    const std::string what = "an exception not derived from std::exception";
+    detail::agree(comm, &what);
+    throw;
+  }
+}
+
 /// MPI_FLOAT or MPI_DOUBLE for S.
 template <class S>
 MPI_Datatype datatype() {
@@ -55,6 +154,10 @@ MPI_Datatype datatype() {
 
 /// MPI for the lifetime of a program: initialises it (unless already done)
 /// with errors returned rather than fatal, and finalises it on destruction.
+/// Destroyed by an exception (one left its scope) with more than one rank,
+/// it calls MPI_Abort(MPI_COMM_WORLD, 1) instead: finalising would leave the
+/// other ranks blocked in their next collective call. Catch inside its scope
+/// to print the error first.
 class Session {
  public:
   /// Initialises MPI (MPI_THREAD_FUNNELED) unless the program already did; pass
@@ -68,17 +171,23 @@ class Session {
       owner_ = true;
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    uncaught_ = std::uncaught_exceptions();
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session() {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (owner_ && !finalized) MPI_Finalize();
+    if (!owner_ || finalized) return;
+    int ranks = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    if (std::uncaught_exceptions() > uncaught_ && ranks > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Finalize();
   }
 
  private:
   bool owner_ = false;
+  int uncaught_ = 0;
 };
 
 /// @{
@@ -131,7 +240,7 @@ inline void sum_in_place(double* values, int n, MPI_Comm comm = MPI_COMM_WORLD) 
 /// directly on the CPU or with a CUDA-aware MPI, through `staging` otherwise.
 template <class B, class S>
 void sum_in_place(const typename B::Context& ctx, View<S> v, std::vector<S>& staging, MPI_Comm comm = MPI_COMM_WORLD) {
-  const int n = static_cast<int>(v.size());
+  const int n = detail::count(static_cast<long long>(v.size()), "the gradient buffer");
   if (std::is_same_v<B, Cpu> || cuda_aware()) {
     if constexpr (!std::is_same_v<B, Cpu>) ctx.synchronize();  // the gradients must be complete
     check(MPI_Allreduce(MPI_IN_PLACE, v.data, n, datatype<S>(), MPI_SUM, comm), "MPI_Allreduce (gradients)");
@@ -154,8 +263,10 @@ class DistributedOptimizer {
       : inner_(&inner), ctx_(std::move(ctx)), comm_(comm) {}
 
   /// Sums grads across the ranks in place (the model's own buffer), then
-  /// inner's step. Every rank must call it the same number of times.
+  /// inner's step. Every rank must call it the same number of times. An
+  /// agreement point of together(): throws RankFailure when a rank failed.
   void step(View<S> params, ConstView<S> grads) {
+    detail::check_peers(comm_);
     // The model's own gradient buffer, reduced where it lies (as DDP does).
     sum_in_place<B, S>(ctx_, View<S>{const_cast<S*>(grads.data), grads.rows, grads.cols, grads.ld}, staging_, comm_);
     inner_->step(params, grads);
@@ -170,17 +281,46 @@ class DistributedOptimizer {
   std::vector<S> staging_;
 };
 
-/// Makes every rank hold rank 0's parameters and, when given, its optimizer
-/// state (settings, step count, moments) and training position.
+namespace detail {
+
+/// Makes every rank's objective rank 0's (a resumed checkpoint's, say):
+/// reconstruction loss, KL form, beta, bound and samples.
+template <class Model>
+void broadcast_objective(Model& model, MPI_Comm comm) {
+  using S = typename Model::Scalar;
+  const Objective<S>& o = model.objective();
+  // Every field is exact as a double: small enum values, beta (float or
+  // double) and samples (at most 2^20).
+  double fields[5] = {double(static_cast<int>(o.reconstruction)), double(static_cast<int>(o.kl)), double(o.beta),
+                      double(static_cast<int>(o.bound)), double(o.samples)};
+  check(MPI_Bcast(fields, 5, MPI_DOUBLE, 0, comm), "MPI_Bcast (objective)");
+  Objective<S> r;
+  r.reconstruction = static_cast<Reconstruction>(static_cast<int>(fields[0]));
+  r.kl = static_cast<KlForm>(static_cast<int>(fields[1]));
+  r.beta = static_cast<S>(fields[2]);
+  r.bound = static_cast<Bound>(static_cast<int>(fields[3]));
+  r.samples = static_cast<Index>(fields[4]);
+  model.set_objective(r);
+}
+
+}  // namespace detail
+
+/// Makes every rank hold rank 0's parameters and objective (loss, KL form,
+/// beta, bound, samples) and, when given, its optimizer state (settings,
+/// step count, moments) and training position. An agreement point of
+/// together(): throws RankFailure when a rank failed before it (rank 0
+/// reading a checkpoint, say).
 template <class Model, class B = typename Model::Backend>
 void broadcast_state(Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
                      io::TrainingPosition* position = nullptr, MPI_Comm comm = MPI_COMM_WORLD) {
   using S = typename Model::Scalar;
+  detail::check_peers(comm);
   const MPI_Datatype type = datatype<S>();
-  const int n = static_cast<int>(Model::parameter_count);
+  const int n = detail::count(static_cast<long long>(Model::parameter_count), "the model's parameters");
   Vector<S> params = model.parameters_host();
   check(MPI_Bcast(params.data(), n, type, 0, comm), "MPI_Bcast (parameters)");
   model.set_parameters(params);
+  detail::broadcast_objective(model, comm);
   if (optimizer) {
     AdamOptions o = optimizer->options();
     double settings[6] = {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.max_grad_norm};
@@ -202,11 +342,14 @@ void broadcast_state(Model& model, Adam<typename Model::Scalar, B>* optimizer = 
 }
 
 /// `options` for this rank: its shard of every epoch and of the noise, loss
-/// sums across ranks, progress on rank 0 only. options.batch_size stays the
-/// per-rank batch, as in DDP.
+/// sums across ranks (agreement points of together()), progress on rank 0
+/// only. options.batch_size stays the per-rank batch, as in DDP.
 inline TrainOptions distributed_options(TrainOptions options, MPI_Comm comm = MPI_COMM_WORLD) {
   options.shard = Shard{rank(comm), size(comm), /*pad=*/true};
-  options.sum_across = [comm](double* values, int n) { sum_in_place(values, n, comm); };
+  options.sum_across = [comm](double* values, int n) {
+    detail::check_peers(comm);
+    sum_in_place(values, n, comm);
+  };
   if (rank(comm) != 0) options.progress = nullptr;
   return options;
 }

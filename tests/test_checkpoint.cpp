@@ -1,10 +1,12 @@
 // Checkpoints: exact round trips (model, optimizer, position), errors that
 // name both shapes, truncated and corrupted files, every field checked
 // against its domain behind a valid CRC with nothing changed by a refused
-// load, reads bounded by the declared size, and the atomic writer: a writer
-// killed mid-write never destroys the previous checkpoint, the folder is
-// flushed after the rename, the umask is honoured, and a write() of 0 bytes
-// is reported as such.
+// load, reads bounded by the declared size, a file opened once (a FIFO),
+// names from the file escaped in messages, and the atomic writer: a writer
+// killed mid-write never destroys the previous checkpoint, the temporary
+// files crashed writers leave are removed by the next write (never a live
+// writer's), the folder is flushed after the rename, the umask is honoured,
+// and a write() of 0 bytes is reported as such.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -400,37 +402,45 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
       set_to<U64>("decoder sizes", U64(1) << 33, "field 'decoder sizes' holds a layer size of 8589934592", 0),
       set_to<U32>("encoder activation.length", 0, "field 'encoder activation' is 0 bytes long, expected 1 to 256"),
       set_to<U32>("decoder activation.length", 100000, "field 'decoder activation' is 100000 bytes long"),
-      set_to<U32>("objective.reconstruction", 7, "field 'objective.reconstruction' is 7.000000, expected a known"),
-      set_to<U32>("objective.kl", 0xFFFFFFFFu, "field 'objective.kl' is 4294967295.000000, expected a known KL form"),
+      set_to<U32>("objective.reconstruction", 7, "field 'objective.reconstruction' is 7, expected a known"),
+      set_to<U32>("objective.kl", 0xFFFFFFFFu, "field 'objective.kl' is 4294967295, expected a known KL form"),
       set_to<double>("objective.beta", nan, "field 'objective.beta' is nan, expected a finite value >= 0"),
-      set_to<double>("objective.beta", -1.0, "field 'objective.beta' is -1.000000"),
+      set_to<double>("objective.beta", -1.0, "field 'objective.beta' is -1,"),
       set_to<double>("objective.beta", inf, "field 'objective.beta' is inf"),
       set_to<double>("objective.beta", 1e39,  // finite as a double, inf as the model's float
-                     "field 'objective.beta' is 999999999999999939709166371603178586112.000000, expected a finite "
-                     "value >= 0 within the model's scalar type"),
+                     "field 'objective.beta' is 1e+39, expected a finite value >= 0 within the model's scalar type"),
       set_to<float>("parameters", nanf, "field 'parameters' holds nan at index 5, expected finite values", 5),
       set_to<float>("parameters", -inff, "field 'parameters' holds -inf at index 0", 0),
-      set_to<double>("optimizer.lr", nan, "field 'optimizer.lr' is nan, expected a finite value > 0"),
-      set_to<double>("optimizer.lr", -1e-3, "field 'optimizer.lr' is -0.001000"),
-      set_to<double>("optimizer.lr", 0.0, "field 'optimizer.lr' is 0.000000"),
+      set_to<double>("optimizer.lr", nan, "field 'optimizer.lr' is nan, expected a value in [1.17549435e-38, 3.40282347e+38]"),
+      set_to<double>("optimizer.lr", -1e-3, "field 'optimizer.lr' is -0.001,"),
+      set_to<double>("optimizer.lr", 0.0, "field 'optimizer.lr' is 0,"),
       set_to<double>("optimizer.lr", inf, "field 'optimizer.lr' is inf"),
-      set_to<double>("optimizer.beta1", 1.0, "field 'optimizer.beta1' is 1.000000, expected a value in [0, 1)"),
-      set_to<double>("optimizer.beta1", -0.1, "field 'optimizer.beta1' is -0.100000"),
+      set_to<double>("optimizer.beta1", 1.0, "field 'optimizer.beta1' is 1, expected a value in [0, 1)"),
+      set_to<double>("optimizer.beta1", -0.1, "field 'optimizer.beta1' is -0.1,"),
       set_to<double>("optimizer.beta1", nan, "field 'optimizer.beta1' is nan"),
-      set_to<double>("optimizer.beta2", 1.5, "field 'optimizer.beta2' is 1.500000, expected a value in [0, 1)"),
+      set_to<double>("optimizer.beta2", 1.5, "field 'optimizer.beta2' is 1.5, expected a value in [0, 1)"),
       set_to<double>("optimizer.beta2", nan, "field 'optimizer.beta2' is nan"),
-      set_to<double>("optimizer.eps", 0.0, "field 'optimizer.eps' is 0.000000, expected a finite value > 0"),
-      set_to<double>("optimizer.eps", -1e-8, "field 'optimizer.eps' is -0.000000"),
+      set_to<double>("optimizer.eps", 0.0, "field 'optimizer.eps' is 0, expected a value in [1.17549435e-38, 3.40282347e+38]"),
+      set_to<double>("optimizer.eps", -1e-8, "field 'optimizer.eps' is -1e-08,"),
       set_to<double>("optimizer.eps", nan, "field 'optimizer.eps' is nan"),
-      set_to<double>("optimizer.weight_decay", -0.1, "field 'optimizer.weight_decay' is -0.100000, expected a finite value >= 0"),
+      set_to<double>("optimizer.weight_decay", -0.1, "field 'optimizer.weight_decay' is -0.1, expected a finite value >= 0 within the model's scalar type"),
       set_to<double>("optimizer.weight_decay", inf, "field 'optimizer.weight_decay' is inf"),
-      set_to<I64>("optimizer.steps", -1, "field 'optimizer.steps' is -1.000000, expected a count >= 0"),
+      set_to<I64>("optimizer.steps", -1, "field 'optimizer.steps' is -1, expected a count >= 0"),
       set_to<float>("optimizer.first_moment", inff, "field 'optimizer.first_moment' holds inf at index 3", 3),
       set_to<float>("optimizer.second_moment", -1e-3f,
-                    "field 'optimizer.second_moment' holds -0.001000 at index 7, expected finite values >= 0", 7),
+                    "field 'optimizer.second_moment' holds -0.00100000005 at index 7, expected finite values >= 0", 7),
       set_to<float>("optimizer.second_moment", nanf, "field 'optimizer.second_moment' holds nan at index 0", 0),
-      set_to<I64>("position.next_epoch", -1, "field 'position.next_epoch' is -1.000000, expected an epoch in [0, 2^31]"),
-      set_to<I64>("position.next_epoch", I64(1) << 40, "field 'position.next_epoch' is 1099511627776.000000"),
+      set_to<I64>("position.next_epoch", -1, "field 'position.next_epoch' is -1, expected an epoch in [0, 2^31 - 1]"),
+      set_to<I64>("position.next_epoch", I64(1) << 40, "field 'position.next_epoch' is 1099511627776,"),
+      // 2^31 would wrap to -2^31 as the trainer's int epoch.
+      set_to<I64>("position.next_epoch", I64(1) << 31, "field 'position.next_epoch' is 2147483648, expected an epoch"),
+      // Settings stored as doubles are used as floats: each must stay finite and > 0 there.
+      set_to<double>("optimizer.lr", 1e300, "field 'optimizer.lr' is 1e+300, expected a value in [1.17549435e-38, "
+                     "3.40282347e+38] (the model's scalar type)"),
+      set_to<double>("optimizer.lr", 1e39, "field 'optimizer.lr' is 1e+39,"),
+      set_to<double>("optimizer.eps", 1e-300, "field 'optimizer.eps' is 1e-300, expected a value in [1.17549435e-38"),
+      set_to<double>("optimizer.weight_decay", 1e300, "field 'optimizer.weight_decay' is 1e+300, expected a finite "
+                     "value >= 0 within the model's scalar type"),
   };
   for (const FieldEdit& e : edits) {
     CAPTURE(e.what);
@@ -459,7 +469,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   vae::test::set_field<double>(b, "optimizer.lr", 0.25);
   vae::test::set_field<double>(b, "optimizer.beta2", 0.0);
   vae::test::set_field<std::int64_t>(b, "optimizer.steps", 0);
-  vae::test::set_field<std::int64_t>(b, "position.next_epoch", std::int64_t(1) << 31);
+  vae::test::set_field<std::int64_t>(b, "position.next_epoch", (std::int64_t(1) << 31) - 1);
   vae::test::set_field<float>(b, "optimizer.second_moment", 0.0f, 7);
   write_bytes(bad, b);
   vae::io::load_checkpoint(bad.string(), model, &opt, &pos);
@@ -469,7 +479,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   CHECK(opt.options().max_grad_norm == 2.5);  // not in the file: the caller's setting stays
   CHECK(opt.steps() == 0);
   CHECK(opt.second_moment().data[7] == 0.0f);
-  CHECK(pos.next_epoch == std::int64_t(1) << 31);
+  CHECK(pos.next_epoch == (std::int64_t(1) << 31) - 1);
   CHECK(pos.seed == 99);
   CHECK(model.parameters_host() == saved.parameters_host());
   CHECK(model.objective().reconstruction == vae::Reconstruction::BinaryCrossEntropy);
@@ -506,10 +516,13 @@ TEST_CASE("an importance-weighted objective is stored with its k; an ELBO checkp
   Vae target(4);
   const Eigen::VectorXf before = target.parameters_host();
   for (const auto& [field, value, expected] :
-       {std::tuple<const char*, std::uint64_t, const char*>{"objective.bound", 0, "field 'objective.bound' is 0.000000"},
-        {"objective.bound", 2, "field 'objective.bound' is 2.000000, expected 1"},
-        {"objective.samples", 0, "field 'objective.samples' is 0.000000, expected a count in [1, 2^20]"},
-        {"objective.samples", (std::uint64_t(1) << 20) + 1, "field 'objective.samples' is 1048577.000000"}}) {
+       {std::tuple<const char*, std::uint64_t, const char*>{"objective.bound", 0, "field 'objective.bound' is 0,"},
+        {"objective.bound", 2, "field 'objective.bound' is 2, expected 1"},
+        {"objective.samples", 0, "field 'objective.samples' is 0, expected a count in [1, 5000]"},
+        // One limit with vae_mnist's --k; 100000 used to end in std::bad_alloc.
+        {"objective.samples", 100000, "field 'objective.samples' is 100000, expected a count in [1, 5000]"},
+        {"objective.samples", 5001, "field 'objective.samples' is 5001,"},
+        {"objective.samples", ~std::uint64_t(0), "field 'objective.samples' is 18446744073709551615,"}}) {
     CAPTURE(field);
     CAPTURE(value);
     Bytes b = bytes;
@@ -523,6 +536,188 @@ TEST_CASE("an importance-weighted objective is stored with its k; an ELBO checkp
     CHECK(target.parameters_host() == before);
     CHECK(target.objective().bound == vae::Bound::Elbo);
   }
+}
+
+TEST_CASE("k has one limit: a checkpoint at it loads, and a larger one is neither written nor read") {
+  const fs::path dir = temp_dir(), path = dir / "k_limit.ckpt";
+  Vae model(5);
+  vae::Objective<float> objective = model.objective();
+  objective.bound = vae::Bound::ImportanceWeighted;
+  objective.samples = vae::Index(vae::io::kMaxBoundSamples);
+  model.set_objective(objective);
+  vae::io::save_checkpoint(path.string(), model);
+  Vae loaded(6);
+  vae::io::load_checkpoint(path.string(), loaded);
+  CHECK(loaded.objective().samples == 5000);
+
+  objective.samples = 5001;
+  model.set_objective(objective);
+  const Bytes kept = read_bytes(path);
+  CHECK_THROWS_WITH_AS(vae::io::save_checkpoint(path.string(), model),
+                       (path.string() + ": the objective's samples k is 5001, a checkpoint holds k in [1, 5000]").c_str(),
+                       vae::ValueError);
+  CHECK(read_bytes(path) == kept);
+  const vae::io::TrainingPosition too_far{std::int64_t(1) << 31, 0};
+  objective.samples = 5;
+  model.set_objective(objective);
+  CHECK_THROWS_WITH_AS(vae::io::save_checkpoint(path.string(), model, static_cast<vae::Adam<float>*>(nullptr), &too_far),
+                       doctest::Contains("the training position's next epoch is 2147483648"), vae::ValueError);
+}
+
+TEST_CASE("a payload whose size does not fit the architecture is refused as such, before any field is read") {
+  const fs::path dir = temp_dir(), good = dir / "sized.ckpt", bad = dir / "sized_bad.ckpt";
+  vae::Adam<float> opt;
+  const vae::io::TrainingPosition pos{2, 3};
+  vae::io::save_checkpoint(good.string(), trained(opt, 7), &opt, &pos);
+  const Bytes bytes = read_bytes(good);
+  // One parameter fewer, the payload size and CRC made to agree: a valid
+  // file whose sizes disagree with the parameter count of its architecture.
+  Bytes b = bytes;
+  const std::size_t at = vae::test::field_named(vae::test::checkpoint_fields(bytes), "parameters").offset;
+  b.erase(b.begin() + std::ptrdiff_t(at), b.begin() + std::ptrdiff_t(at) + 4);
+  std::uint64_t payload;
+  std::memcpy(&payload, b.data() + 24, 8);
+  payload -= 4;
+  std::memcpy(b.data() + 24, &payload, 8);
+  vae::test::fix_crc(b);
+  write_bytes(bad, b);
+  Vae model(1);
+  const std::uint64_t want = 16 + 12 * std::uint64_t(Vae::parameter_count) + 48 + 16;
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), model),
+                       (bad.string() + ": the payload holds " + std::to_string(want - 4) +
+                        " bytes after the architecture, a VAE 64-32-3 relu (float) of " +
+                        std::to_string(Vae::parameter_count) +
+                        " parameters with optimizer state and a training position needs " + std::to_string(want))
+                           .c_str(),
+                       vae::FormatError);
+}
+
+TEST_CASE("names from a file reach messages with unprintable bytes escaped") {
+  const fs::path dir = temp_dir(), good = dir / "names.ckpt", bad = dir / "names_bad.ckpt";
+  vae::io::save_checkpoint(good.string(), Vae(2));
+  // "relu" is 4 bytes: an escape sequence that clears the screen, and invalid UTF-8.
+  for (const auto& [name, shown] : {std::pair<std::string, std::string>{"\x1b[2J", "\\x1b[2J"},
+                                    {"\xff\xfe\xc3(", "\\xff\\xfe\\xc3("},
+                                    {"r\xc3\xa9l", "r\xc3\xa9l"}}) {  // valid UTF-8 (U+00E9) stays as it is
+    Bytes b = read_bytes(good);
+    for (std::size_t i = 0; i < 4; ++i) vae::test::set_field<char>(b, "encoder activation", name[i], i);
+    write_bytes(bad, b);
+    Vae model(1);
+    std::string message;
+    try {
+      vae::io::load_checkpoint(bad.string(), model);
+    } catch (const vae::ShapeError& e) {
+      message = e.what();
+    }
+    CAPTURE(message);
+    const std::string held = "VAE encoder 64-32-3 " + shown + ", decoder 3-32-64 relu (float)";
+    CHECK(message.find("the checkpoint holds a " + held + ", the model is") != std::string::npos);
+    CHECK(vae::io::read_checkpoint_info(bad.string()).shape() == held);
+  }
+  CHECK(vae::io::detail::printable("a\\b\n\x7f\xc2\x85\xe2\x80\xae") == "a\\\\b\\x0a\\x7f\\xc2\\x85\\xe2\\x80\\xae");
+  CHECK(vae::io::detail::printable("\xed\xa0\x80 \xf4\x90\x80\x80 \xe0\x80\x80") ==
+        "\\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80 \\xe0\\x80\\x80");  // a surrogate, > U+10FFFF, overlong
+  CHECK(vae::io::detail::printable("\xf0\x9f\x98\x80 \xe2\x82\xac") == "\xf0\x9f\x98\x80 \xe2\x82\xac");
+}
+
+TEST_CASE("a checkpoint is opened once: read from a FIFO, then loaded from memory") {
+  const fs::path dir = temp_dir(), good = dir / "once.ckpt", fifo = dir / "once.fifo";
+  vae::Adam<float> opt;
+  const Vae model = trained(opt, 8);
+  const vae::io::TrainingPosition pos{3, 4};
+  vae::io::save_checkpoint(good.string(), model, &opt, &pos);
+  const Bytes bytes = read_bytes(good);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const pid_t writer = ::fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);
+    const bool ok = fd >= 0 && ::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+    ::_exit(ok ? 0 : 1);
+  }
+  const vae::io::CheckpointFile file = vae::io::read_checkpoint_file(fifo.string());
+  int status = 0;
+  ::waitpid(writer, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(file.info.shape() == "VAE 64-32-3 relu (float)");
+  CHECK(file.bytes == bytes);
+  Vae loaded(9);
+  vae::Adam<float> opt2;
+  vae::io::TrainingPosition pos2;
+  vae::io::load_checkpoint(file, loaded, &opt2, &pos2);  // no second read of the FIFO, which would wait forever
+  CHECK(loaded.parameters_host() == model.parameters_host());
+  CHECK(opt2.steps() == 3);
+  CHECK(pos2.next_epoch == 3);
+}
+
+TEST_CASE("a folder given as a checkpoint is named as such") {
+  const fs::path dir = temp_dir();
+  Vae model(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(dir.string(), model),
+                       (dir.string() + ": is a folder, expected a checkpoint").c_str(), vae::IoError);
+  CHECK_THROWS_WITH_AS(vae::io::read_checkpoint_info((dir / "missing.ckpt").string()),
+                       ((dir / "missing.ckpt").string() +
+                        ": cannot open the checkpoint for reading: No such file or directory").c_str(),
+                       vae::IoError);
+}
+
+namespace {
+
+/// Creates `path` with mtime `age_seconds` in the past.
+void make_aged(const fs::path& path, long age_seconds) {
+  write_bytes(path, Bytes(10, 'x'));
+  const timespec times[2] = {{::time(nullptr) - age_seconds, 0}, {::time(nullptr) - age_seconds, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("the next write of a target removes the temporary files crashed writers left, and only those") {
+  const fs::path dir = temp_dir() / "stale";
+  fs::create_directories(dir);
+  const fs::path target = dir / "model.ckpt";
+  const fs::path stale = dir / "model.ckpt.tmp-Ab12Cd", fresh = dir / "model.ckpt.tmp-Fresh1",
+                 other = dir / "other.ckpt.tmp-Ab12Cd", odd = dir / "model.ckpt.tmp-Ab12Cd7",
+                 link = dir / "model.ckpt.tmp-Link01";
+  make_aged(stale, 3600);
+  make_aged(fresh, 0);
+  make_aged(other, 3600);
+  make_aged(odd, 3600);
+  fs::create_symlink(other, link);
+  // A live writer, its file aged as if it had been writing for an hour: its lock keeps it.
+  vae::io::AtomicFile live(target.string());
+  live.write("live", 4);
+  const timespec old[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, live.temp_path().c_str(), old, 0) == 0);
+
+  vae::io::save_checkpoint(target.string(), Vae(1));
+  CHECK_FALSE(fs::exists(stale));  // unlocked and an hour old: a crashed writer's
+  CHECK(fs::exists(fresh));        // may be a writer between creating and locking it
+  CHECK(fs::exists(other));        // another target's
+  CHECK(fs::exists(odd));          // not a name AtomicFile gives
+  CHECK(fs::is_symlink(link));     // not a regular file
+  CHECK(fs::exists(live.temp_path()));
+  live.commit();  // the live writer still finishes
+  CHECK(read_bytes(target) == Bytes{'l', 'i', 'v', 'e'});
+
+  // A writer killed mid-write leaves an unlocked file; once stale, the next write removes it.
+  const pid_t writer = ::fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    vae::io::AtomicFile f(target.string());
+    f.write("half", 4);
+    ::raise(SIGKILL);
+  }
+  ::waitpid(writer, nullptr, 0);
+  std::vector<fs::path> left;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (vae::io::detail::is_temp_name(e.path().filename().string(), "model.ckpt") && e.path() != fresh &&
+        !fs::is_symlink(e.path()))
+      left.push_back(e.path());
+  REQUIRE(left.size() == 1);
+  REQUIRE(::utimensat(AT_FDCWD, left[0].c_str(), old, 0) == 0);
+  vae::io::write_text_file(target.string(), "next\n");
+  CHECK_FALSE(fs::exists(left[0]));
 }
 
 namespace {

@@ -1,7 +1,9 @@
 // Safetensors: exact round trips for every kind of model, PyTorch's names and
 // row-major (out x in) layout checked element by element, F16/BF16/F64
 // import, and refusal of every malformed or mismatching file with a message
-// that names the file and the tensor or field, leaving the model unchanged.
+// that names the file and the tensor or field (its bytes escaped when
+// unprintable), leaving the model unchanged; a NUL in the header is refused,
+// and a file can be read once (a FIFO) and loaded from memory.
 // (The round trips with PyTorch itself are tests/pytorch/safetensors_roundtrip.py.)
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -553,10 +556,97 @@ TEST_CASE("a pipe is read no further than the header declares") {
   CHECK(other.parameters_host() == Vae(1).parameters_host());
 }
 
+TEST_CASE("a NUL byte anywhere in the header is refused: the format pads with spaces") {
+  const auto good = saved<Vae>();
+  const Parts parts = split(good);
+  const std::string text = parts.header.dump();
+  // What follows the NUL would be ignored by a parser that stops there, and
+  // read by another: the same file must not mean two things.
+  const std::string tail = std::string(1, '\0') + "{\"evil\": [1, 2], nonsense";
+  expect_refused<Vae>(raw_file(text + tail, parts.data),
+                      {"the header holds a NUL byte at offset " + std::to_string(text.size()) + " of its " +
+                       std::to_string(text.size() + tail.size()) + " (JSON allows none; the format pads with spaces)"});
+  expect_refused<Vae>(raw_file(text + std::string(8, '\0'), parts.data), {"NUL byte at offset " + std::to_string(text.size())});
+  expect_refused<Vae>(raw_file(std::string(1, '\0') + text, parts.data), {"NUL byte at offset 0"});
+  // Spaces are the padding the format allows.
+  Vae model(2);
+  write_bytes(path_of("spaces.safetensors"), raw_file(text + std::string(8, ' '), parts.data));
+  vae::io::load_safetensors(path_of("spaces.safetensors"), model);
+  CHECK(model.parameters_host() == Vae(1).parameters_host());
+}
+
+TEST_CASE("names and values from the file reach messages with unprintable bytes escaped") {
+  const auto good = saved<Vae>();
+  const Parts parts = split(good);
+  const auto refused_with = [&](const std::function<void(json&)>& edit) {
+    Parts p = parts;
+    edit(p.header);
+    const std::string path = path_of("escaped.safetensors");
+    write_bytes(path, join(p));
+    Vae model(1);
+    try {
+      vae::io::load_safetensors(path, model);
+    } catch (const vae::FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no FormatError");
+  };
+  const auto printable = [](const std::string& m) {
+    return std::none_of(m.begin(), m.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  };
+  // An escape sequence that would clear the terminal, as a tensor name, a dtype and a metadata value.
+  std::string m = refused_with([](json& h) { h["\x1b[2J"] = h["encoder.linear1.bias"]; });
+  CHECK(m.find("tensor '\\x1b[2J'") != std::string::npos);
+  CHECK(printable(m));
+  m = refused_with([](json& h) { h["encoder.linear1.bias"]["dtype"] = "\x1b]0;pwned\x07"; });
+  CHECK(m.find("dtype '\\x1b]0;pwned\\x07' is not one vae reads") != std::string::npos);
+  CHECK(printable(m));
+  m = refused_with([](json& h) { h["__metadata__"]["vae.kind"] = "\x1b[31mae"; });
+  CHECK(m.find("metadata 'vae.kind' is '\\x1b[31mae'") != std::string::npos);
+  CHECK(printable(m));
+  // Invalid UTF-8 in the JSON text: the parser's message quotes it, escaped.
+  const std::string path = path_of("invalid_utf8.safetensors");
+  write_bytes(path, raw_file(std::string("{\"a\xff\": 1}"), parts.data));
+  Vae model(1);
+  try {
+    vae::io::load_safetensors(path, model);
+    FAIL("loaded");
+  } catch (const vae::FormatError& e) {
+    m = e.what();
+  }
+  CHECK(m.find("the header is not valid JSON") != std::string::npos);
+  CHECK(m.find('\xff') == std::string::npos);
+  CHECK(printable(m));
+}
+
+TEST_CASE("a file read once from a FIFO loads from memory") {
+  const auto bytes = saved<Vae>(9);
+  const std::string fifo = path_of("once.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::thread writer([&] {
+    std::ofstream out(fifo, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  });
+  const vae::io::SafetensorsFile file = vae::io::read_safetensors_file(fifo);
+  writer.join();
+  CHECK(file.data.size() == std::size_t(Vae::parameter_count) * 4);
+  Vae model(1);
+  vae::io::load_safetensors(file, model);  // no second read of the FIFO, which would wait forever
+  CHECK(model.parameters_host() == Vae(9).parameters_host());
+  Ae other(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors(file, other), doctest::Contains((fifo + ": tensor").c_str()), vae::FormatError);
+}
+
 TEST_CASE("files that cannot be read or written are IoErrors naming the path") {
   Vae model(1);
   CHECK_THROWS_WITH_AS(vae::io::load_safetensors("/nonexistent/w.safetensors", model),
-                       "/nonexistent/w.safetensors: cannot open the safetensors file for reading", vae::IoError);
+                       "/nonexistent/w.safetensors: cannot open the safetensors file for reading: No such file or "
+                       "directory",
+                       vae::IoError);
+  // A folder is named as such, not as a read error.
+  const std::string dir = path_of("");
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors(dir, model), (dir + ": is a folder, expected a safetensors file").c_str(),
+                       vae::IoError);
   CHECK_THROWS_WITH_AS(vae::io::save_safetensors(model, "/nonexistent/w.safetensors"),
                        doctest::Contains("/nonexistent/w.safetensors: cannot create a temporary file beside it"),
                        vae::IoError);

@@ -34,15 +34,12 @@
 // Parameters are stored from host memory, so a checkpoint written by one
 // backend loads into another.
 
-#include <sys/stat.h>
-
-#include <algorithm>
 #include <cstdint>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "vae/core/error.hpp"
@@ -52,6 +49,8 @@
 #include "vae/optim/adam.hpp"
 #include "vae/serialization/atomic_file.hpp"
 #include "vae/serialization/crc32.hpp"
+#include "vae/serialization/input_file.hpp"
+#include "vae/serialization/printable.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "vae checkpoints are little-endian and this library writes them from host memory: big-endian hosts are not supported"
@@ -63,6 +62,13 @@ namespace vae::io {
 inline constexpr char kCheckpointMagic[8] = {'V', 'A', 'E', 'C', 'K', 'P', 'T', '\0'};
 /// The format save_checkpoint writes (load_checkpoint also reads format 1).
 inline constexpr std::uint32_t kCheckpointVersion = 2;
+/// The largest k (Objective::samples of an importance-weighted bound) a
+/// checkpoint holds: save_checkpoint refuses a larger one, load_checkpoint
+/// names the field. vae_mnist's --k has the same limit.
+inline constexpr std::uint64_t kMaxBoundSamples = 5000;
+/// The largest next epoch a training position may name: the epoch counter
+/// of TrainOptions is an int.
+inline constexpr std::int64_t kMaxNextEpoch = std::numeric_limits<std::int32_t>::max();
 
 /// Where training stands: the next epoch to run and the run's seed.
 struct TrainingPosition {
@@ -85,19 +91,26 @@ struct CheckpointInfo {
   /// Whether the objective's bound and samples follow beta (an
   /// importance-weighted bound; absent for the ELBO).
   bool has_bound = false;
-  /// e.g. "VAE 784-512-2 relu (float)".
-  std::string shape() const { return architecture.describe(); }
+  /// e.g. "VAE 784-512-2 relu (float)"; bytes of the activation names that
+  /// are not printable UTF-8 are shown as \xNN (the names come from the file).
+  std::string shape() const {
+    Architecture shown = architecture;
+    shown.encoder_activation = detail::printable(shown.encoder_activation);
+    shown.decoder_activation = detail::printable(shown.decoder_activation);
+    return shown.describe();
+  }
 };
 
 namespace detail {
 
 inline constexpr std::size_t kHeaderBytesV1 = 56, kHeaderBytes = 32;
 inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2, kHasBound = 4;
-/// The largest k a checkpoint's importance-weighted bound may name.
-inline constexpr std::uint64_t kMaxBoundSamples = std::uint64_t(1) << 20;
 /// Limits that keep a corrupted size field from asking for absurd memory.
 inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256;
 inline constexpr std::uint64_t kMaxLayerSize = std::uint64_t(1) << 32;
+
+/// "a VAE ...", "an autoencoder ...".
+inline std::string with_article(const std::string& noun) { return (noun[0] == 'a' ? "an " : "a ") + noun; }
 
 class ByteWriter {
  public:
@@ -171,16 +184,14 @@ class ByteReader {
   std::size_t pos_, end_;
 };
 
-/// Reads a checkpoint: first its header, then exactly as many bytes as the
-/// header's payload size declares (so a corrupted size or a path such as
-/// /dev/zero cannot exhaust memory), refusing any byte beyond them.
+/// Reads a checkpoint, opening it once: first its header, then exactly as
+/// many bytes as the header's payload size declares (so a corrupted size or
+/// a path such as /dev/zero cannot exhaust memory), refusing any byte beyond
+/// them.
 inline std::vector<unsigned char> read_checkpoint_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open the checkpoint for reading");
-  std::vector<unsigned char> bytes(kHeaderBytesV1);
-  in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw IoError(path + ": read error");
+  InputFile in(path, "checkpoint");
+  std::vector<unsigned char> bytes;
+  in.read_up_to(kHeaderBytesV1, bytes);
   if (bytes.size() < kHeaderBytes + 4)
     throw FormatError(path + ": " + std::to_string(bytes.size()) + " bytes, too short for a checkpoint (at least " +
                       std::to_string(kHeaderBytes + 4) + ")");
@@ -201,29 +212,19 @@ inline std::vector<unsigned char> read_checkpoint_bytes(const std::string& path)
   const std::uint64_t total = std::uint64_t(header) + payload + 4;
   if (payload > (std::uint64_t(1) << 40))
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, more than 1 TiB");
-  const std::size_t have = bytes.size();
-  if (total < have)
+  if (total < bytes.size())
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds more");
+  const auto held = [&](std::uint64_t size) { return std::to_string(size < header + 4 ? 0 : size - header - 4); };
   // A regular file's size is known: refuse a too-large claim before reading.
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && std::uint64_t(st.st_size) != total)
+  if (in.size() != InputFile::kUnknownSize && in.size() != total)
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds " +
-                      std::to_string(std::uint64_t(st.st_size) < header + 4 ? 0 : std::uint64_t(st.st_size) - header - 4) +
-                      " (truncated or padded)");
-  // Otherwise (a pipe, a device) read in chunks: memory grows only with data
-  // that is really there, and never past the declared size plus one byte.
-  char chunk[1 << 16];
-  while (bytes.size() <= total && in) {
-    const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, total + 1 - bytes.size()));
-    in.read(chunk, want);
-    bytes.insert(bytes.end(), chunk, chunk + in.gcount());
-  }
-  if (in.bad()) throw IoError(path + ": read error");
-  const std::size_t got = bytes.size();
-  if (got != total)
+                      held(in.size()) + " (truncated or padded)");
+  // Otherwise (a pipe, a device) memory grows only with data that is really
+  // there, and never past the declared size plus one byte.
+  in.read_up_to(total + 1 - bytes.size(), bytes);
+  if (bytes.size() != total)
     throw FormatError(path + ": payload size field says " + std::to_string(payload) + " bytes, the file holds " +
-                      (got > total ? "more" : std::to_string(got < header + 4 ? 0 : got - header - 4)) +
-                      " (truncated or padded)");
+                      (bytes.size() > total ? "more" : held(bytes.size())) + " (truncated or padded)");
   std::uint32_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
   if (stored != vae::detail::crc32_of(bytes.data(), bytes.size() - 4))
@@ -291,9 +292,26 @@ struct CheckpointContents {
   TrainingPosition position;
 };
 
-inline void check_field(bool ok, const std::string& path, const char* field, double value, const char* expected) {
-  if (!ok)
-    throw FormatError(path + ": field '" + field + "' is " + std::to_string(value) + ", expected " + expected);
+/// Throws FormatError naming the field, its value and what was expected
+/// unless `ok`. Integers print as integers, doubles in at most 9 digits.
+template <class T>
+void check_field(bool ok, const std::string& path, const char* field, T value, const std::string& expected) {
+  if (ok) return;
+  const std::string shown = std::is_integral_v<T> ? std::to_string(value) : number(double(value));
+  throw FormatError(path + ": field '" + field + "' is " + shown + ", expected " + expected);
+}
+
+/// "[1.17549435e-38, 3.40282347e+38]": the finite values of S > 0 a double
+/// setting may take (a smaller one would become 0 in S, a larger one inf).
+template <class S>
+std::string positive_range() {
+  return "a value in [" + number(double(std::numeric_limits<S>::min())) + ", " +
+         number(double(std::numeric_limits<S>::max())) + "] (the model's scalar type)";
+}
+/// `v` in that range (NaN is not).
+template <class S>
+bool fits_positive(double v) {
+  return v >= double(std::numeric_limits<S>::min()) && v <= double(std::numeric_limits<S>::max());
 }
 
 /// Every element of `v` finite (and >= 0 when `non_negative`); the message
@@ -302,49 +320,81 @@ template <class S>
 void check_elements(const Vector<S>& v, const std::string& path, const char* field, bool non_negative) {
   for (Index i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i]) || (non_negative && v[i] < S(0)))
-      throw FormatError(path + ": field '" + field + "' holds " + std::to_string(double(v[i])) + " at index " +
+      throw FormatError(path + ": field '" + field + "' holds " + number(double(v[i])) + " at index " +
                         std::to_string(i) + ", expected " + (non_negative ? "finite values >= 0" : "finite values"));
 }
 
+/// The bytes from the objective to the CRC that the header's flags and a
+/// model of `parameter_count` scalars of `scalar_bytes` call for.
+inline std::uint64_t expected_contents_bytes(const CheckpointInfo& info, Index parameter_count) {
+  const std::uint64_t params = std::uint64_t(parameter_count) * info.architecture.scalar_bytes;
+  return 16 + (info.has_bound ? 12 : 0) + params + (info.has_optimizer ? 48 + 2 * params : 0) +
+         (info.has_position ? 16 : 0);
+}
+
+/// The objective: loss, KL form, beta and, when flagged, the bound and k.
 template <class S>
-CheckpointContents<S> parse_contents(const std::string& path, const std::vector<unsigned char>& bytes,
-                                     const CheckpointInfo& info, std::size_t at, Index parameter_count) {
-  ByteReader r(path, bytes, at, bytes.size() - 4);
-  CheckpointContents<S> c;
+Objective<S> parse_objective(ByteReader& r, const std::string& path, const CheckpointInfo& info) {
+  Objective<S> o;
   const auto rec = r.get<std::uint32_t>("objective.reconstruction"), kl = r.get<std::uint32_t>("objective.kl");
   check_field(rec <= 1000 && is_known(static_cast<Reconstruction>(rec)), path, "objective.reconstruction", rec,
               "a known reconstruction loss");
   check_field(kl <= 1000 && is_known(static_cast<KlForm>(kl)), path, "objective.kl", kl, "a known KL form");
-  c.objective.reconstruction = static_cast<Reconstruction>(rec);
-  c.objective.kl = static_cast<KlForm>(kl);
+  o.reconstruction = static_cast<Reconstruction>(rec);
+  o.kl = static_cast<KlForm>(kl);
   const double beta = r.get<double>("objective.beta");
   // Stored as a double, used as S: it must fit S (1e300 would become inf in a float model).
   check_field(beta >= 0 && beta <= double(std::numeric_limits<S>::max()), path, "objective.beta", beta,
               "a finite value >= 0 within the model's scalar type");
-  c.objective.beta = static_cast<S>(beta);
+  o.beta = static_cast<S>(beta);
   if (info.has_bound) {
     const auto bound = r.get<std::uint32_t>("objective.bound");
     check_field(bound == std::uint32_t(Bound::ImportanceWeighted), path, "objective.bound", bound,
                 "1 (importance-weighted; the ELBO is stored without the flag)");
     const auto k = r.get<std::uint64_t>("objective.samples");
-    check_field(k >= 1 && k <= kMaxBoundSamples, path, "objective.samples", double(k), "a count in [1, 2^20]");
-    c.objective.bound = Bound::ImportanceWeighted;
-    c.objective.samples = static_cast<Index>(k);
+    check_field(k >= 1 && k <= kMaxBoundSamples, path, "objective.samples", k,
+                "a count in [1, " + std::to_string(kMaxBoundSamples) + "]");
+    o.bound = Bound::ImportanceWeighted;
+    o.samples = static_cast<Index>(k);
   }
+  return o;
+}
+
+/// Adam's settings and step count (the moments follow them). The settings
+/// are stored as doubles and used as S, so each must fit S.
+template <class S>
+void parse_adam(ByteReader& r, const std::string& path, CheckpointContents<S>& c) {
+  AdamOptions& a = c.adam;
+  for (double* f : {&a.lr, &a.beta1, &a.beta2, &a.eps, &a.weight_decay}) *f = r.get<double>("optimizer settings");
+  check_field(fits_positive<S>(a.lr), path, "optimizer.lr", a.lr, positive_range<S>());
+  check_field(a.beta1 >= 0 && a.beta1 < 1, path, "optimizer.beta1", a.beta1, "a value in [0, 1)");
+  check_field(a.beta2 >= 0 && a.beta2 < 1, path, "optimizer.beta2", a.beta2, "a value in [0, 1)");
+  check_field(fits_positive<S>(a.eps), path, "optimizer.eps", a.eps, positive_range<S>());
+  check_field(a.weight_decay >= 0 && a.weight_decay <= double(std::numeric_limits<S>::max()), path,
+              "optimizer.weight_decay", a.weight_decay, "a finite value >= 0 within the model's scalar type");
+  c.steps = r.get<std::int64_t>("optimizer.steps");
+  check_field(c.steps >= 0, path, "optimizer.steps", c.steps, "a count >= 0");
+}
+
+template <class S>
+CheckpointContents<S> parse_contents(const std::string& path, const std::vector<unsigned char>& bytes,
+                                     const CheckpointInfo& info, std::size_t at, Index parameter_count) {
+  // The sizes first: a payload of another length would shift every field and
+  // the first one read would be blamed for it.
+  const std::uint64_t want = expected_contents_bytes(info, parameter_count), have = bytes.size() - 4 - at;
+  if (have != want)
+    throw FormatError(path + ": the payload holds " + std::to_string(have) + " bytes after the architecture, " +
+                      detail::with_article(info.shape()) + " of " + std::to_string(parameter_count) + " parameters" +
+                      (info.has_optimizer ? " with optimizer state" : "") +
+                      (info.has_position ? " and a training position" : "") + " needs " + std::to_string(want));
+  ByteReader r(path, bytes, at, bytes.size() - 4);
+  CheckpointContents<S> c;
+  c.objective = parse_objective<S>(r, path, info);
   c.params.resize(parameter_count);
   r.get_array(c.params.data(), std::size_t(parameter_count), "parameters");
   check_elements(c.params, path, "parameters", false);
   if (info.has_optimizer) {
-    AdamOptions& a = c.adam;
-    for (double* f : {&a.lr, &a.beta1, &a.beta2, &a.eps, &a.weight_decay}) *f = r.get<double>("optimizer settings");
-    check_field(a.lr > 0 && std::isfinite(a.lr), path, "optimizer.lr", a.lr, "a finite value > 0");
-    check_field(a.beta1 >= 0 && a.beta1 < 1, path, "optimizer.beta1", a.beta1, "a value in [0, 1)");
-    check_field(a.beta2 >= 0 && a.beta2 < 1, path, "optimizer.beta2", a.beta2, "a value in [0, 1)");
-    check_field(a.eps > 0 && std::isfinite(a.eps), path, "optimizer.eps", a.eps, "a finite value > 0");
-    check_field(a.weight_decay >= 0 && std::isfinite(a.weight_decay), path, "optimizer.weight_decay", a.weight_decay,
-                "a finite value >= 0");
-    c.steps = r.get<std::int64_t>("optimizer.steps");
-    check_field(c.steps >= 0, path, "optimizer.steps", double(c.steps), "a count >= 0");
+    parse_adam(r, path, c);
     c.m.resize(parameter_count);
     c.v.resize(parameter_count);
     r.get_array(c.m.data(), std::size_t(parameter_count), "optimizer first moment");
@@ -354,27 +404,49 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
   }
   if (info.has_position) {
     c.position.next_epoch = r.get<std::int64_t>("position.next_epoch");
-    check_field(c.position.next_epoch >= 0 && c.position.next_epoch <= (std::int64_t(1) << 31), path,
-                "position.next_epoch", double(c.position.next_epoch), "an epoch in [0, 2^31]");
+    check_field(c.position.next_epoch >= 0 && c.position.next_epoch <= kMaxNextEpoch, path, "position.next_epoch",
+                c.position.next_epoch, "an epoch in [0, 2^31 - 1]");
     c.position.seed = r.get<std::uint64_t>("position.seed");
   }
-  if (r.position() != bytes.size() - 4)
-    throw FormatError(path + ": " + std::to_string(bytes.size() - 4 - r.position()) + " unexpected bytes after the payload");
   return c;
 }
 
+/// Refuses to write what load_checkpoint would refuse to read back.
+template <class S>
+void check_savable(const std::string& path, const Objective<S>& o, const TrainingPosition* position) {
+  if (o.bound != Bound::Elbo && (o.samples < 1 || std::uint64_t(o.samples) > kMaxBoundSamples))
+    throw ValueError(path + ": the objective's samples k is " + std::to_string(o.samples) +
+                     ", a checkpoint holds k in [1, " + std::to_string(kMaxBoundSamples) + "]");
+  if (position && (position->next_epoch < 0 || position->next_epoch > kMaxNextEpoch))
+    throw ValueError(path + ": the training position's next epoch is " + std::to_string(position->next_epoch) +
+                     ", a checkpoint holds an epoch in [0, 2^31 - 1]");
+}
+
 }  // namespace detail
 
-namespace detail {
-/// "a VAE ...", "an autoencoder ...".
-inline std::string with_article(const std::string& noun) { return (noun[0] == 'a' ? "an " : "a ") + noun; }
-}  // namespace detail
+/// A checkpoint read into memory, its header and CRC checked: a path that
+/// can be read only once (a pipe, a FIFO, a shell's <(...)) is read with
+/// read_checkpoint_file, its `info` looked at, and the same bytes loaded with
+/// load_checkpoint(file, ...).
+struct CheckpointFile {
+  /// The path it was read from, for messages.
+  std::string path;
+  /// The whole file.
+  std::vector<unsigned char> bytes;
+  /// Its header and architecture.
+  CheckpointInfo info;
+};
+
+/// Reads `path` once and checks its header, architecture and CRC.
+inline CheckpointFile read_checkpoint_file(const std::string& path) {
+  CheckpointFile file{path, detail::read_checkpoint_bytes(path), {}};
+  std::size_t at = 0;
+  file.info = detail::parse_header(path, file.bytes, at);
+  return file;
+}
 
 /// Reads and checks a checkpoint's header, architecture and CRC.
-inline CheckpointInfo read_checkpoint_info(const std::string& path) {
-  std::size_t at = 0;
-  return detail::parse_header(path, detail::read_checkpoint_bytes(path), at);
-}
+inline CheckpointInfo read_checkpoint_info(const std::string& path) { return read_checkpoint_file(path).info; }
 
 /// Writes `model` (and, when given, the optimizer state and training
 /// position) to `path` atomically: the old file survives any failure.
@@ -382,6 +454,7 @@ template <class Model, class B = typename Model::Backend>
 void save_checkpoint(const std::string& path, const Model& model, const Adam<typename Model::Scalar, B>* optimizer = nullptr,
                      const TrainingPosition* position = nullptr) {
   using S = typename Model::Scalar;
+  detail::check_savable(path, model.objective(), position);
   const Architecture arch = Model::architecture();
   detail::ByteWriter payload;
   payload.put_sizes(arch.encoder);
@@ -428,22 +501,22 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   out.commit();
 }
 
-/// Loads a checkpoint into `model` (and the optimizer / position when given).
-/// All or nothing: the whole file is parsed and every field checked before
-/// the model, optimizer or position changes. Throws ShapeError naming both
-/// architectures when the file holds a different one. Returns the header.
+/// Loads a checkpoint read by read_checkpoint_file into `model` (and the
+/// optimizer / position when given). All or nothing: every field is checked
+/// before the model, optimizer or position changes. Throws ShapeError naming
+/// both architectures when the file holds a different one. Returns the header.
 template <class Model, class B = typename Model::Backend>
-CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
-                               TrainingPosition* position = nullptr) {
+CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
+                               Adam<typename Model::Scalar, B>* optimizer = nullptr, TrainingPosition* position = nullptr) {
   using S = typename Model::Scalar;
-  const std::vector<unsigned char> bytes = detail::read_checkpoint_bytes(path);
+  const std::string& path = file.path;
   std::size_t at = 0;
-  const CheckpointInfo info = detail::parse_header(path, bytes, at);
+  const CheckpointInfo info = detail::parse_header(path, file.bytes, at);
   const Architecture want = Model::architecture();
   if (info.architecture != want)
-    throw ShapeError(path + ": the checkpoint holds " + detail::with_article(info.architecture.describe()) +
-                     ", the model is " + detail::with_article(want.describe()));
-  detail::CheckpointContents<S> c = detail::parse_contents<S>(path, bytes, info, at, Model::parameter_count);
+    throw ShapeError(path + ": the checkpoint holds " + detail::with_article(info.shape()) + ", the model is " +
+                     detail::with_article(want.describe()));
+  detail::CheckpointContents<S> c = detail::parse_contents<S>(path, file.bytes, info, at, Model::parameter_count);
   if (optimizer && !info.has_optimizer) throw FormatError(path + ": the checkpoint holds no optimizer state");
   if (position && !info.has_position) throw FormatError(path + ": the checkpoint holds no training position");
   if (optimizer) {
@@ -460,6 +533,13 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typen
   }
   if (position) *position = c.position;
   return info;
+}
+
+/// Reads `path` once and loads it: load_checkpoint(read_checkpoint_file(path), ...).
+template <class Model, class B = typename Model::Backend>
+CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
+                               TrainingPosition* position = nullptr) {
+  return load_checkpoint(read_checkpoint_file(path), model, optimizer, position);
 }
 
 }  // namespace vae::io

@@ -24,7 +24,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -150,13 +149,6 @@ std::map<std::string, std::string> safetensors_metadata() {
 
 namespace detail {
 
-/// `v` in 9 significant digits ("1e+300", "nan").
-inline std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 /// "a VAE 784-512-2 relu (float)".
 template <class Model>
 std::string model_words() {
@@ -232,19 +224,16 @@ void save_safetensors(const Model& model, const std::string& path) {
   detail::write_safetensors_file(path, tensors, safetensors_metadata<Model>());
 }
 
-/// Loads weights from a safetensors file into `model` (F64, F32, F16 or BF16;
-/// converted to the model's scalar). All or nothing: the header, the names,
-/// shapes and metadata, and every value (finite, within the scalar's range)
-/// are checked before the model changes; otherwise FormatError names the file,
-/// the tensor or field, and what was expected (IoError if it cannot be read).
-/// The objective is not in the file and stays as it is. Returns the header.
+namespace detail {
+
+/// The model's parameters from the data of a file whose tensors `found`
+/// match `layout` (match_layout): every value converted to S, or FormatError
+/// naming the tensor and element that is not finite or beyond S's range.
 template <class Model>
-SafetensorsHeader load_safetensors(const std::string& path, Model& model) {
+Vector<typename Model::Scalar> parameters_from(const std::string& path, const std::vector<ModelTensor>& layout,
+                                               const std::vector<const TensorInfo*>& found,
+                                               const std::vector<unsigned char>& data) {
   using S = typename Model::Scalar;
-  detail::SafetensorsReader reader(path);
-  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
-  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(path, reader.header(), layout);
-  const std::vector<unsigned char> data = reader.read_data();
   Vector<S> params(Model::parameter_count);
   for (std::size_t k = 0; k < layout.size(); ++k) {
     const ModelTensor& t = layout[k];
@@ -253,17 +242,43 @@ SafetensorsHeader load_safetensors(const std::string& path, Model& model) {
     const std::size_t size = dtype_size(f.dtype);
     for (Index r = 0; r < rows; ++r)
       for (Index c = 0; c < cols; ++c) {
-        const double v = detail::decode(f.dtype, data.data() + f.begin + std::size_t(r * cols + c) * size);
+        const double v = decode(f.dtype, data.data() + f.begin + std::size_t(r * cols + c) * size);
         if (!std::isfinite(v) || std::abs(v) > double(std::numeric_limits<S>::max()))
-          throw FormatError(path + ": tensor '" + t.name + "' holds " + detail::number(v) + " at " +
+          throw FormatError(path + ": tensor '" + t.name + "' holds " + number(v) + " at " +
                             (cols > 1 ? "[" + std::to_string(r) + ", " + std::to_string(c) + "]" : "[" + std::to_string(r) + "]") +
                             ", expected finite values within the range of " + (sizeof(S) == 4 ? "float" : "double"));
         params[t.offset + c * t.leading + t.first_row + r] = static_cast<S>(v);
       }
   }
-  // Everything is checked; from here on nothing can fail on the file's account.
-  model.set_parameters(params);
+  return params;
+}
+
+}  // namespace detail
+
+/// Loads weights from a safetensors file into `model` (F64, F32, F16 or BF16;
+/// converted to the model's scalar). All or nothing: the header, the names,
+/// shapes and metadata, and every value (finite, within the scalar's range)
+/// are checked before the model changes; otherwise FormatError names the file,
+/// the tensor or field, and what was expected (IoError if it cannot be read).
+/// The tensors' data is read only once the header fits the model. The
+/// objective is not in the file and stays as it is. Returns the header.
+template <class Model>
+SafetensorsHeader load_safetensors(const std::string& path, Model& model) {
+  detail::SafetensorsReader reader(path);
+  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
+  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(path, reader.header(), layout);
+  // Everything is checked once this returns; nothing after it can fail on the file's account.
+  model.set_parameters(detail::parameters_from<Model>(path, layout, found, reader.read_data()));
   return reader.header();
+}
+
+/// load_safetensors for a file already read into memory (read_safetensors_file).
+template <class Model>
+SafetensorsHeader load_safetensors(const SafetensorsFile& file, Model& model) {
+  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
+  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(file.path, file.header, layout);
+  model.set_parameters(detail::parameters_from<Model>(file.path, layout, found, file.data));
+  return file.header;
 }
 
 }  // namespace vae::io

@@ -17,19 +17,18 @@
 // not a JSON object, a duplicate name or field, a missing or unknown field, a
 // value of the wrong JSON type, a dtype other than F64, F32, F16 and BF16, a
 // byte length that is not the shape's element count times the dtype's size,
-// offsets that overlap, leave a gap or do not start at 0, and a file longer or
-// shorter than the header declares. It reads nothing past what the header
+// offsets that overlap, leave a gap or do not start at 0, a NUL byte in the
+// header (JSON parsers disagree on what follows one: the format pads with
+// spaces), and a file longer or shorter than the header declares. Names and
+// values from the file are printed with unprintable bytes escaped. It reads nothing past what the header
 // declares (a corrupted length cannot exhaust memory: see SafetensorsReader).
 // Parsing is a SAX pass of nlohmann/json over the header, so no DOM of an
 // untrusted header is built and duplicate keys are seen (a DOM keeps the last).
-
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -41,6 +40,8 @@
 
 #include "vae/core/error.hpp"
 #include "vae/serialization/atomic_file.hpp"
+#include "vae/serialization/input_file.hpp"
+#include "vae/serialization/printable.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors files are little-endian and this library reads them into host memory: big-endian hosts are not supported"
@@ -124,11 +125,6 @@ inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 inline constexpr std::size_t kMaxSafetensorsRank = 64;
 
 namespace detail {
-
-/// `s` in quotes for a message, cut at 120 bytes (names come from untrusted files).
-inline std::string quote_name(const std::string& s) {
-  return "'" + (s.size() <= 120 ? s : s.substr(0, 120) + "...") + "'";
-}
 
 /// "[512, 784]".
 inline std::string shape_string(const std::vector<std::uint64_t>& shape) {
@@ -312,7 +308,7 @@ class SafetensorsHeaderSax {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    fail(std::string("the header is not valid JSON: ") + e.what());
+    fail("the header is not valid JSON: " + printable(e.what()));
   }
 
  private:
@@ -404,25 +400,15 @@ inline void check_tensor_offsets(const std::string& path, SafetensorsHeader& h) 
 inline SafetensorsHeader parse_safetensors_header(const std::string& path, const char* text, std::size_t n) {
   SafetensorsHeader h;
   h.header_bytes = n;
+  if (const void* nul = std::memchr(text, '\0', n))
+    throw FormatError(path + ": the header holds a NUL byte at offset " +
+                      std::to_string(static_cast<const char*>(nul) - text) +
+                      " of its " + std::to_string(n) + " (JSON allows none; the format pads with spaces)");
   SafetensorsHeaderSax sax(path, h);
   // strict: nothing but whitespace may follow the object; comments are not JSON.
   nlohmann::json::sax_parse(text, text + n, &sax, nlohmann::json::input_format_t::json, true, false);
   check_tensor_offsets(path, h);
   return h;
-}
-
-/// Appends up to `n` bytes of `in` to `out` in 64 KiB chunks, so that memory
-/// grows only with bytes really there; returns how many were read.
-inline std::uint64_t read_up_to(std::istream& in, std::uint64_t n, std::vector<unsigned char>& out) {
-  char chunk[1 << 16];
-  std::uint64_t got = 0;
-  while (got < n && in) {
-    in.read(chunk, static_cast<std::streamsize>(std::min<std::uint64_t>(sizeof chunk, n - got)));
-    const auto k = static_cast<std::uint64_t>(in.gcount());
-    out.insert(out.end(), chunk, chunk + k);
-    got += k;
-  }
-  return got;
 }
 
 /// Reads a safetensors file in two steps: the header (construction), then,
@@ -434,13 +420,10 @@ class SafetensorsReader {
  public:
   /// Opens `path` and reads and checks its header. Throws IoError if the
   /// file cannot be read, FormatError if it is not a valid safetensors file.
-  explicit SafetensorsReader(std::string path) : path_(std::move(path)), in_(path_, std::ios::binary) {
-    if (!in_) throw IoError(path_ + ": cannot open the safetensors file for reading");
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) file_size_ = static_cast<std::uint64_t>(st.st_size);
+  explicit SafetensorsReader(std::string path) : path_(std::move(path)), in_(path_, "safetensors file") {
+    const std::uint64_t file_size = in_.size();
     std::vector<unsigned char> length;
-    if (read_up_to(in_, 8, length) != 8) {
-      check_stream();
+    if (in_.read_up_to(8, length) != 8) {
       throw FormatError(path_ + ": " + std::to_string(length.size()) +
                         " bytes, too short for a safetensors file (it starts with an 8-byte header length)");
     }
@@ -450,18 +433,17 @@ class SafetensorsReader {
       throw FormatError(path_ + ": the header length field says " + std::to_string(n) + " bytes, more than the limit of " +
                         std::to_string(kMaxSafetensorsHeaderBytes));
     if (n < 2) throw FormatError(path_ + ": the header length field says " + std::to_string(n) + " bytes, too short for a JSON object");
-    if (file_size_ != kUnknown && file_size_ < 8 + n)
+    if (file_size != kUnknown && file_size < 8 + n)
       throw FormatError(path_ + ": the header length field says " + std::to_string(n) + " bytes, the file holds only " +
-                        std::to_string(file_size_ - 8) + " after it");
+                        std::to_string(file_size - 8) + " after it");
     std::vector<unsigned char> text;
     text.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, 1 << 20)));
-    if (read_up_to(in_, n, text) != n) {
-      check_stream();
+    if (in_.read_up_to(n, text) != n) {
       throw FormatError(path_ + ": the header length field says " + std::to_string(n) + " bytes, the file ends after " +
                         std::to_string(text.size()) + " (truncated)");
     }
     header_ = parse_safetensors_header(path_, reinterpret_cast<const char*>(text.data()), text.size());
-    if (file_size_ != kUnknown && file_size_ - 8 - n != header_.data_bytes) data_size_error(file_size_ - 8 - n);
+    if (file_size != kUnknown && file_size - 8 - n != header_.data_bytes) data_size_error(file_size - 8 - n);
   }
 
   /// The checked header.
@@ -473,19 +455,15 @@ class SafetensorsReader {
   /// if the file holds fewer or more.
   std::vector<unsigned char> read_data() {
     std::vector<unsigned char> data;
-    if (file_size_ != kUnknown) data.reserve(static_cast<std::size_t>(header_.data_bytes));
-    const std::uint64_t got = read_up_to(in_, header_.data_bytes + 1, data);
-    check_stream();
+    if (in_.size() != kUnknown) data.reserve(static_cast<std::size_t>(header_.data_bytes));
+    const std::uint64_t got = in_.read_up_to(header_.data_bytes + 1, data);
     if (got != header_.data_bytes) data_size_error(got, got > header_.data_bytes);
     return data;
   }
 
  private:
-  static constexpr std::uint64_t kUnknown = std::numeric_limits<std::uint64_t>::max();
+  static constexpr std::uint64_t kUnknown = InputFile::kUnknownSize;
 
-  void check_stream() const {
-    if (in_.bad()) throw IoError(path_ + ": read error");
-  }
   [[noreturn]] void data_size_error(std::uint64_t held, bool at_least = false) const {
     throw FormatError(path_ + ": the header declares " + std::to_string(header_.data_bytes) +
                       " bytes of tensor data, the file holds " + (at_least ? "more" : std::to_string(held)) +
@@ -493,8 +471,7 @@ class SafetensorsReader {
   }
 
   std::string path_;
-  std::ifstream in_;
-  std::uint64_t file_size_ = kUnknown;
+  InputFile in_;
   SafetensorsHeader header_;
 };
 
@@ -568,6 +545,25 @@ inline SafetensorsHeader read_safetensors_header(const std::string& path) {
   return detail::SafetensorsReader(path).header();
 }
 
+/// A safetensors file read into memory, its header checked: a path that can
+/// be read only once (a pipe, a FIFO, a shell's <(...)) is read with
+/// read_safetensors_file and loaded from memory (load_safetensors(file, model)).
+struct SafetensorsFile {
+  /// The path it was read from, for messages.
+  std::string path;
+  /// The checked header.
+  SafetensorsHeader header;
+  /// The data section: header.data_bytes bytes.
+  std::vector<unsigned char> data;
+};
+
+/// Reads `path` once: the header, checked, then exactly the data it declares.
+inline SafetensorsFile read_safetensors_file(const std::string& path) {
+  detail::SafetensorsReader reader(path);
+  std::vector<unsigned char> data = reader.read_data();
+  return {path, reader.header(), std::move(data)};
+}
+
 /// Writes `tensors` (F32 for float, F64 for double) and `metadata` to `path`
 /// atomically. Throws ValueError for a tensor whose values do not fill its
 /// shape, or for an empty, reserved ("__metadata__") or repeated name.
@@ -593,10 +589,10 @@ void save_tensors(const std::string& path, const std::vector<Tensor<S>>& tensors
 /// become infinities. `header`, when given, receives the file's header.
 template <class S>
 std::vector<Tensor<S>> load_tensors(const std::string& path, SafetensorsHeader* header = nullptr) {
-  detail::SafetensorsReader reader(path);
-  const std::vector<unsigned char> data = reader.read_data();
+  const SafetensorsFile file = read_safetensors_file(path);
+  const std::vector<unsigned char>& data = file.data;
   std::vector<Tensor<S>> out;
-  for (const auto& t : reader.header().tensors) {
+  for (const auto& t : file.header.tensors) {
     Tensor<S> tensor{t.name, t.shape, std::vector<S>(static_cast<std::size_t>(t.elements()))};
     const std::size_t size = dtype_size(t.dtype);
     for (std::size_t i = 0; i < tensor.values.size(); ++i) {
@@ -609,7 +605,7 @@ std::vector<Tensor<S>> load_tensors(const std::string& path, SafetensorsHeader* 
     }
     out.push_back(std::move(tensor));
   }
-  if (header) *header = reader.header();
+  if (header) *header = file.header;
   return out;
 }
 

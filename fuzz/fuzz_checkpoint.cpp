@@ -8,6 +8,7 @@
 #include <vae/vae.hpp>
 
 #include "input_file.hpp"
+#include "printable_message.hpp"
 
 namespace {
 using Model = vae::VariationalAutoencoder<16, 8, 2>;
@@ -24,12 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // With and without the optional parts, as a program would ask.
     vae::io::load_checkpoint(path, model, &optimizer, &position);
     if (!model.parameters_host().allFinite()) __builtin_trap();
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
     if (model.parameters_host() != before) __builtin_trap();  // a failed load changed the model
   }
   try {
     vae::io::load_checkpoint(path, model);
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
   }
   return 0;
 }

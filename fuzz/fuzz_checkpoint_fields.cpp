@@ -5,8 +5,9 @@
 // loader's field checks instead of stopping at the checksum; inputs it cannot
 // walk get libFuzzer's byte mutations and a recomputed CRC too.
 // The property: a load either succeeds with every field inside its domain
-// (finite parameters and moments, second moments >= 0, Adam's settings valid,
-// a known objective, an epoch in [0, 2^31]), or throws vae::Error and leaves
+// (finite parameters and moments, second moments >= 0, Adam's settings valid
+// as floats, a known objective with k in [1, 5000], an epoch in
+// [0, 2^31 - 1]), or throws vae::Error with a printable message and leaves
 // the model, the optimizer (settings, moments, steps) and the position as
 // they were.
 #include <cmath>
@@ -22,6 +23,7 @@
 
 #include "checkpoint_fields.hpp"
 #include "input_file.hpp"
+#include "printable_message.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
@@ -116,11 +118,17 @@ using State = vae::test::LoadState;
 
 bool in_domain(const State& s) {
   const vae::AdamOptions& o = s.options;
+  // Adam's settings are used as floats: each must be finite there, lr and eps > 0 there too.
+  const auto positive_float = [](double v) {
+    return v >= double(std::numeric_limits<float>::min()) && v <= double(std::numeric_limits<float>::max());
+  };
   return s.params.allFinite() && s.m.allFinite() && s.v.allFinite() && (s.v.size() == 0 || s.v.minCoeff() >= 0) &&
-         o.lr > 0 && std::isfinite(o.lr) && o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && o.eps > 0 &&
-         std::isfinite(o.eps) && o.weight_decay >= 0 && std::isfinite(o.weight_decay) && s.steps >= 0 &&
+         positive_float(o.lr) && o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1 && positive_float(o.eps) &&
+         o.weight_decay >= 0 && o.weight_decay <= double(std::numeric_limits<float>::max()) && s.steps >= 0 &&
          vae::is_known(s.objective.reconstruction) && vae::is_known(s.objective.kl) && s.objective.beta >= 0 &&
-         std::isfinite(s.objective.beta) && s.position.next_epoch >= 0 && s.position.next_epoch <= (std::int64_t(1) << 31);
+         std::isfinite(s.objective.beta) && s.objective.samples >= 1 &&
+         std::uint64_t(s.objective.samples) <= vae::io::kMaxBoundSamples && s.position.next_epoch >= 0 &&
+         s.position.next_epoch <= vae::io::kMaxNextEpoch;
 }
 
 }  // namespace
@@ -168,7 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     vae::io::load_checkpoint(path, model, &optimizer, &position);
     if (!in_domain(State(model, optimizer, position))) __builtin_trap();  // a field outside its domain was accepted
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
     if (!(before == State(model, optimizer, position))) __builtin_trap();  // a refused load changed something
   }
   // Without the optional parts, as a program that wants only the model asks.
@@ -176,7 +185,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     vae::io::load_checkpoint(path, model);
     if (!model.parameters_host().allFinite()) __builtin_trap();
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
     if (model.parameters_host() != params) __builtin_trap();
   }
   return 0;

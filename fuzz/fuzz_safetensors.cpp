@@ -22,6 +22,7 @@
 #include <vae/vae.hpp>
 
 #include "input_file.hpp"
+#include "printable_message.hpp"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
 
@@ -37,7 +38,8 @@ void check_load(const std::string& path, Model& model) {
   try {
     vae::io::load_safetensors(path, model);
     if (!model.parameters_host().allFinite()) __builtin_trap();
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
     if (model.parameters_host() != before) __builtin_trap();  // a refused load changed the model
   }
 }
@@ -171,7 +173,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto tensors = vae::io::load_tensors<float>(path);
     const auto wide = vae::io::load_tensors<double>(path);
     if (tensors.size() != wide.size()) __builtin_trap();
-  } catch (const vae::Error&) {
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
   }
   return 0;
 }

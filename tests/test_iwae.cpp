@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include <vae/vae.hpp>
 
@@ -143,4 +144,25 @@ TEST_CASE("importance weights too small to matter are exactly zero, never subnor
   CHECK(weights(0, 3) == 0.0f);
   // The bound itself still counts every sample: -(log(total) - log 4).
   CHECK(bound(0, 0) == doctest::Approx(std::log(4.0) - std::log(total)).epsilon(1e-6));
+}
+
+TEST_CASE("evaluate holds at most kMaxDecodedColumns samples at once, and its bound is the log-likelihood's") {
+  // With Bernoulli outputs and beta = 1, the loss is -log p(x) as
+  // log_likelihood estimates it from the same draws: both cut the k B
+  // columns into the same passes (40 inputs x k = 600 is 24,000 columns,
+  // in chunks of 27 inputs; 3 inputs x k = 20,000 in passes of 16,384
+  // samples of one input). Held at once, the draws would land elsewhere.
+  for (const auto& [n, k] : {std::pair<vae::Index, vae::Index>{40, 600}, {3, 20000}}) {
+    CAPTURE(n);
+    CAPTURE(k);
+    REQUIRE(n * k > Model::kMaxDecodedColumns);
+    const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(kIn, n).array() + 1) / 2;
+    const Model model(4, iwae(vae::Reconstruction::BinaryCrossEntropy, k));
+    vae::Rng a(12), b(12);
+    const vae::LossParts<double> loss = model.evaluate(x, a);
+    const Eigen::VectorXd log_p = model.log_likelihood(x, k, b, Model::kMaxDecodedColumns);
+    CHECK(loss.total == doctest::Approx(-log_p.mean()).epsilon(1e-12));
+    CHECK(loss.kl > 0);
+    CHECK(loss.reconstruction > 0);
+  }
 }

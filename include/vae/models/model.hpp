@@ -69,12 +69,12 @@ S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<
 template <class Enc, class Dec, class Latent, Index Classes = 0>
 class Model {
   static_assert(is_encoder<Enc>::value,
-                "vae: the encoder type does not meet the encoder requirements (Scalar, Backend, Workspace, "
-                "input_size, latent_size, output_size, parameter_count, is_variational, initialize, bind, forward, "
+                "vae: the encoder type does not meet the encoder requirements (Scalar, Backend, Workspace with "
+                "reserve and out_view, input_size, latent_size, output_size, parameter_count, is_variational, initialize, bind, forward, "
                 "backward; see vae/models/requirements.hpp)");
   static_assert(is_decoder<Dec>::value,
-                "vae: the decoder type does not meet the decoder requirements (Scalar, Backend, Workspace, "
-                "latent_size, output_size, parameter_count, initialize, bind, forward, backward; see "
+                "vae: the decoder type does not meet the decoder requirements (Scalar, Backend, Workspace with "
+                "reserve and out_view, latent_size, output_size, parameter_count, initialize, bind, forward, backward; see "
                 "vae/models/requirements.hpp)");
   static_assert(std::is_same_v<typename Enc::Scalar, typename Dec::Scalar>,
                 "vae: the encoder and the decoder must use the same scalar type");
@@ -116,6 +116,9 @@ class Model {
   static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
   /// True for a VAE.
   static constexpr bool is_variational = Latent::is_variational;
+  /// The most decoded samples (columns) evaluate holds at once for the
+  /// importance-weighted bound, whatever the batch and k.
+  static constexpr Index kMaxDecodedColumns = 16384;
 
  protected:
   /// Short for Scalar.
@@ -148,7 +151,7 @@ class Model {
       enc.reserve(batch);
       latent.reserve(latent_size, columns);
       dec.reserve(columns);
-      latent_grad.reserve(latent_size * columns);
+      latent_grad.reserve(Dec::latent_size * columns);  // the decoder's whole input (requirements.hpp)
       column_loss.reserve(columns);
       weights.reserve(columns);
       bound.reserve(batch);
@@ -293,6 +296,9 @@ class Model {
   LossParts<S> evaluate(const MatrixRef<S>& x, Rng& rng) const {
     const CallScope<Backend> call;
     check_input(x, "::evaluate");
+    if constexpr (is_variational) {
+      if (samples_per_input() * x.cols() > kMaxDecodedColumns) return chunked_importance_loss(x, rng);
+    }
     Workspace ws;
     ws.reserve(x.cols(), samples_per_input());
     return loss(Ops::stage(ctx_, view_of(x), ws.input), ws, rng);
@@ -457,6 +463,28 @@ class Model {
     return {Ops::sum(ctx_, rec) / draws, -Ops::sum(ctx_, lat) / draws, Ops::sum(ctx_, bound) / n};
   }
 
+  /// The importance-weighted bound's loss per input of x, as importance_loss
+  /// gives it, in passes of at most kMaxDecodedColumns decoded samples (k B
+  /// columns at once would need k times a batch's memory): the parts are
+  /// summed in double and L_k of each input is a running log-sum-exp.
+  LossParts<S> chunked_importance_loss(const MatrixRef<S>& x, Rng& rng) const {
+    const Index k = objective_.samples;
+    double rec_sum = 0, lat_sum = 0, bound_sum = 0;
+    importance_passes(
+        x, k, rng, kMaxDecodedColumns, 0.0, double(objective_.beta),
+        [&](const S* rec, const S* lat, Index columns) {
+          for (Index c = 0; c < columns; ++c) {
+            rec_sum += double(rec[c]);
+            lat_sum += double(lat[c]);
+          }
+        },
+        [&](Index, Index b, const double* log_sum) {
+          for (Index j = 0; j < b; ++j) bound_sum -= log_sum[j] - std::log(static_cast<double>(k));
+        });
+    const double inputs = double(x.cols()), columns = inputs * double(k);
+    return {S(rec_sum / columns), S(-lat_sum / columns), S(bound_sum / inputs)};
+  }
+
   /// log p(x) of each input of x (In x B; a conditional model's with its
   /// one-hot rows, giving log p(features | label)) estimated with k
   /// importance samples of q(z|x); the public log_likelihood of the
@@ -469,15 +497,32 @@ class Model {
     if (k < 1 || max_columns < 1)
       throw ValueError(std::string(name()) + "::log_likelihood: k is " + std::to_string(k) + " and max_columns " +
                        std::to_string(max_columns) + ", expected both >= 1");
+    Vector<double> out(x.cols());
+    importance_passes(
+        x, k, rng, max_columns, log_likelihood_offset(objective_.reconstruction, feature_size), 1.0,
+        [](const S*, const S*, Index) {},
+        [&](Index first, Index b, const double* log_sum) {
+          for (Index j = 0; j < b; ++j) out[first + j] = log_sum[j] - std::log(static_cast<double>(k));
+        });
+    return out;
+  }
+
+  /// Draws k samples of q(z|x) for every input of x, in chunks of inputs and
+  /// passes of samples of at most max_columns decoded samples at once. After
+  /// each pass, on_pass(rec, lat, columns) sees its terms on the host
+  /// (reconstruction loss and log p(z) - log q(z|x) of each column); after
+  /// each chunk of b inputs from `first`, on_chunk(first, b, log_sum) gets
+  /// log sum_s w_s of each, with log w = offset + beta lat - rec.
+  template <class OnPass, class OnChunk>
+  void importance_passes(const MatrixRef<S>& x, Index k, Rng& rng, Index max_columns, double offset, double beta,
+                         OnPass&& on_pass, OnChunk&& on_chunk) const {
     const Index n = x.cols();
     const Index per = std::max<Index>(1, std::min(n, max_columns / k));    // inputs per chunk
     const Index draws = std::min(k, std::max<Index>(1, max_columns / per));  // samples per pass
     Workspace ws;
     ws.reserve(per, draws);
-    const double offset = log_likelihood_offset(objective_.reconstruction, feature_size);
     std::vector<S> rec(static_cast<std::size_t>(per * draws)), lat(rec.size());
     std::vector<double> top(static_cast<std::size_t>(per)), total(top.size());
-    Vector<double> out(n);
     for (Index first = 0; first < n; first += per) {
       const Index b = std::min(per, n - first);
       const MatrixRef<S> part = x.middleCols(first, b);
@@ -490,21 +535,22 @@ class Model {
         importance_terms(ConstView<S>(heads), xb, d, rng, ws);
         Ops::download(ctx_, make_view<S>(ws.column_loss.data(), 1, d * b), rec.data());
         Ops::download(ctx_, make_view<S>(ws.latent.column_kl.data(), 1, d * b), lat.data());
-        accumulate_log_sum_exp(rec.data(), lat.data(), b, d, offset, top.data(), total.data());
+        on_pass(rec.data(), lat.data(), d * b);
+        accumulate_log_sum_exp(rec.data(), lat.data(), b, d, offset, beta, top.data(), total.data());
       }
-      for (Index j = 0; j < b; ++j)
-        out[first + j] = top[std::size_t(j)] + std::log(total[std::size_t(j)]) - std::log(static_cast<double>(k));
+      for (Index j = 0; j < b; ++j) top[std::size_t(j)] += std::log(total[std::size_t(j)]);
+      on_chunk(first, b, top.data());
     }
-    return out;
   }
 
   /// Adds the d samples of each of b inputs (columns c = s b + j of rec and
   /// lat, the reconstruction loss and log p(z) - log q(z|x)) to running
-  /// log-sum-exps: sum_s exp(log w_s) = total[j] exp(top[j]).
-  static void accumulate_log_sum_exp(const S* rec, const S* lat, Index b, Index d, double offset, double* top,
-                                     double* total) {
+  /// log-sum-exps of log w_s = offset + beta lat - rec: sum_s exp(log w_s) =
+  /// total[j] exp(top[j]).
+  static void accumulate_log_sum_exp(const S* rec, const S* lat, Index b, Index d, double offset, double beta,
+                                     double* top, double* total) {
     for (Index j = 0; j < b; ++j) {
-      const auto log_weight = [&](Index s) { return offset + double(lat[s * b + j]) - double(rec[s * b + j]); };
+      const auto log_weight = [&](Index s) { return offset + beta * double(lat[s * b + j]) - double(rec[s * b + j]); };
       double m = top[j];
       for (Index s = 0; s < d; ++s) m = std::max(m, log_weight(s));
       double sum = total[j] * std::exp(top[j] - m);  // 0 on the first pass (exp(-inf))

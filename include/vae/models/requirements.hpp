@@ -3,16 +3,38 @@
 // that does not fit is named in a sentence, not in a page of template errors.
 //
 // An encoder type E (EncoderOf, VariationalEncoderOf, or your own) provides
-//   E::Scalar, E::Backend, E::Workspace (with reserve(batch)),
-//   E::input_size, E::latent_size, E::output_size (rows of its output:
-//   latent_size, or 2 latent_size for mean and log sigma),
-//   E::parameter_count, E::is_variational,
+//   E::Scalar, E::Backend, E::input_size, E::latent_size, E::output_size
+//   (rows of its output: latent_size, or 2 latent_size for mean and log
+//   sigma), E::parameter_count, E::is_variational,
+//   E::Workspace with
+//     void reserve(Index batch)           // room for batch columns; keeps
+//                                         // earlier capacity, may reuse memory
+//     View<S> out_view(Index batch)       // the output of the last forward of
+//                                         // a batch of `batch` columns:
+//                                         // output_size x batch, the view
+//                                         // forward returned
 //   static void initialize(Rng&, Scalar* host)      // parameter_count values
-//   void bind(Scalar* params, Scalar* grads)
+//   void bind(Scalar* params, Scalar* grads)        // parameter_count each
 //   View<S> forward(const Context&, ConstView<S> x, Workspace&) const
+//       // x: input_size x B (B <= the reserved batch); keeps in the
+//       // workspace what backward needs; returns out_view(B)
 //   void backward(const Context&, ConstView<S> x, Workspace&, View<S> dout, View<S> dx) const
-// A decoder type D provides the same with latent_size and output_size
-// (features) in place of input_size, latent_size and is_variational.
+//       // after forward(x): dout (output_size x B, dL/d output) may be
+//       // overwritten; adds nothing, assigns the parameter gradients
+//       // (parameter_count values at grads); when dx.data is not null,
+//       // assigns dL/dx to dx, which may hold only the FIRST dx.rows rows
+//       // of the input (dx.rows <= input rows, leading dimension dx.ld):
+//       // a conditional model asks its decoder for dL/dz and not for
+//       // dL/d(label), so a decoder must write exactly dx.rows rows;
+//       // with dx.data null it computes no input gradient.
+// A decoder type D provides the same with latent_size (rows of its input:
+// the code, and a conditional model's one-hot label after it) and
+// output_size (features) in place of input_size and latent_size, and no
+// is_variational. The model keeps dL/dz in a buffer sized for D's whole
+// input, so even a decoder that breaks the partial-gradient rule writes
+// into the model's own memory, but its gradients are then wrong: the
+// gradient checks of tests/test_models.cpp are the way to test a network.
+// The names are checked below; the rest is the network's promise.
 
 #include <type_traits>
 #include <utility>
@@ -31,6 +53,8 @@ struct is_network<
                    decltype(N::initialize(std::declval<Rng&>(), std::declval<typename N::Scalar*>())),
                    decltype(std::declval<N&>().bind(std::declval<typename N::Scalar*>(), std::declval<typename N::Scalar*>())),
                    decltype(std::declval<typename N::Workspace&>().reserve(Index{})),
+                   std::enable_if_t<std::is_convertible_v<decltype(std::declval<typename N::Workspace&>().out_view(Index{})),
+                                                          View<typename N::Scalar>>>,
                    decltype(std::declval<const N&>().forward(std::declval<const typename N::Backend::Context&>(),
                                                              std::declval<ConstView<typename N::Scalar>>(),
                                                              std::declval<typename N::Workspace&>())),

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 
 #include <vae/vae.hpp>
 
@@ -166,4 +167,22 @@ TEST_CASE("log sigma is clamped: finite sample and KL, zero gradient outside the
   CHECK(dheads(1, 0) == 0.0);
   CHECK(dheads(1, 1) == 0.0);
   CHECK(dheads(0, 0) == doctest::Approx(1.0 + 0.5));
+}
+
+TEST_CASE("a reconstruction loss or KL form that names no formula throws instead of falling through") {
+  const auto no_loss = static_cast<vae::Reconstruction>(7);
+  const auto no_form = static_cast<vae::KlForm>(5);
+  const auto name = [](auto formula) { return std::string(decltype(formula)::name); };
+  CHECK_THROWS_WITH_AS(vae::with_reconstruction(no_loss, name), "vae: reconstruction loss 7 is not a known loss",
+                       vae::ValueError);
+  CHECK_THROWS_AS(vae::log_likelihood_offset(no_loss, 784), vae::ValueError);
+  CHECK_THROWS_WITH_AS(vae::with_kl(no_form, name), "vae: KL form 5 is not a known form", vae::ValueError);
+  CHECK_FALSE(vae::is_known(no_loss));
+  CHECK_FALSE(vae::is_known(no_form));
+  // The known ones still map to their formulas.
+  CHECK(vae::with_reconstruction(vae::Reconstruction::BinaryCrossEntropy, name) == "binary-cross-entropy");
+  CHECK(vae::with_kl(vae::KlForm::HalfVariancePrior, name) == "half-variance-prior");
+  CHECK(vae::log_likelihood_offset(vae::Reconstruction::BinaryCrossEntropy, 784) == 0.0);
+  CHECK(vae::log_likelihood_offset(vae::Reconstruction::SquaredError, 784) ==
+        doctest::Approx(-392.0 * std::log(3.14159265358979323846)).epsilon(1e-15));
 }

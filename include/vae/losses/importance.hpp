@@ -24,13 +24,9 @@
 namespace vae {
 
 /// log p(x|z) = -(reconstruction loss) + this constant, per sample of
-/// `features` values. Binary cross-entropy is the Bernoulli log-likelihood
-/// itself (0). The squared error sum (x - x_hat)^2 is -log N(x; x_hat,
-/// sigma^2 I) up to a constant exactly when 1 / (2 sigma^2) = 1, i.e. sigma^2
-/// = 1/2, whose constant is -(D/2) log(2 pi sigma^2) = -(D/2) log(pi).
+/// `features` values (each loss's log_likelihood_offset).
 inline double log_likelihood_offset(Reconstruction kind, Index features) {
-  if (kind == Reconstruction::BinaryCrossEntropy) return 0.0;
-  return -0.5 * static_cast<double>(features) * std::log(3.14159265358979323846);
+  return with_reconstruction(kind, [features](auto loss) { return decltype(loss)::log_likelihood_offset(features); });
 }
 
 namespace kernels {

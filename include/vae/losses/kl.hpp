@@ -6,9 +6,14 @@
 //   VAE_ELEMENTWISE(class T) static T value(const T& mu, const T& ls, T& dmu, T& dls);
 // the term of one latent dimension from mu and ls = log sigma (already
 // clamped), writing its derivatives in mu and ls. Adding a form means a
-// struct, an enum value and a case in with_kl and is_known, all in this file.
+// struct, an enum value and a case in with_kl and is_known, all in this file
+// (a value missing from either switch is a -Wswitch warning; a value cast
+// from an integer that names no form throws).
+
+#include <string>
 
 #include "vae/core/elementwise.hpp"
+#include "vae/core/error.hpp"
 
 namespace vae {
 
@@ -73,12 +78,24 @@ struct KlHalfVarianceNormal {
 /// Calls f(K{}) with the KL struct of `form`.
 template <class F>
 decltype(auto) with_kl(KlForm form, F&& f) {
-  if (form == KlForm::HalfVariancePrior) return f(KlHalfVarianceNormal{});
-  return f(KlStandardNormal{});
+  switch (form) {
+    case KlForm::Exact:
+      return f(KlStandardNormal{});
+    case KlForm::HalfVariancePrior:
+      return f(KlHalfVarianceNormal{});
+  }
+  throw ValueError("vae: KL form " + std::to_string(static_cast<int>(form)) + " is not a known form");
 }
 
 /// Whether `form` is one of the values above.
-inline bool is_known(KlForm form) { return form == KlForm::Exact || form == KlForm::HalfVariancePrior; }
+inline bool is_known(KlForm form) {
+  switch (form) {
+    case KlForm::Exact:
+    case KlForm::HalfVariancePrior:
+      return true;
+  }
+  return false;
+}
 
 /// "exact" or "half-variance-prior".
 inline const char* name_of(KlForm form) {

@@ -10,8 +10,8 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
-#include <vector>
 #include <sstream>
+#include <vector>
 
 #include <vae/vae.hpp>
 
@@ -225,6 +225,44 @@ TEST_CASE("fit takes a user-written streaming source of unknown length") {
   REQUIRE(history.size() == 4);
   CHECK(opt.steps() == 4 * 7);  // ceil(400 / 64) batches an epoch
   CHECK(history.back().train.total < history.front().train.total);
+}
+
+namespace {
+
+/// A ChunkStream that reports its size, so that fit expects size / batch_size batches.
+class SizedChunkStream : public ChunkStream {
+ public:
+  SizedChunkStream(const Eigen::MatrixXd& data, vae::Index chunk) : ChunkStream(data, chunk), size_(data.cols()) {}
+  vae::Index size() const { return size_; }
+
+ private:
+  vae::Index size_;
+};
+
+}  // namespace
+
+TEST_CASE("a batch size of 0 is refused, and a source of smaller batches than promised is reported") {
+  using Model = vae::MlpAutoencoder<vae::Layers<8, 16, 2>, vae::Tanh, double>;
+  const Eigen::MatrixXd data = (mixture(400, 4).array() / 8 + 0.5).max(0).min(1);
+  SizedChunkStream stream(data, 64);  // 7 batches of at most 64, where 128 a batch would give 4
+  Model model(1);
+  vae::Adam<double> opt({3e-3});
+  vae::TrainOptions o;
+  o.epochs = 2;
+  o.batch_size = 0;
+  CHECK_THROWS_WITH_AS(vae::fit(model, opt, stream, static_cast<SizedChunkStream*>(nullptr), o),
+                       "vae::fit: TrainOptions::batch_size is 0, expected >= 1", vae::ValueError);
+  CHECK(opt.steps() == 0);
+  o.batch_size = 128;
+  std::ostringstream progress;
+  o.progress = &progress;
+  o.style = vae::ProgressStyle::Lines;
+  const auto history = vae::fit(model, opt, stream, static_cast<SizedChunkStream*>(nullptr), o);
+  CHECK(history.size() == 2);
+  CHECK(opt.steps() == 2 * 7);
+  // Past the promised 4 batches the lines count batches without a bar.
+  CHECK(progress.str().find("epoch 1/2 [######") != std::string::npos);
+  CHECK(progress.str().find("epoch 1/2 batch 7 loss") != std::string::npos);
 }
 
 TEST_CASE("an epoch summary of huge losses is formatted in full, without overflow") {

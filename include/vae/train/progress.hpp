@@ -97,7 +97,9 @@ class ProgressReporter {
     const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(samples_) / elapsed : 0.0;
     char buf[256];
-    if (batches_ <= 0) {  // a source of unknown length: no bar, no estimate
+    // A source of unknown length, or one that gave more batches than its
+    // size and the batch size promised: no bar, no estimate.
+    if (batches_ <= 0 || done > batches_) {
       std::snprintf(buf, sizeof buf, "epoch %d/%d batch %ld loss %.3g %.0f samples/s", epoch_ + 1, epochs_,
                     static_cast<long>(done), running_loss(), rate);
       return buf;

@@ -225,6 +225,9 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
     if (options.epochs < 0 || options.start_epoch < 0)
       throw ValueError("vae::fit: epochs is " + std::to_string(options.epochs) + " and start_epoch " +
                        std::to_string(options.start_epoch) + ", expected both >= 0");
+    if (options.batch_size < 1)
+      throw ValueError("vae::fit: TrainOptions::batch_size is " + std::to_string(options.batch_size) +
+                       ", expected >= 1");
     const Index size = train.size();
     const Index batches = size > 0 ? (size + options.batch_size - 1) / options.batch_size : 0;
     ProgressReporter progress(options.progress, options.style, options.epochs, batches);

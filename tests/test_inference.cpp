@@ -7,6 +7,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -56,6 +57,68 @@ TEST_CASE("concurrent inference on one model matches sequential results") {
   for (int t = 0; t < kThreads; ++t) CHECK(ok[static_cast<std::size_t>(t)] == 1);
 }
 
+TEST_CASE("a matrix product with a size beyond int is refused, not narrowed") {
+  float cell = 1;
+  const vae::Index huge = vae::Index(1) << 31;  // 2^31: one more than int holds
+  const vae::ConstView<float> a(&cell, huge, 1, huge), b(&cell, 1, 1, 1);
+  const vae::View<float> c{&cell, huge, 1, huge};
+  using Ops = vae::Ops<vae::Cpu, float>;
+  CHECK_THROWS_WITH_AS(Ops::gemm(vae::Cpu::Context{}, vae::Trans::No, vae::Trans::No, 1.0f, a, b,
+                                                       0.0f, c),
+                       "vae::Cpu gemm: the rows of C is 2147483648, outside the [0, 2147483647] that a BLAS call takes",
+                       vae::ShapeError);
+  const vae::View<float> wide{&cell, 1, 1, huge + 5};
+  CHECK_THROWS_WITH_AS(Ops::gemm(vae::Cpu::Context{}, vae::Trans::No, vae::Trans::No, 1.0f, b, b,
+                                                       0.0f, wide),
+                       "vae::Cpu gemm: the leading dimension of C is 2147483653, outside the [0, 2147483647] that a "
+                       "BLAS call takes",
+                       vae::ShapeError);
+  CHECK(cell == 1);
+}
+
+namespace {
+
+using Watch = vae::detail::TeamWatch;
+
+/// One window of regions of `seconds` each, the first `late` of them with a
+/// straggle of `straggle` seconds, the rest on time.
+void window(Watch& w, int late, double seconds = 5e-3, double straggle = 4e-3) {
+  for (int i = 0; i < Watch::kWindow; ++i) w.record(seconds, i < late ? straggle : 0.1 * seconds);
+}
+
+/// Runs out a pause, checking that it lasts exactly `regions` regions.
+void drain(Watch& w, long regions) {
+  CHECK(w.paused() == regions);
+  for (long i = 0; i < regions; ++i) CHECK_FALSE(w.team_allowed());
+  CHECK(w.team_allowed());
+}
+
+}  // namespace
+
+TEST_CASE("the team watch pauses teams after late regions, longer while they stay late, and resumes") {
+  Watch w;
+  window(w, Watch::kLateInWindow - 1);  // a few late regions: no pause
+  window(w, Watch::kWindow, 80e-6, 70e-6);  // short straggles are a scheduler's noise, not a held core
+  window(w, Watch::kWindow, 5e-3, 2e-3);    // straggles under half the region: imbalance, not a held core
+  CHECK(w.paused() == 0);
+  CHECK(w.team_allowed());
+  window(w, Watch::kLateInWindow);
+  drain(w, Watch::kFirstPause);
+  window(w, Watch::kWindow);  // still late after the pause: twice as long
+  drain(w, 2 * Watch::kFirstPause);
+  for (long pause = 4 * Watch::kFirstPause; pause <= 2 * Watch::kMaxPause; pause *= 2) {
+    window(w, Watch::kWindow);
+    drain(w, std::min(pause, Watch::kMaxPause));
+  }
+  window(w, 0);  // on time again: the next pause is the first one's length
+  window(w, Watch::kWindow);
+  drain(w, Watch::kFirstPause);
+  w.set_on(false);
+  window(w, Watch::kWindow);
+  CHECK(w.paused() == 0);
+  CHECK(w.team_allowed());
+}
+
 #if !defined(VAE_TEST_TSAN) && defined(_OPENMP)
 
 namespace {
@@ -82,6 +145,7 @@ int loop_team() {
 }  // namespace
 
 TEST_CASE("a call that overlaps another one anywhere in the process runs on one thread") {
+  vae::detail::team_watch().set_on(false);  // team sizes here must not follow the machine's load
   vae::set_num_threads(2);
   CHECK(loop_team() == 2);
   {
@@ -106,6 +170,76 @@ TEST_CASE("a call that overlaps another one anywhere in the process runs on one 
   other.join();
   const vae::CallScope<vae::Cpu> after;
   CHECK(loop_team() == 2);
+  vae::detail::team_watch().set_on(true);
+}
+
+namespace {
+
+/// C = op(A) op(B) through the CPU backend for one (m, n, k) and transposes.
+template <class S>
+struct Product {
+  vae::Index m, n, k;
+  vae::Trans ta, tb;
+  vae::Matrix<S> a, b;
+
+  Product(vae::Index m_, vae::Index n_, vae::Index k_, vae::Trans ta_, vae::Trans tb_)
+      : m(m_), n(n_), k(k_), ta(ta_), tb(tb_),
+        a(vae::Matrix<S>::Random(ta == vae::Trans::No ? m : k, ta == vae::Trans::No ? k : m)),
+        b(vae::Matrix<S>::Random(tb == vae::Trans::No ? k : n, tb == vae::Trans::No ? n : k)) {}
+
+  vae::Matrix<S> operator()() const {
+    vae::Matrix<S> c = vae::Matrix<S>::Constant(m, n, S(0.25));
+    vae::Ops<vae::Cpu, S>::gemm(vae::Cpu::Context{}, ta, tb, S(0.5), vae::view_of<S>(a), vae::view_of<S>(b), S(2),
+                                vae::make_view(c.data(), m, n));
+    return c;
+  }
+};
+
+/// Shapes above and below the size where products are cut into blocks:
+/// row and column cuts, one column (GEMV), and sizes that are no multiple of
+/// any register tile.
+template <class S>
+void check_products_exact() {
+  const vae::Index shapes[][3] = {{784, 128, 512}, {512, 784, 128}, {200, 100, 784}, {777, 333, 77},
+                                  {13, 301, 1000}, {1000, 1, 784}, {50, 37, 200},  {3, 5, 7}};
+  for (const auto& shape : shapes)
+    for (const vae::Trans ta : {vae::Trans::No, vae::Trans::Yes})
+      for (const vae::Trans tb : {vae::Trans::No, vae::Trans::Yes}) {
+        CAPTURE(shape[0]);
+        CAPTURE(shape[1]);
+        CAPTURE(shape[2]);
+        CAPTURE(int(ta));
+        CAPTURE(int(tb));
+        const Product<S> product(shape[0], shape[1], shape[2], ta, tb);
+        vae::set_num_threads(1);
+        const vae::Matrix<S> one = product();
+        for (const int threads : {2, 3}) {
+          vae::set_num_threads(threads);
+          CHECK(product() == one);
+        }
+        // Four callers at once, each a model call that overlaps the others.
+        std::vector<int> same(4, 0);
+        std::vector<std::thread> callers;
+        for (std::size_t t = 0; t < same.size(); ++t)
+          callers.emplace_back([&, t] {
+            const vae::CallScope<vae::Cpu> call;
+            same[t] = product() == one;
+          });
+        for (auto& caller : callers) caller.join();
+        for (const int s : same) CHECK(s == 1);
+      }
+  vae::set_num_threads(2);
+}
+
+}  // namespace
+
+TEST_CASE("every matrix product has the same bits on 1, 2 and 3 threads and beside other calls") {
+  // The BLAS kernels sum each element in an order of their own (register
+  // tiles, edge cases), so exactness cannot rest on where a block's edges
+  // fall in them: blocks are cut by the shape alone (backend/cpu.hpp).
+  // ctest runs this under each of OpenBLAS's kernel sets the CPU can run.
+  check_products_exact<float>();
+  check_products_exact<double>();
 }
 
 TEST_CASE("no result depends on the thread count: inference and training, 1 to 3 threads") {

@@ -4,8 +4,11 @@
 // Ops<Backend, S> and stores only Buffer<Backend, S>, so the same model code
 // runs on every backend. No runtime enum, no virtual calls.
 
+#include <limits>
+#include <string>
 #include <type_traits>
 
+#include "vae/core/error.hpp"
 #include "vae/core/types.hpp"
 
 namespace vae {
@@ -48,6 +51,33 @@ class CallScope {
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
 };
+
+namespace detail {
+
+/// A size as the `int` that BLAS, cuBLAS and MPI calls take; throws
+/// ShapeError naming `what` (and `where`, when given) when it does not fit:
+/// never narrows silently.
+inline int checked_int(Index value, const char* what, const char* where = "") {
+  if (value < 0 || value > std::numeric_limits<int>::max())
+    throw ShapeError(std::string(where) + what + " is " + std::to_string(value) + ", outside the [0, " +
+                     std::to_string(std::numeric_limits<int>::max()) + "] that a BLAS call takes");
+  return static_cast<int>(value);
+}
+
+/// Checks every size of C = op(A) op(B) (m x n, depth k, and the leading
+/// dimensions) with checked_int before any of them reaches a BLAS call.
+/// `where` names the caller ("vae::Cpu gemm: ").
+template <class S>
+void check_gemm_sizes(ConstView<S> a, ConstView<S> b, View<S> c, Index k, const char* where) {
+  checked_int(c.rows, "the rows of C", where);
+  checked_int(c.cols, "the columns of C", where);
+  checked_int(k, "the inner dimension", where);
+  checked_int(a.ld, "the leading dimension of A", where);
+  checked_int(b.ld, "the leading dimension of B", where);
+  checked_int(c.ld, "the leading dimension of C", where);
+}
+
+}  // namespace detail
 
 /// True for the scalar types the library computes in: float and double.
 template <class S>

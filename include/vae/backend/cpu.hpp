@@ -9,10 +9,13 @@
 // Threads belong to the library, not to the BLAS: vae::set_num_threads(n)
 // sets one process-wide count, and every parallel loop and every matrix
 // product runs on an OpenMP team of at most that many threads, started by the
-// calling thread. A product is cut into blocks of rows or columns of C, each
-// computed by the single-threaded BLAS (or Eigen) kernel; OpenBLAS's own
-// threading stays at 1, so every element of C is summed in the same order
-// whatever the thread count, and two calls never share a BLAS buffer.
+// calling thread. A product is cut into blocks of rows or columns of C by its
+// shape alone, each computed by one single-threaded BLAS (or Eigen) call;
+// OpenBLAS's own threading stays at 1, so every element of C has the same
+// bits whatever the thread count or the kernels, and two calls never share
+// a BLAS buffer. A team whose threads keep finishing late (a core held by
+// another process) makes the next regions run on one thread for a while
+// (backend/team_watch.hpp).
 // A model call that starts while another one runs anywhere in the process
 // (a server calling encode from its request threads, or inference during
 // training) runs on its calling thread alone (CallScope<Cpu>): the callers
@@ -36,6 +39,7 @@
 #endif
 
 #include "vae/backend/backend.hpp"
+#include "vae/backend/team_watch.hpp"
 #include "vae/core/elementwise.hpp"
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
@@ -213,6 +217,14 @@ inline constexpr Index kParallelElements = 1 << 15;
 /// Rows of one task of Ops<Cpu, S>::for_each (a multiple of every packet size).
 inline constexpr Index kRowBlock = 4096;
 
+/// Threads for an element-wise loop over a rows x cols grid.
+inline Index loop_threads(Index rows, Index cols) {
+  return rows * cols >= kParallelElements ? region_threads() : 1;
+}
+/// Tasks a thread takes at a time from a loop of `tasks`: about eight
+/// turns per thread, so that a thread that starts late finds work shared.
+inline Index loop_chunk(Index tasks, Index threads) { return std::max<Index>(1, tasks / (8 * threads)); }
+
 template <class S, class AE, class BE>
 void eigen_gemm_assign(S alpha, const AE& a, const BE& b, S beta, MapM<S>& c) {
   if (beta == S(0)) {
@@ -274,12 +286,35 @@ void gemm_block(Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S b
 #endif
 }
 
-/// Block edges: rows of C in multiples of 16, columns in multiples of 8 (the
-/// register tiles of OpenBLAS's x86 kernels divide them), so that every row
-/// and column falls in the same tile position as in the undivided product.
-inline constexpr Index kRowUnit = 16, kColUnit = 8;
-/// Blocks of a large product with Eigen's GEMM, whatever the thread count.
-inline constexpr Index kEigenParts = 4;
+/// How a large product is cut into blocks of C. The cut is a function of the
+/// product's shape (m, n, k) alone: never of the thread count, of the kernels
+/// the BLAS picked, or of whether the call overlaps another one. Each block
+/// is one single-threaded BLAS (or Eigen) call, and a call's result depends
+/// only on its arguments, so element (i, j) of C comes out of the same call
+/// with the same arguments, and has the same bits, whichever thread runs
+/// it and however many there are. Threads only decide who computes a block.
+///
+/// C is cut along its longer side (rows of C take rows of op(A) and repack
+/// op(B) per block; columns take columns of op(B) and repack op(A)), in
+/// whole units of 16 rows or 8 columns (whole register tiles of the x86
+/// kernels: a matter of speed only), into at most kMaxBlocks blocks of at
+/// least kParallelMultiplyAdds each. 12 divides evenly among 1, 2, 3, 4 and
+/// 6 threads.
+struct GemmBlocks {
+  static constexpr Index kRowUnit = 16, kColUnit = 8, kMaxBlocks = 12;
+  bool by_rows = true;
+  Index extent = 0, unit = 1, units = 0, count = 1;
+
+  GemmBlocks(Index m, Index n, Index k) : by_rows(m >= n), extent(by_rows ? m : n), unit(by_rows ? kRowUnit : kColUnit) {
+    units = (extent + unit - 1) / unit;
+    const double work = double(m) * double(n) * double(k);
+    const auto by_work = static_cast<Index>(std::min(work / kParallelMultiplyAdds, double(kMaxBlocks)));
+    count = std::max<Index>(1, std::min({kMaxBlocks, units, by_work}));
+  }
+  /// The first row (or column) of block b, for b in [0, count]; the units
+  /// are shared out as evenly as whole units allow.
+  Index first(Index b) const { return std::min(extent, b * units / count * unit); }
+};
 
 /// op(A) rows [first, first + n) and op(B) columns [first, first + n).
 template <class S>
@@ -303,37 +338,28 @@ struct Ops<Cpu, S> {
   using Context = Cpu::Context;
 
   /// C = alpha * op(A) * op(B) + beta * C, all column-major. A large C is
-  /// cut along its longer side into blocks (rows of C take rows of op(A),
-  /// columns take columns of op(B)), each one single-threaded product, shared
-  /// among the threads. Element (i, j) is summed over k in the same order
-  /// whatever the thread count: OpenBLAS blocks k by a fixed panel size
-  /// whatever m and n, so its blocks may follow the thread count; Eigen sizes
-  /// its k blocks from m and n too, so its blocks never depend on it.
+  /// cut into blocks by its shape alone (detail::GemmBlocks), each one
+  /// single-threaded product; the threads take blocks as they come free, so
+  /// a thread slowed by another process on its core holds up at most the
+  /// block it is computing. The bits of C never depend on the thread count,
+  /// the BLAS kernels or concurrent calls.
   static void gemm(const Context&, Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S beta, View<S> c) {
     const Index m = c.rows, n = c.cols, k = ta == Trans::No ? a.cols : a.rows;
+    detail::check_gemm_sizes(a, b, c, k, "vae::Cpu gemm: ");
     if (double(m) * double(n) * double(k) < detail::kParallelMultiplyAdds) {
       detail::gemm_block(ta, tb, alpha, a, b, beta, c);
       return;
     }
-    const bool by_rows = m >= n;
-    const Index extent = by_rows ? m : n, unit = by_rows ? detail::kRowUnit : detail::kColUnit;
-    const Index threads = std::min<Index>(detail::region_threads(), (extent + unit - 1) / unit);
-#if defined(VAE_USE_BLAS)
-    const Index parts = threads;
-#else
-    const Index parts = detail::kEigenParts;
-#endif
-    const Index per = ((extent + parts - 1) / parts + unit - 1) / unit * unit;
-    const Index blocks = (extent + per - 1) / per;
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1 && blocks > 1)
-    for (Index block = 0; block < blocks; ++block) {
-      const Index first = block * per, count = std::min(per, extent - first);
-      if (by_rows) {
+    const detail::GemmBlocks blocks(m, n, k);
+    const Index threads = std::min<Index>(detail::region_threads(), blocks.count);
+    detail::run_blocks(blocks.count, threads, 1, [&](Index block) {
+      const Index first = blocks.first(block), count = blocks.first(block + 1) - first;
+      if (blocks.by_rows) {
         detail::gemm_block(ta, tb, alpha, detail::op_rows(a, ta, first, count), b, beta, c.row_block(first, count));
       } else {
         detail::gemm_block(ta, tb, alpha, a, detail::op_cols(b, tb, first, count), beta, c.col_block(first, count));
       }
-    }
+    });
   }
 
   /// f.apply<T>(i, j) for every element (i, j) of a rows x cols grid, where
@@ -343,16 +369,14 @@ struct Ops<Cpu, S> {
   template <class F>
   static void for_each(const Context&, Index rows, Index cols, const F& f) {
     const Index row_blocks = (rows + detail::kRowBlock - 1) / detail::kRowBlock;
-    const Index tasks = row_blocks * cols;
-#pragma omp parallel for schedule(static) num_threads(detail::region_threads()) \
-    if (rows * cols >= detail::kParallelElements)
-    for (Index task = 0; task < tasks; ++task) {
+    const Index tasks = row_blocks * cols, threads = detail::loop_threads(rows, cols);
+    detail::run_blocks(tasks, threads, detail::loop_chunk(tasks, threads), [&](Index task) {
       const Index j = task / row_blocks, first = (task % row_blocks) * detail::kRowBlock;
       const Index last = std::min(rows, first + detail::kRowBlock);
       Index i = first;
       for (; i + kPacketSize<S> <= last; i += kPacketSize<S>) f.template apply<Packet<S>>(i, j);
       for (; i < last; ++i) f.template apply<S>(i, j);
-    }
+    });
   }
 
   /// out(0, j) = sum over i of f.apply<T>(i, j), which returns the terms of
@@ -360,16 +384,15 @@ struct Ops<Cpu, S> {
   /// in a fixed order, so the sums do not depend on the thread count.
   template <class F>
   static void column_sums(const Context&, Index rows, Index cols, const F& f, View<S> out) {
-#pragma omp parallel for schedule(static) num_threads(detail::region_threads()) \
-    if (rows * cols >= detail::kParallelElements)
-    for (Index j = 0; j < cols; ++j) {
+    const Index threads = detail::loop_threads(rows, cols);
+    detail::run_blocks(cols, threads, detail::loop_chunk(cols, threads), [&](Index j) {
       Packet<S> packets = Packet<S>::Zero();
       Index i = 0;
       for (; i + kPacketSize<S> <= rows; i += kPacketSize<S>) packets += f.template apply<Packet<S>>(i, j);
       S total = packets.sum();
       for (; i < rows; ++i) total += f.template apply<S>(i, j);
       out(0, j) = total;
-    }
+    });
   }
 
   /// db = sum over columns of dY (the bias gradient), assigned.

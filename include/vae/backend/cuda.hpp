@@ -68,6 +68,7 @@ struct Ops<Cuda, S> {
   static void gemm(const Context& ctx, Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S beta,
                    View<S> c) {
     if (c.rows == 0 || c.cols == 0) return;
+    detail::check_gemm_sizes(a, b, c, ta == Trans::No ? a.cols : a.rows, "vae::Cuda gemm: ");
     const int m = static_cast<int>(c.rows), n = static_cast<int>(c.cols);
     const int k = static_cast<int>(ta == Trans::No ? a.cols : a.rows);
     detail::CudaState& state = ctx.state();

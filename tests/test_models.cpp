@@ -125,6 +125,31 @@ TEST_CASE("a copied model is independent of the original") {
   CHECK(c.encode(batch()).allFinite());
 }
 
+TEST_CASE("after a move each model's layers point into its own buffers") {
+  // Eigen's move assignment swaps storage: the moved-from model holds the
+  // other's old buffers, and its layers must follow them.
+  const auto owns = [](const Vae& m) {
+    const double* first = m.parameters().data;
+    return m.encoder().weight(0).data == first &&
+           m.decoder().weight(0).data == first + Vae::EncoderType::parameter_count;
+  };
+  Vae a(4), b(5);
+  const Eigen::VectorXd b_params = b.parameters_host();
+  a = std::move(b);
+  CHECK(owns(a));
+  CHECK(owns(b));
+  CHECK(a.parameters_host() == b_params);
+  Vae c(std::move(a));
+  CHECK(owns(c));
+  CHECK(owns(a));
+  CHECK(c.parameters_host() == b_params);
+  // The moved-from models can be assigned to and used again.
+  a = c;
+  b = c;
+  CHECK(a.encode(batch()) == c.encode(batch()));
+  CHECK(b.encode(batch()) == c.encode(batch()));
+}
+
 TEST_CASE("deep models: parameter layout in nn.Sequential order, and the blog's spellings are the general types") {
   using Deep = vae::MlpVae<vae::Layers<784, 400, 200, 20>, vae::Tanh>;
   // Encoder 784->400->200->(2 x 20), decoder 20->200->400->784, each W then b.

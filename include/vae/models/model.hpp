@@ -179,28 +179,37 @@ class Model {
     Ops::copy(ctx_, other.gradients(), gradients());
     bind();
   }
-  /// Takes the other's buffers (its layers are bound to them anew).
+  /// Takes the other's buffers (its layers are bound to them anew, and the
+  /// other's to what it is left with).
   Model(Model&& other) noexcept
       : ctx_(std::move(other.ctx_)), objective_(other.objective_), params_(std::move(other.params_)),
         grads_(std::move(other.grads_)) {
     bind();
+    other.bind();
   }
-  /// Copies the objective, parameters and gradients; keeps this context.
+  /// Copies the objective, parameters and gradients; keeps this context
+  /// (a moved-from model gets buffers again).
   Model& operator=(const Model& other) {
     if (this != &other) {
+      params_.reserve(parameter_count);
+      grads_.reserve(parameter_count);
+      bind();
       objective_ = other.objective_;
       Ops::copy(ctx_, other.parameters(), parameters());
       Ops::copy(ctx_, other.gradients(), gradients());
     }
     return *this;
   }
-  /// Takes the other's context, objective and buffers.
+  /// Takes the other's context, objective and buffers. A moved buffer may
+  /// leave this one's old storage behind in `other` (Eigen swaps), so both
+  /// models' layers are bound anew, each into its own buffers.
   Model& operator=(Model&& other) noexcept {
     ctx_ = std::move(other.ctx_);
     objective_ = other.objective_;
     params_ = std::move(other.params_);
     grads_ = std::move(other.grads_);
     bind();
+    other.bind();
     return *this;
   }
   ~Model() = default;

@@ -190,6 +190,9 @@ TEST_CASE("fit trains on float data that is not an image, and resumes exactly fr
   // The test loss fit reports is evaluate() with evaluation_rng(seed, epoch).
   vae::Rng rng = vae::evaluation_rng(o.seed, 5);
   CHECK(vae::evaluate(straight, test01, rng).total == doctest::Approx(history.back().test.total).epsilon(1e-12));
+  // A generator made in the call gives the same.
+  CHECK(vae::evaluate(straight, test01, vae::evaluation_rng(o.seed, 5)).total ==
+        doctest::Approx(history.back().test.total).epsilon(1e-12));
 
   const auto path = std::filesystem::temp_directory_path() / ("vae_mixture_" + std::to_string(::getpid()) + ".ckpt");
   {
@@ -221,7 +224,7 @@ TEST_CASE("fit takes a user-written streaming source of unknown length") {
   vae::Adam<double> opt({3e-3});
   vae::TrainOptions o;
   o.epochs = 4;
-  const auto history = vae::fit(model, opt, stream, static_cast<ChunkStream*>(nullptr), o);
+  const auto history = vae::fit(model, opt, stream, nullptr, o);  // no test source, and no type to name for it
   REQUIRE(history.size() == 4);
   CHECK(opt.steps() == 4 * 7);  // ceil(400 / 64) batches an epoch
   CHECK(history.back().train.total < history.front().train.total);
@@ -240,6 +243,28 @@ class SizedChunkStream : public ChunkStream {
 };
 
 }  // namespace
+
+TEST_CASE("the first release's evaluate(model, data, batch, seed, epoch) still works, deprecated") {
+  using Model = vae::VariationalAutoencoder<16, 8, 2, double>;
+  vae::io::Dataset data;
+  data.rows = 4;
+  data.cols = 4;
+  data.pixels.resize(16 * 30);
+  for (std::size_t i = 0; i < data.pixels.size(); ++i) data.pixels[i] = static_cast<std::uint8_t>(i * 37 % 256);
+  data.labels.assign(30, 0);
+  const Model model(3);
+  vae::Rng rng = vae::evaluation_rng(7, 2);
+  const double now = vae::evaluate(model, data, rng, 8).total;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+  const double then = vae::evaluate(model, data, 8, 7, 2).total;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  CHECK(then == now);
+}
 
 TEST_CASE("a batch size of 0 is refused, and a source of smaller batches than promised is reported") {
   using Model = vae::MlpAutoencoder<vae::Layers<8, 16, 2>, vae::Tanh, double>;

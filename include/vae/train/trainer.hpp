@@ -8,6 +8,7 @@
 // optimizer state and options) continues exactly as an uninterrupted run.
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -207,6 +208,33 @@ LossParts<double> evaluate(const Model& model, const Matrix<typename Model::Scal
 }
 /// @}
 
+/// The first release's form, which made evaluation_rng(seed, epoch) itself.
+template <class Model>
+[[deprecated("use vae::evaluate(model, data, vae::evaluation_rng(seed, epoch), batch_size)")]]
+LossParts<double> evaluate(const Model& model, const io::Dataset& data, Index batch_size = 1000,
+                           std::uint64_t seed = 0, int epoch = 0) {
+  Rng rng = evaluation_rng(seed, epoch);
+  return evaluate(model, data, rng, batch_size);
+}
+
+/// @{
+/// The same with a generator of its own, such as
+/// `vae::evaluate(model, test, vae::evaluation_rng(seed, epoch))`.
+template <class Model, class Src, std::enable_if_t<is_batch_source_v<Src, typename Model::Scalar>, int> = 0>
+LossParts<double> evaluate(const Model& model, Src& source, Rng&& rng) {
+  return evaluate(model, source, rng);
+}
+template <class Model>
+LossParts<double> evaluate(const Model& model, const io::Dataset& data, Rng&& rng, Index batch_size = 1000) {
+  return evaluate(model, data, rng, batch_size);
+}
+template <class Model>
+LossParts<double> evaluate(const Model& model, const Matrix<typename Model::Scalar>& data, Rng&& rng,
+                           Index batch_size = 1000) {
+  return evaluate(model, data, rng, batch_size);
+}
+/// @}
+
 /// Trains `model` with `optimizer` on `train` (a batch source) for epochs
 /// [start_epoch, epochs), evaluating on `test` (when not null) after each
 /// epoch with evaluation_rng(seed, epoch). options.batch_size, seed and
@@ -282,6 +310,14 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
     }
   }
   return history;
+}
+
+/// fit on a batch source with no test set: `vae::fit(model, opt, source,
+/// nullptr, options)` (a null pointer names no source type to deduce).
+template <class Model, class Opt, class Src, std::enable_if_t<is_batch_source_v<Src, typename Model::Scalar>, int> = 0>
+std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, std::nullptr_t, const TrainOptions& options,
+                            const std::function<void(const EpochStats&)>& on_epoch = {}) {
+  return fit(model, optimizer, train, static_cast<Src*>(nullptr), options, on_epoch);
 }
 
 /// fit on a byte data set (values byte / 255), batched and shuffled by

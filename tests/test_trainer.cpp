@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <vector>
@@ -264,6 +265,45 @@ TEST_CASE("the first release's evaluate(model, data, batch, seed, epoch) still w
 #pragma GCC diagnostic pop
 #endif
   CHECK(then == now);
+}
+
+TEST_CASE("fit names what the user set: a non-finite training value before the first step, the epoch and batch of a bad batch") {
+  using Model = vae::MlpAutoencoder<vae::Layers<8, 16, 2>, vae::Tanh, double>;
+  Eigen::MatrixXd data = (mixture(100, 4).array() / 8 + 0.5).max(0).min(1);
+  data(3, 57) = std::numeric_limits<double>::quiet_NaN();
+  Model model(1);
+  vae::Adam<double> opt({3e-3});
+  vae::TrainOptions o;
+  o.epochs = 1;
+  o.batch_size = 10;
+  CHECK_THROWS_WITH_AS(vae::fit(model, opt, data, nullptr, o),
+                       "vae::fit: the training data holds nan at row 3, column 57 (sample 57); expected finite values",
+                       vae::ValueError);
+  CHECK(opt.steps() == 0);
+  // A source whose third batch has the wrong number of rows.
+  data(3, 57) = 0.5;
+  struct Ragged {
+    const Eigen::MatrixXd* data;
+    int given = 0;
+    vae::Index features() const { return 8; }
+    vae::Index size() const { return 0; }
+    void start_epoch(int) { given = 0; }
+    Eigen::MatrixXd next() {
+      if (given == 4) return Eigen::MatrixXd(8, 0);
+      return ++given == 3 ? Eigen::MatrixXd(data->topRows(5).leftCols(10)) : Eigen::MatrixXd(data->leftCols(10));
+    }
+  } ragged{&data};
+  o.epochs = 2;
+  o.start_epoch = 1;
+  try {
+    vae::fit(model, opt, ragged, nullptr, o);
+    FAIL("a batch of 5 rows was trained on");
+  } catch (const vae::ShapeError& e) {
+    const std::string message = e.what();
+    CHECK(message.rfind("vae::fit: epoch 2, batch 3: ", 0) == 0);
+    CHECK(message.find("input batch has 5 rows, expected 8") != std::string::npos);
+  }
+  CHECK(opt.steps() == 2);
 }
 
 TEST_CASE("a batch size of 0 is refused, and a source of smaller batches than promised is reported") {

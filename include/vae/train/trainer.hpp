@@ -125,6 +125,48 @@ void check_source(const Src& src, const char* which) {
                           : std::string()));
 }
 
+/// Throws ValueError naming the TrainOptions field that is out of its range.
+inline void check_options(const TrainOptions& options) {
+  if (options.epochs < 0 || options.start_epoch < 0)
+    throw ValueError("vae::fit: TrainOptions::epochs is " + std::to_string(options.epochs) + " and start_epoch " +
+                     std::to_string(options.start_epoch) + ", expected both >= 0");
+  if (options.batch_size < 1)
+    throw ValueError("vae::fit: TrainOptions::batch_size is " + std::to_string(options.batch_size) + ", expected >= 1");
+  if (options.eval_batch_size < 1)
+    throw ValueError("vae::fit: TrainOptions::eval_batch_size is " + std::to_string(options.eval_batch_size) +
+                     ", expected >= 1");
+}
+
+/// Throws ValueError naming the first element of `data` (one sample per
+/// column) that is not finite, before any training step sees it.
+template <class S>
+void check_finite(const Matrix<S>& data, const char* which) {
+  if (data.allFinite()) return;
+  for (Index j = 0; j < data.cols(); ++j)
+    for (Index i = 0; i < data.rows(); ++i)
+      if (!std::isfinite(static_cast<double>(data(i, j))))
+        throw ValueError(std::string("vae::fit: the ") + which + " data holds " +
+                         std::to_string(static_cast<double>(data(i, j))) + " at row " + std::to_string(i) +
+                         ", column " + std::to_string(j) + " (sample " + std::to_string(j) +
+                         "); expected finite values");
+}
+
+/// f() for batch `batch` of epoch `epoch` (0-based); a vae::Error it throws
+/// comes out as the same kind with the epoch and batch before its message.
+template <class F>
+decltype(auto) at_batch(int epoch, Index batch, F&& f) {
+  const auto where = [&] {
+    return "vae::fit: epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1) + ": ";
+  };
+  try {
+    return f();
+  } catch (const ShapeError& e) {
+    throw ShapeError(where() + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(where() + e.what());
+  }
+}
+
 /// "epoch 3/20: train 40.1 (rec 35.2, kl 4.9), test ..., 9000 samples/s, 6.1 s"
 /// (std::string throughout: no length of number can overflow it).
 inline std::string epoch_summary(const EpochStats& s, int epochs) {
@@ -250,12 +292,7 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
   if constexpr (detail::is_optimizer<Opt, typename Model::Scalar>::value) {
     detail::check_source<Model>(train, "training");
     if (test) detail::check_source<Model>(*test, "test");
-    if (options.epochs < 0 || options.start_epoch < 0)
-      throw ValueError("vae::fit: epochs is " + std::to_string(options.epochs) + " and start_epoch " +
-                       std::to_string(options.start_epoch) + ", expected both >= 0");
-    if (options.batch_size < 1)
-      throw ValueError("vae::fit: TrainOptions::batch_size is " + std::to_string(options.batch_size) +
-                       ", expected >= 1");
+    detail::check_options(options);
     const Index size = train.size();
     const Index batches = size > 0 ? (size + options.batch_size - 1) / options.batch_size : 0;
     ProgressReporter progress(options.progress, options.style, options.epochs, batches);
@@ -273,7 +310,7 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
         const auto x = train.next();
         if (x.cols() == 0) break;
         tuner.before_step();
-        const auto parts = model.train_step(x, optimizer, noise);
+        const auto parts = detail::at_batch(epoch, b, [&] { return model.train_step(x, optimizer, noise); });
         tuner.after_step(x.cols());
         if (!std::isfinite(static_cast<double>(parts.total)))
           throw NumericError("vae::fit: the loss became " + std::to_string(static_cast<double>(parts.total)) +
@@ -327,6 +364,7 @@ template <class Model, class Opt>
 std::vector<EpochStats> fit(Model& model, Opt& optimizer, const io::Dataset& train, const io::Dataset* test,
                             const TrainOptions& options, const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
+  detail::check_options(options);
   const Index classes = detail::classes_of<Model>();
   Batcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard, classes);
   if (!test) return fit(model, optimizer, batches, static_cast<Batcher<S>*>(nullptr), options, on_epoch);
@@ -341,6 +379,9 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, const Matrix<typename 
                             const Matrix<typename Model::Scalar>* test, const TrainOptions& options,
                             const std::function<void(const EpochStats&)>& on_epoch = {}) {
   using S = typename Model::Scalar;
+  detail::check_options(options);
+  detail::check_finite(train, "training");
+  if (test) detail::check_finite(*test, "test");
   MatrixBatcher<S> batches(train, options.batch_size, options.seed, options.shuffle, options.shard);
   if (!test) return fit(model, optimizer, batches, static_cast<MatrixBatcher<S>*>(nullptr), options, on_epoch);
   MatrixBatcher<S> test_batches(*test, options.eval_batch_size, 0, /*shuffle=*/false,

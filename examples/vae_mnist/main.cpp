@@ -189,7 +189,6 @@ int main(int argc, char** argv) {
     }
     return examples::run<vae::Cpu>(o, data);
   } catch (const std::exception& e) {
-    std::cerr << "vae_mnist: error: " << e.what() << "\n";
-    return 1;
+    return examples::fail(e);  // under mpirun: every process ends (ranks.hpp)
   }
 }

@@ -2,6 +2,9 @@
 // vae::mpi (data-parallel training; rank 0 alone writes files and reports).
 #pragma once
 
+#include <exception>
+#include <iostream>
+
 #if defined(VAE_MNIST_WITH_MPI)
 #include <vae/parallel/mpi.hpp>
 #endif
@@ -25,5 +28,19 @@ inline int world_size() {
 }
 /// Rank 0 writes checkpoints, pictures and metrics and prints the results.
 inline bool lead_rank() { return world_rank() == 0; }
+
+/// The end of a failed run: prints the error and returns the exit status, 1.
+/// With more than one process it ends them all (MPI_Abort) instead: the
+/// others would wait for this one forever in their next collective call.
+inline int fail(const std::exception& e) {
+#if defined(VAE_MNIST_WITH_MPI)
+  if (world_size() > 1) {
+    std::cerr << "vae_mnist: error on rank " << world_rank() << " of " << world_size() << ": " << e.what() << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+#endif
+  std::cerr << "vae_mnist: error: " << e.what() << "\n";
+  return 1;
+}
 
 }  // namespace examples

@@ -3,7 +3,11 @@
 #   1. rank 0's checkpoint resumes on 2 ranks, ending bit for bit like an
 #      uninterrupted 2-rank run, and on 1 process (at the same global batch);
 #   2. killing one rank ends the run with an error naming it, within a bounded
-#      time, and the checkpoint written before the kill still loads.
+#      time, and the checkpoint written before the kill still loads;
+#   3. a rank that throws ends the whole run with its message, within a
+#      bounded time, instead of leaving the other rank blocked: rank 0 before
+#      training (a checkpoint of another architecture), and rank 0 inside
+#      training (its checkpoint cannot be written, while rank 1 trains on).
 # Usage: vae_mnist_mpi.sh MPIEXEC VAE_MNIST_BINARY MNIST_DIR
 set -euo pipefail
 mpiexec=$1
@@ -55,4 +59,32 @@ echo "killing rank 1 ended the run in ${elapsed} s with status $status: $(grep -
 "$bin" "${common[@]}" --batch 128 --epochs 0 --out "$work/after" --resume "$work/killed/vae.ckpt" > /dev/null
 echo "the checkpoint written before the kill loads"
 passed=$((passed + 1))
+
+# 3: `expect_failure NAME PATTERN ARGS...` runs 2 ranks with ARGS (at most
+# 120 s) and checks that they ended with an error whose line matches PATTERN.
+expect_failure() {
+  local name=$1 pattern=$2
+  shift 2
+  local start status=0
+  start=$(date +%s)
+  timeout 120 "${two[@]}" "$@" > "$work/$name.log" 2>&1 || status=$?
+  local elapsed=$(( $(date +%s) - start ))
+  if [[ $status -eq 124 || $status -eq 0 ]]; then
+    echo "$name: the run did not end with an error within 120 s (status $status)"; cat "$work/$name.log"
+    echo "$passed passed, 1 failed"; exit 1
+  fi
+  grep -Eq "$pattern" "$work/$name.log" || {
+    cat "$work/$name.log"; echo "$name: no line matches '$pattern'"; echo "$passed passed, 1 failed"; exit 1; }
+  echo "$name: ended in ${elapsed} s with status $status: $(grep -E "$pattern" "$work/$name.log" | head -1)"
+  passed=$((passed + 1))
+}
+# Rank 0 alone loads the checkpoint (a latent-2 VAE's) into a latent-10 VAE
+# and throws, while rank 1 waits for rank 0's model.
+expect_failure wrong_checkpoint "^vae_mnist: error on rank 0 of 2: .*the model is a VAE 784-512-10" \
+  "${common[@]}" --batch 64 --epochs 2 --latent 10 --out "$work/wrong" --resume "$work/first/vae.ckpt"
+# Rank 0 alone writes checkpoints: a folder where its checkpoint goes makes
+# it throw after epoch 1 while rank 1 goes on to epoch 2's first step.
+mkdir -p "$work/blocked/vae.ckpt"
+expect_failure unwritable_checkpoint "^vae_mnist: error on rank 0 of 2: .*vae\.ckpt" \
+  "${common[@]}" --batch 64 --epochs 3 --out "$work/blocked"
 echo "$passed passed, 0 failed"

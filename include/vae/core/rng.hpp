@@ -102,6 +102,9 @@ class Rng {
     return *this;
   }
 
+  /// True when share() made this generator one of several parts.
+  bool shared() const { return parts_ > 1; }
+
   /// Fill `out[0..n)` with standard normals.
   template <class S>
   void fill_normal(S* out, Index n) {

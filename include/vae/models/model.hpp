@@ -437,11 +437,19 @@ class Model {
   /// reconstruction loss in column_loss and log p(z) - log q(z|x) in
   /// latent.column_kl (1 x draws B each). Returns the decoder's input (z,
   /// or a conditional model's z over each column's one-hot label).
+  /// The noise is one run of rng; a shared one (Rng::share, data-parallel
+  /// ranks each with B columns of a batch) takes one run per draw s, so that
+  /// each rank's draws are its own columns of the draws one process takes for
+  /// the whole batch (the same normals, since Z B is a multiple of 4).
   View<S> importance_terms(ConstView<S> heads, ConstView<S> x, Index draws, Rng& rng, Workspace& ws) const {
     const Index batch = x.cols, columns = draws * batch;
     const View<S> eps = make_view(ws.latent.eps.data(), latent_size, columns);
     const View<S> z = make_view(ws.latent.z.data(), latent_size, columns);
-    Ops::fill_normal(ctx_, rng, eps);
+    if (rng.shared()) {
+      for (Index s = 0; s < draws; ++s) Ops::fill_normal(ctx_, rng, eps.col_block(s * batch, batch));
+    } else {
+      Ops::fill_normal(ctx_, rng, eps);
+    }
     Ops::column_sums(ctx_, latent_size, columns, kernels::ImportanceSample<S>{heads, eps, z},
                      make_view(ws.latent.column_kl.data(), 1, columns));
     const View<S> dec_in = decoder_input(z, x, ws);

@@ -4,12 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <vae/vae.hpp>
 
 #include "data_set.hpp"
+
+namespace vae::io {
+struct SafetensorsFile;  // vae/io/safetensors.hpp, in builds with safetensors support
+}  // namespace vae::io
 
 namespace examples {
 
@@ -49,6 +54,10 @@ struct RunOptions {
   std::vector<double> ae_range{-5, 10, -10, 5};           // x0 x1 y0 y1, the blog's (MNIST's)
   std::vector<double> vae_range{-3, 3, -3, 3};            // +-3 sd of the VAE's prior, on any data
   bool ae_range_given = false;                            // --ae-range on the command line
+  // --resume and --load-weights as read, once, before any data (main.cpp):
+  // a pipe or a FIFO can be read only once. The weights on the lead rank only.
+  std::shared_ptr<const vae::io::CheckpointFile> resume_file;
+  std::shared_ptr<const vae::io::SafetensorsFile> weights_file;
 };
 
 struct Data {
@@ -79,7 +88,7 @@ inline std::string hidden_text(const std::vector<int>& hidden) {
 template <class Backend, class Act>
 int run_activation(const RunOptions& o, const Data& data);
 /// Before any data is read: --load-weights must fit the chosen model (checked
-/// by loading it into one on the CPU) and --save-weights must be writable.
+/// by loading main.cpp's copy of it into one on the CPU).
 template <class Act>
 void check_weights_activation(const RunOptions& o);
 

@@ -72,14 +72,14 @@ class Metrics {
   std::vector<Row> rows_;
 };
 
-/// Loads a safetensors file (--load-weights) into `model`, all or nothing.
+/// Loads --load-weights, as main.cpp read it, into `model`, all or nothing.
 template <class Model>
-void load_weights(const std::string& path, Model& model) {
+void load_weights(const RunOptions& o, Model& model) {
 #if defined(VAE_MNIST_WITH_SAFETENSORS)
-  vae::io::load_safetensors(path, model);
+  vae::io::load_safetensors(*o.weights_file, model);
 #else
   (void)model;
-  throw vae::ValueError("--load-weights " + path + ": this vae_mnist was built without safetensors support "
+  throw vae::ValueError("--load-weights " + o.load_weights + ": this vae_mnist was built without safetensors support "
                         "(vae::safetensors needs nlohmann_json: Debian nlohmann-json3-dev)");
 #endif
 }
@@ -105,20 +105,14 @@ void check_weights_for(const RunOptions& o) {
   if (!o.load_weights.empty()) {
     if (o.model == "ae") {
       vae::MlpAutoencoder<L, Act> ae;
-      load_weights(o.load_weights, ae);
+      load_weights(o, ae);
     } else if (o.model == "cvae") {
       vae::MlpCvae<L, kClasses, Act> cvae;
-      load_weights(o.load_weights, cvae);
+      load_weights(o, cvae);
     } else {
       vae::MlpVae<L, Act> model;
-      load_weights(o.load_weights, model);
+      load_weights(o, model);
     }
-  }
-  if (!o.save_weights.empty()) {
-    if (std::filesystem::is_directory(o.save_weights))
-      throw vae::IoError("--save-weights " + o.save_weights + " is a folder; expected a file name such as vae.safetensors");
-    // A temporary file beside the target, removed again: the folder exists and is writable.
-    const vae::io::AtomicFile probe(o.save_weights);
   }
 }
 
@@ -170,11 +164,11 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
   const bool quiet = o.quiet || !lead_rank();
   vae::io::TrainingPosition position{0, t.seed};
   if (!o.resume.empty() && lead_rank()) {
-    vae::io::load_checkpoint(o.resume, model, &optimizer, &position);
+    vae::io::load_checkpoint(*o.resume_file, model, &optimizer, &position);
     if (!quiet) std::cerr << "resuming the " << name << " from " << o.resume << " at epoch " << position.next_epoch + 1 << "\n";
   }
   if (!o.load_weights.empty() && lead_rank()) {
-    load_weights(o.load_weights, model);
+    load_weights(o, model);
     if (!quiet) std::cerr << "starting the " << name << " from the weights in " << o.load_weights << "\n";
   }
   if (!quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";

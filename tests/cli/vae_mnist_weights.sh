@@ -5,6 +5,11 @@
 #     that the training run printed, digit for digit, draw the pictures, and
 #     save back to the same bytes;
 #   - training continues from loaded weights;
+#   - --resume and --load-weights read a pipe or a FIFO (each file is read
+#     once), and --save-weights may name a file in an --out folder that does
+#     not exist yet;
+#   - a save removes the temporary files a crashed writer left beside its
+#     target (older than a minute), and only those;
 #   - a missing, truncated or mismatching file, an unwritable or folder
 #     --save-weights, --model both and --resume with --load-weights each exit
 #     non-zero with a message naming the file, before any training, leaving
@@ -39,7 +44,7 @@ loss_of() { grep -oE "test loss per sample [0-9.e+-]+" "$1" | head -1; }
 
 # 1. Train one epoch and save.
 "$bin" "${common[@]}" --model vae --epochs 1 --no-plots --out "$work/trained" --save-weights "$work/vae.safetensors" \
-  > "$work/trained.log" 2>&1
+  --checkpoint-every 1 > "$work/trained.log" 2>&1
 if [[ $? -eq 0 && -s "$work/vae.safetensors" ]] && grep -q '"vae.kind":"vae"' <(head -c 4096 "$work/vae.safetensors"); then
   ok "train and save ($(stat -c %s "$work/vae.safetensors") bytes, $(loss_of "$work/trained.log"))"
 else
@@ -48,7 +53,10 @@ fi
 "$bin" "${common[@]}" --model ae --epochs 0 --no-plots --out "$work/ae" --save-weights "$work/ae.safetensors" \
   > "$work/log" 2>&1 && ok "save an untrained autoencoder" || fail "save an untrained autoencoder"
 
-# 2. Load with --epochs 0: the same test loss, the pictures, the same bytes saved back.
+# 2. Load with --epochs 0: the same test loss, the pictures, the same bytes saved back
+# (and a crashed writer's temporary file of that target, an hour old, removed).
+touch -d '1 hour ago' "$work/again.safetensors.tmp-Crash1"
+touch "$work/again.safetensors.tmp-Fresh1"
 "$bin" "${common[@]}" --model vae --epochs 0 --out "$work/loaded" --load-weights "$work/vae.safetensors" \
   --save-weights "$work/again.safetensors" > "$work/log" 2>&1
 rc=$?
@@ -62,6 +70,37 @@ fi
 pictures=$(ls "$work/loaded"/*.png 2>/dev/null | wc -l)
 [[ $pictures -ge 3 ]] && ok "pictures drawn from loaded weights ($pictures PNG files)" || fail "pictures: $pictures PNG files"
 cmp -s "$work/vae.safetensors" "$work/again.safetensors" && ok "saved back byte for byte" || fail "saved back differs"
+if [[ ! -e "$work/again.safetensors.tmp-Crash1" && -e "$work/again.safetensors.tmp-Fresh1" ]]; then
+  ok "a crashed writer's stale temporary file removed, a fresh one kept"
+else
+  fail "temporary files: $(ls "$work" | grep -F .tmp-)"
+fi
+rm -f "$work/again.safetensors.tmp-Fresh1"
+
+# 2b. Files read once: the weights through a pipe, the checkpoint through a FIFO.
+"$bin" "${common[@]}" --model vae --epochs 0 --no-plots --out "$work/piped" --load-weights <(cat "$work/vae.safetensors") \
+  > "$work/log" 2>&1
+rc=$?
+got=$(loss_of "$work/log")
+[[ $rc -eq 0 && "$got" == "$want" ]] && ok "--load-weights from a pipe: $got" || fail "--load-weights from a pipe: rc $rc, '$got'"
+mkfifo "$work/ckpt.fifo"
+timeout 300 cat "$work/trained/vae.ckpt" > "$work/ckpt.fifo" &
+timeout 300 "$bin" "${common[@]}" --model vae --epochs 2 --no-plots --out "$work/fifo" --resume "$work/ckpt.fifo" \
+  > "$work/log" 2>&1
+rc=$?
+wait
+if [[ $rc -eq 0 ]] && grep -q "after 2 epochs" "$work/log"; then
+  ok "--resume from a FIFO: $(loss_of "$work/log")"
+else
+  fail "--resume from a FIFO: rc $rc"
+fi
+
+# 2c. --save-weights in the --out folder, which the run creates.
+"$bin" "${common[@]}" --model vae --epochs 0 --no-plots --out "$work/new-out" \
+  --save-weights "$work/new-out/w.safetensors" > "$work/log" 2>&1
+rc=$?
+[[ $rc -eq 0 && -s "$work/new-out/w.safetensors" ]] && ok "--save-weights into a new --out folder" ||
+  fail "--save-weights into a new --out folder: rc $rc"
 
 # 3. Continue training from loaded weights.
 "$bin" "${common[@]}" --model vae --epochs 1 --no-plots --out "$work/continued" --load-weights "$work/vae.safetensors" \

@@ -67,6 +67,16 @@ TEST_CASE("Adam rejects bad settings and mismatched buffers, naming the field") 
   CHECK_THROWS_WITH_AS(vae::Adam<float>({-1.0}), doctest::Contains("lr"), vae::ValueError);
   CHECK_THROWS_WITH_AS(vae::Adam<float>({1e-3, 1.0}), doctest::Contains("beta1"), vae::ValueError);
   CHECK_THROWS_WITH_AS(vae::Adam<float>({1e-3, 0.9, 0.999, 0.0}), doctest::Contains("eps"), vae::ValueError);
+  // Checked against the scalar Adam computes in: eps 1e-300 is 0 in float,
+  // lr 1e39 is beyond it (and converting it would be undefined behaviour).
+  CHECK_THROWS_WITH_AS(vae::Adam<float>({1e-3, 0.9, 0.999, 1e-300}),
+                       "vae::AdamOptions.eps is 1e-300, expected a value in [1.17549435e-38, 3.40282347e+38] (> 0 "
+                       "and normal in the model's scalar)",
+                       vae::ValueError);
+  CHECK_THROWS_WITH_AS(vae::Adam<float>({1e39}), doctest::Contains("vae::AdamOptions.lr is 1e+39"), vae::ValueError);
+  CHECK_THROWS_WITH_AS(vae::Adam<float>({1e-3, 0.9, 0.999, 1e-8, 1e300}),
+                       doctest::Contains("vae::AdamOptions.weight_decay is 1e+300"), vae::ValueError);
+  CHECK_NOTHROW(vae::Adam<double>({1e-3, 0.9, 0.999, 1e-300}));
   vae::Adam<float> opt;
   Eigen::VectorXf p(4), g(4), p5(5), g5(5);
   p.setZero();

@@ -3,6 +3,7 @@
 // aborts: every failure a caller can cause is reported as one of these, with a
 // message that names the thing (file, field, shape) and what was expected.
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -49,5 +50,15 @@ class DeviceError : public Error {
  public:
   using Error::Error;
 };
+
+namespace detail {
+/// `v` for a message, in at most 9 significant digits ("1e+300", "-1e-08",
+/// "0.001", "nan"), not the 300 digits std::to_string gives 1e300.
+inline std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+}  // namespace detail
 
 }  // namespace vae

@@ -4,6 +4,7 @@
 // moment buffers and the step count), which checkpoints save and restore.
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -66,19 +67,27 @@ inline double clip_coefficient(double max_norm, double norm) {
   return c < 1.0 ? c : 1.0;
 }
 
-/// Throws ValueError naming the first field out of its range.
-inline void validate(const AdamOptions& o) {
-  auto fail = [](const char* field, double value, const char* expected) {
-    throw ValueError(std::string("vae::AdamOptions.") + field + " is " + std::to_string(value) + ", expected " +
+/// Throws ValueError naming the first field out of its range. The settings
+/// are doubles but Adam computes in S: lr and eps must be positive normal
+/// numbers of S (eps 1e-300 is 0 in float), and no setting may exceed S's
+/// largest value (converting a larger double is undefined behaviour).
+template <class S = double>
+void validate(const AdamOptions& o) {
+  const double tiny = static_cast<double>(std::numeric_limits<S>::min());
+  const double huge = static_cast<double>(std::numeric_limits<S>::max());
+  const std::string range = "[" + detail::number_text(tiny) + ", " + detail::number_text(huge) + "]";
+  auto fail = [](const char* field, double value, const std::string& expected) {
+    throw ValueError(std::string("vae::AdamOptions.") + field + " is " + detail::number_text(value) + ", expected " +
                      expected);
   };
-  if (!(o.lr > 0 && std::isfinite(o.lr))) fail("lr", o.lr, "a finite value > 0");
+  if (!(o.lr >= tiny && o.lr <= huge)) fail("lr", o.lr, "a value in " + range + " (> 0 and normal in the model's scalar)");
   if (!(o.beta1 >= 0 && o.beta1 < 1)) fail("beta1", o.beta1, "a value in [0, 1)");
   if (!(o.beta2 >= 0 && o.beta2 < 1)) fail("beta2", o.beta2, "a value in [0, 1)");
-  if (!(o.eps > 0 && std::isfinite(o.eps))) fail("eps", o.eps, "a finite value > 0");
-  if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) fail("weight_decay", o.weight_decay, "a finite value >= 0");
-  if (!(o.max_grad_norm >= 0 && std::isfinite(o.max_grad_norm)))
-    fail("max_grad_norm", o.max_grad_norm, "a finite value >= 0 (0 disables clipping)");
+  if (!(o.eps >= tiny && o.eps <= huge)) fail("eps", o.eps, "a value in " + range + " (> 0 and normal in the model's scalar)");
+  if (!(o.weight_decay >= 0 && o.weight_decay <= huge))
+    fail("weight_decay", o.weight_decay, "a value in [0, " + detail::number_text(huge) + "]");
+  if (!(o.max_grad_norm >= 0 && o.max_grad_norm <= huge))
+    fail("max_grad_norm", o.max_grad_norm, "a value in [0, " + detail::number_text(huge) + "] (0 disables clipping)");
 }
 
 /// PyTorch's Adam over one flat parameter buffer, in one pass per element:
@@ -94,7 +103,7 @@ class Adam {
 
   /// Throws ValueError for invalid options; the state is sized on the first step.
   explicit Adam(AdamOptions options = {}, Context ctx = {}) : options_(options), ctx_(std::move(ctx)) {
-    validate(options_);
+    validate<S>(options_);
   }
 
   /// One update of `params` from `grads` (same size n). The moment buffers
@@ -128,7 +137,7 @@ class Adam {
   /// Changes the settings (the learning rate of a schedule, say); keeps the
   /// state. Throws ValueError for invalid options.
   void set_options(const AdamOptions& options) {
-    validate(options);
+    validate<S>(options);
     options_ = options;
   }
   /// Number of steps taken (PyTorch's `state['step']`).

@@ -522,7 +522,7 @@ CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
   if (optimizer) {
     // Settings the file does not hold (gradient clipping) stay as the caller set them.
     c.adam.max_grad_norm = optimizer->options().max_grad_norm;
-    validate(c.adam);
+    validate<S>(c.adam);
   }
   // Everything is checked; from here on nothing can fail on the file's account.
   model.set_objective(c.objective);

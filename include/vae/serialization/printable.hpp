@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <string>
 
+#include "vae/core/error.hpp"
+
 namespace vae::io::detail {
 
 /// The length of the UTF-8 sequence starting at s[i] when it is well formed
@@ -65,10 +67,6 @@ inline std::string quote_name(const std::string& s) {
 }
 
 /// `v` in at most 9 significant digits ("1e+300", "-1e-08", "0.001", "nan").
-inline std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
+inline std::string number(double v) { return vae::detail::number_text(v); }
 
 }  // namespace vae::io::detail

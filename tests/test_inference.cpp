@@ -80,10 +80,9 @@ namespace {
 
 using Watch = vae::detail::TeamWatch;
 
-/// One window of regions of `seconds` each, the first `late` of them with a
-/// straggle of `straggle` seconds, the rest on time.
-void window(Watch& w, int late, double seconds = 5e-3, double straggle = 4e-3) {
-  for (int i = 0; i < Watch::kWindow; ++i) w.record(seconds, i < late ? straggle : 0.1 * seconds);
+/// One window of regions of `seconds` each, `lost` of each of them lost.
+void window(Watch& w, double lost, double seconds = 1e-3) {
+  for (int i = 0; i < Watch::kWindow; ++i) w.record(seconds, lost);
 }
 
 /// Runs out a pause, checking that it lasts exactly `regions` regions.
@@ -95,26 +94,31 @@ void drain(Watch& w, long regions) {
 
 }  // namespace
 
-TEST_CASE("the team watch pauses teams after late regions, longer while they stay late, and resumes") {
+TEST_CASE("the team watch pauses teams after regions that lost their time, longer while they do, and resumes") {
   Watch w;
-  window(w, Watch::kLateInWindow - 1);  // a few late regions: no pause
-  window(w, Watch::kWindow, 80e-6, 70e-6);  // short straggles are a scheduler's noise, not a held core
-  window(w, Watch::kWindow, 5e-3, 2e-3);    // straggles under half the region: imbalance, not a held core
+  window(w, 0.2e-3);                // a fifth of each region lost: no pause
+  window(w, 15e-6, 30e-6);          // short regions that lose only a team's start-up
   CHECK(w.paused() == 0);
   CHECK(w.team_allowed());
-  window(w, Watch::kLateInWindow);
+  window(w, 0.5e-3);                // half of it lost (a helper or the caller off its core)
   drain(w, Watch::kFirstPause);
-  window(w, Watch::kWindow);  // still late after the pause: twice as long
+  window(w, 2e-3, 3e-3);            // still lossy after the pause: twice as long
   drain(w, 2 * Watch::kFirstPause);
   for (long pause = 4 * Watch::kFirstPause; pause <= 2 * Watch::kMaxPause; pause *= 2) {
-    window(w, Watch::kWindow);
+    window(w, 0.9e-3);
     drain(w, std::min(pause, Watch::kMaxPause));
   }
-  window(w, 0);  // on time again: the next pause is the first one's length
-  window(w, Watch::kWindow);
+  window(w, 0);                     // no loss: the next pause is the first one's length
+  window(w, 0.6e-3);
+  drain(w, Watch::kFirstPause);
+  // A window's loss is weighed as a whole: one region that lost a time
+  // slice among fifteen quick ones is enough.
+  window(w, 0);
+  w.record(4e-3, 3e-3);
+  for (int i = 1; i < Watch::kWindow; ++i) w.record(0.4e-3, 0);
   drain(w, Watch::kFirstPause);
   w.set_on(false);
-  window(w, Watch::kWindow);
+  window(w, 0.9e-3);
   CHECK(w.paused() == 0);
   CHECK(w.team_allowed());
 }

@@ -298,10 +298,18 @@ void gemm_block(Trans ta, Trans tb, S alpha, ConstView<S> a, ConstView<S> b, S b
 /// op(B) per block; columns take columns of op(B) and repack op(A)), in
 /// whole units of 16 rows or 8 columns (whole register tiles of the x86
 /// kernels: a matter of speed only), into at most kMaxBlocks blocks of at
-/// least kParallelMultiplyAdds each. 12 divides evenly among 1, 2, 3, 4 and
-/// 6 threads.
+/// least kParallelMultiplyAdds each. Every block repacks the shared operand,
+/// so more blocks cost time on few threads: on the blog's network at one
+/// thread, 12 blocks ran 8% slower than one call and 4 blocks level with it
+/// (docs/performance.md). VAE_GEMM_MAX_BLOCKS (default 4, which 1, 2 and 4
+/// threads share evenly) raises the limit for machines with more cores; a
+/// product's bits depend on it, as they do on the BLAS kernels.
+#ifndef VAE_GEMM_MAX_BLOCKS
+#define VAE_GEMM_MAX_BLOCKS 4
+#endif
 struct GemmBlocks {
-  static constexpr Index kRowUnit = 16, kColUnit = 8, kMaxBlocks = 12;
+  static constexpr Index kRowUnit = 16, kColUnit = 8, kMaxBlocks = VAE_GEMM_MAX_BLOCKS;
+  static_assert(kMaxBlocks >= 1, "VAE_GEMM_MAX_BLOCKS must be at least 1");
   bool by_rows = true;
   Index extent = 0, unit = 1, units = 0, count = 1;
 

@@ -203,12 +203,10 @@ TEST_CASE("weights are stored out x in, row-major, and the VAE's heads split mu 
   vae::io::save_safetensors(model, path);
   vae::io::SafetensorsHeader header;
   const auto tensors = vae::io::load_tensors<double>(path, &header);
-  const auto get = [&](const std::string& name) {
-    for (const auto& t : tensors)
-      if (t.name == name) return t;
-    FAIL("no tensor " << name);
-    return tensors.front();
-  };
+  const auto get = [&](const std::string& name) { return vae::io::tensor_named(tensors, name); };
+  CHECK_THROWS_WITH_AS(vae::io::tensor_named(tensors, "encoder.linear9.weight"),
+                       doctest::Contains("no tensor 'encoder.linear9.weight' among the 10 given ('"),
+                       vae::FormatError);
   for (const auto& t : header.tensors) CHECK(std::string(vae::io::dtype_name(t.dtype)) == "F32");
   // encoder.linear1: W is 8 x 12, column-major from parameter 0: W(r, c) = p[c * 8 + r].
   const auto w1 = get("encoder.linear1.weight");

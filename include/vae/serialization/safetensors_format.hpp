@@ -609,4 +609,16 @@ std::vector<Tensor<S>> load_tensors(const std::string& path, SafetensorsHeader* 
   return out;
 }
 
+/// The tensor called `name` among `tensors` (load_tensors' result); throws
+/// FormatError naming it, and the names there are, when none is.
+template <class S>
+const Tensor<S>& tensor_named(const std::vector<Tensor<S>>& tensors, const std::string& name) {
+  for (const auto& t : tensors)
+    if (t.name == name) return t;
+  std::string names;
+  for (const auto& t : tensors) names += (names.empty() ? "" : ", ") + detail::quote_name(t.name);
+  throw FormatError("vae::io::tensor_named: no tensor " + detail::quote_name(name) + " among the " +
+                    std::to_string(tensors.size()) + " given" + (names.empty() ? std::string() : " (" + names + ")"));
+}
+
 }  // namespace vae::io

@@ -92,7 +92,7 @@ struct CheckpointInfo {
   /// importance-weighted bound; absent for the ELBO).
   bool has_bound = false;
   /// e.g. "VAE 784-512-2 relu (float)"; bytes of the activation names that
-  /// are not printable UTF-8 are shown as \xNN (the names come from the file).
+  /// are not printable UTF-8 are shown as `\xNN` (the names come from the file).
   std::string shape() const {
     Architecture shown = architecture;
     shown.encoder_activation = detail::printable(shown.encoder_activation);

@@ -37,7 +37,7 @@ inline std::size_t printable_sequence(const std::string& s, std::size_t i) {
   return control || bidi ? 0 : n;
 }
 
-/// `s` with each byte outside a printable UTF-8 character written as \xNN
+/// `s` with each byte outside a printable UTF-8 character written as `\xNN`
 /// and each backslash doubled, so the result prints as one line and means
 /// one thing.
 inline std::string printable(const std::string& s) {

@@ -27,6 +27,7 @@
 #include "vae/models/autoencoder.hpp"
 #include "vae/models/variational_autoencoder.hpp"
 #include "vae/models/conditional_variational_autoencoder.hpp"
+#include "vae/models/dynamic.hpp"
 #include "vae/models/initialize.hpp"
 #include "vae/optim/adam.hpp"
 #include "vae/optim/schedule.hpp"

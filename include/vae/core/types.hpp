@@ -18,6 +18,11 @@ namespace vae {
 /// Sizes and indices: signed, as Eigen's.
 using Index = std::ptrdiff_t;
 
+/// A size known only at run time, in Eigen's manner: a network type whose
+/// input_size, latent_size, output_size or parameter_count is Dynamic takes
+/// its sizes as values when it is built (models/dynamic.hpp).
+inline constexpr Index Dynamic = -1;
+
 /// A host matrix with one sample per column (features x batch), column-major.
 template <class S>
 using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;

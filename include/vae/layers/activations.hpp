@@ -11,6 +11,8 @@
 // wherever its derivative varies (every one below is). is_activation_v checks
 // the interface and the layers static_assert it.
 
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -109,5 +111,56 @@ struct is_activation<A, std::void_t<decltype(A::name), decltype(A::template valu
 /// Whether A provides name, value<T>(t) and derivative<T>(a) (see above).
 template <class A>
 inline constexpr bool is_activation_v = detail::is_activation<A>::value;
+
+/// The activations above as a value, for networks whose layers are chosen at
+/// run time: each layer holds one and dispatches once per layer (with_activation),
+/// so the per-element code is the same as a compile-time network's.
+enum class ActivationKind { Identity, Relu, Tanh, Softplus, Elu, Sigmoid };
+
+/// Calls f(A{}) with the activation policy of `kind` (Relu{}, Tanh{}, ...).
+template <class F>
+decltype(auto) with_activation(ActivationKind kind, F&& f) {
+  switch (kind) {
+    case ActivationKind::Identity: return f(Identity{});
+    case ActivationKind::Relu: return f(Relu{});
+    case ActivationKind::Tanh: return f(Tanh{});
+    case ActivationKind::Softplus: return f(Softplus{});
+    case ActivationKind::Elu: return f(Elu{});
+    case ActivationKind::Sigmoid: return f(Sigmoid{});
+  }
+  throw std::invalid_argument("vae::with_activation: unknown ActivationKind " + std::to_string(static_cast<int>(kind)));
+}
+
+/// The name checkpoints record for `kind` ("relu", ...).
+inline const char* activation_name(ActivationKind kind) {
+  return with_activation(kind, [](auto a) { return decltype(a)::name; });
+}
+
+/// The ActivationKind called `name` ("identity", "relu", "tanh", "softplus",
+/// "elu", "sigmoid"); false when there is none.
+inline bool activation_from_name(const std::string& name, ActivationKind& kind) {
+  for (const ActivationKind k : {ActivationKind::Identity, ActivationKind::Relu, ActivationKind::Tanh,
+                                 ActivationKind::Softplus, ActivationKind::Elu, ActivationKind::Sigmoid})
+    if (name == activation_name(k)) {
+      kind = k;
+      return true;
+    }
+  return false;
+}
+
+/// The ActivationKind of an activation policy A (a custom A has none: this
+/// does not compile for it).
+template <class A>
+constexpr ActivationKind activation_kind_of() {
+  if constexpr (std::is_same_v<A, Identity>) return ActivationKind::Identity;
+  else if constexpr (std::is_same_v<A, Relu>) return ActivationKind::Relu;
+  else if constexpr (std::is_same_v<A, Tanh>) return ActivationKind::Tanh;
+  else if constexpr (std::is_same_v<A, Softplus>) return ActivationKind::Softplus;
+  else if constexpr (std::is_same_v<A, Elu>) return ActivationKind::Elu;
+  else {
+    static_assert(std::is_same_v<A, Sigmoid>, "vae::activation_kind_of<A>: A is not one of vae's activations");
+    return ActivationKind::Sigmoid;
+  }
+}
 
 }  // namespace vae

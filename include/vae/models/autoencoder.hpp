@@ -30,6 +30,11 @@ class AutoencoderOf : public detail::Model<Enc, Dec, DeterministicLatent> {
   /// Weights drawn like PyTorch's nn.Linear default from `seed`.
   explicit AutoencoderOf(std::uint64_t seed = 0, Objective<S> objective = {}, Context ctx = {})
       : Base(seed, objective, std::move(ctx)) {}
+  /// The same with the networks given (a run-time network carries its
+  /// sizes, models/dynamic.hpp); throws ShapeError when their sizes do not
+  /// fit together.
+  AutoencoderOf(Enc encoder, Dec decoder, std::uint64_t seed = 0, Objective<S> objective = {}, Context ctx = {})
+      : Base(std::move(encoder), std::move(decoder), seed, objective, std::move(ctx)) {}
 
   /// The same without a generator: an autoencoder draws no noise.
   LossParts<S> evaluate(const MatrixRef<S>& x) const {

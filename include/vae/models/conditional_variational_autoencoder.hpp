@@ -81,6 +81,12 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   /// the importance-weighted bound (each draw of z decoded with its input's label).
   explicit ConditionalVariationalAutoencoderOf(std::uint64_t seed = 0, Objective<S> objective = {}, Context ctx = {})
       : Base(seed, objective, std::move(ctx)) {}
+  /// The same with the networks given (shaped at run time: the encoder takes
+  /// features + Classes rows, the decoder latent + Classes); throws
+  /// ShapeError when their sizes do not fit together.
+  ConditionalVariationalAutoencoderOf(Enc encoder, Dec decoder, std::uint64_t seed = 0, Objective<S> objective = {},
+                                      Context ctx = {})
+      : Base(std::move(encoder), std::move(decoder), seed, objective, std::move(ctx)) {}
 
   /// The mean of q(z | x, label) for features x (Features x B) and B labels.
   template <class Label>
@@ -92,7 +98,7 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   /// Images decoded from codes z (Latent x B) given B labels: Features x B in [0, 1].
   template <class Label>
   Matrix<S> decode(const MatrixRef<S>& z, const std::vector<Label>& labels) const {
-    detail::check_batch(z, latent_size, Base::name(), "::decode", "latent batch");
+    detail::check_batch(z, this->num_latent(), Base::name(), "::decode", "latent batch");
     return decode(with_labels<S>(z, labels, Classes));
   }
 
@@ -123,7 +129,7 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   template <class Label>
   Matrix<S> sample(const std::vector<Label>& labels, Rng& rng) const {
     if (labels.empty()) throw ShapeError(std::string(Base::name()) + "::sample: no labels, expected at least one");
-    Matrix<S> z(latent_size, static_cast<Index>(labels.size()));
+    Matrix<S> z(this->num_latent(), static_cast<Index>(labels.size()));
     rng.fill_normal(z.data(), z.size());
     return decode(z, labels);
   }
@@ -136,8 +142,8 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
   }
 
  private:
-  static void check_features(const MatrixRef<S>& x, const char* method) {
-    detail::check_batch(x, feature_size, Base::name(), method, "feature batch (labels given apart)");
+  void check_features(const MatrixRef<S>& x, const char* method) const {
+    detail::check_batch(x, this->num_features(), Base::name(), method, "feature batch (labels given apart)");
   }
 };
 

@@ -18,11 +18,12 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
 #include "vae/core/types.hpp"
-#include "vae/models/mlp.hpp"
+#include "vae/models/dynamic_mlp.hpp"
 
 namespace vae {
 
@@ -31,12 +32,14 @@ namespace detail {
 /// Glorot-uniform W and zero b for the network Net whose parameters start at
 /// host; `heads`: its last layer is mu stacked over log sigma.
 template <class Net, class S>
-void glorot_network(Rng& rng, S* host, bool heads) {
-  for (std::size_t l = 0; l < Net::layer_count; ++l) {
-    const Index in = Net::sizes[l], out = Net::sizes[l + 1];
-    const Index fan_out = heads && l + 1 == Net::layer_count ? out / 2 : out;
+void glorot_network(const Net& net, Rng& rng, S* host, bool heads) {
+  const std::vector<Index> sizes = dense_sizes(net);
+  const std::size_t layers = sizes.size() - 1;
+  for (std::size_t l = 0; l < layers; ++l) {
+    const Index in = sizes[l], out = sizes[l + 1];
+    const Index fan_out = heads && l + 1 == layers ? out / 2 : out;
     const double bound = std::sqrt(6.0 / static_cast<double>(in + fan_out));
-    S* w = host + Net::parameter_offset(l);
+    S* w = host + net.parameter_offset(l);
     for (Index i = 0; i < out * in; ++i) w[i] = rng.uniform<S>(S(-bound), S(bound));
     std::fill(w + out * in, w + out * in + out, S(0));
   }
@@ -44,9 +47,10 @@ void glorot_network(Rng& rng, S* host, bool heads) {
 
 template <class Model>
 constexpr void require_mlp_networks() {
-  static_assert(is_mlp_network<typename Model::EncoderType>::value && is_mlp_network<typename Model::DecoderType>::value,
+  static_assert(is_dense_network_v<typename Model::EncoderType> && is_dense_network_v<typename Model::DecoderType>,
                 "vae::initialize_glorot / initialize_output_bias: the encoder and the decoder must be vae's own "
-                "networks (EncoderOf, VariationalEncoderOf, DecoderOf); initialise a network of one's own with "
+                "networks (EncoderOf, VariationalEncoderOf, DecoderOf, or the Dynamic ones); initialise a network "
+                "of one's own with "
                 "set_parameters");
 }
 
@@ -58,12 +62,10 @@ constexpr void require_mlp_networks() {
 template <class Model>
 void initialize_glorot(Model& model, std::uint64_t seed) {
   detail::require_mlp_networks<Model>();
-  using Enc = typename Model::EncoderType;
-  using Dec = typename Model::DecoderType;
-  Vector<typename Model::Scalar> host(Model::parameter_count);
+  Vector<typename Model::Scalar> host(model.num_parameters());
   Rng rng(seed);
-  detail::glorot_network<Enc>(rng, host.data(), Model::is_variational);
-  detail::glorot_network<Dec>(rng, host.data() + Enc::parameter_count, false);
+  detail::glorot_network(model.encoder(), rng, host.data(), Model::is_variational);
+  detail::glorot_network(model.decoder(), rng, host.data() + detail::net_parameters(model.encoder()), false);
   model.set_parameters(host);
 }
 
@@ -76,11 +78,10 @@ void initialize_glorot(Model& model, std::uint64_t seed) {
 template <class Model>
 void initialize_output_bias(Model& model, const Vector<double>& mean) {
   detail::require_mlp_networks<Model>();
-  using Enc = typename Model::EncoderType;
-  using Dec = typename Model::DecoderType;
   using S = typename Model::Scalar;
-  constexpr std::size_t last = Dec::layer_count - 1;
-  constexpr Index outputs = Dec::sizes[last + 1];
+  const std::vector<Index> sizes = detail::dense_sizes(model.decoder());
+  const std::size_t last = sizes.size() - 2;
+  const Index outputs = sizes[last + 1];
   if (mean.size() != outputs)
     throw ShapeError("vae::initialize_output_bias: got a mean of " + std::to_string(mean.size()) +
                      " values, the decoder has " + std::to_string(outputs) + " outputs");
@@ -89,7 +90,8 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
       throw ValueError("vae::initialize_output_bias: mean[" + std::to_string(i) + "] = " + std::to_string(mean[i]) +
                        "; expected a value in [0, 1]");
   Vector<S> host = model.parameters_host();
-  S* bias = host.data() + Enc::parameter_count + Dec::parameter_offset(last) + outputs * Dec::sizes[last];
+  S* bias = host.data() + detail::net_parameters(model.encoder()) + model.decoder().parameter_offset(last) +
+            outputs * sizes[last];
   for (Index i = 0; i < outputs; ++i) {
     const double m = std::clamp(mean[i], 0.001, 0.999);
     bias[i] = static_cast<S>(std::log(m / (1.0 - m)));

@@ -22,6 +22,7 @@
 #include "vae/losses/objective.hpp"
 #include "vae/losses/reconstruction.hpp"
 #include "vae/models/architecture.hpp"
+#include "vae/models/dynamic_mlp.hpp"
 #include "vae/models/requirements.hpp"
 
 namespace vae::detail {
@@ -81,10 +82,13 @@ class Model {
   static_assert(std::is_same_v<typename Enc::Backend, typename Dec::Backend>,
                 "vae: the encoder and the decoder must use the same backend");
   static_assert(Classes >= 0, "vae: the number of classes of a conditional model must be >= 0");
-  static_assert(Enc::latent_size + Classes == Dec::latent_size,
+  /// True when either network's sizes are values (Dynamic): then the sizes
+  /// are checked when the model is built, else here.
+  static constexpr bool sized_at_run_time = Enc::parameter_count == Dynamic || Dec::parameter_count == Dynamic;
+  static_assert(sized_at_run_time || Enc::latent_size + Classes == Dec::latent_size,
                 "vae: the decoder's latent size (its first layer size) must equal the encoder's latent size "
                 "(plus the classes of a conditional model)");
-  static_assert(Enc::input_size == Dec::output_size + Classes,
+  static_assert(sized_at_run_time || Enc::input_size == Dec::output_size + Classes,
                 "vae: the decoder must output as many features as the encoder takes as input "
                 "(less the classes of a conditional model)");
 
@@ -102,18 +106,21 @@ class Model {
   /// DeterministicLatent or GaussianLatent.
   using LatentStage = Latent;
   /// Rows of an input batch: a sample's features (and a conditional
-  /// model's one-hot label after them).
-  static constexpr Index input_size = Enc::input_size;
-  /// Features of a sample: rows of a reconstruction.
-  static constexpr Index feature_size = Dec::output_size;
+  /// model's one-hot label after them); Dynamic for a model shaped at run
+  /// time (num_inputs() gives the value for every model).
+  static constexpr Index input_size = sized_at_run_time ? Dynamic : Enc::input_size;
+  /// Features of a sample: rows of a reconstruction (or Dynamic; num_features()).
+  static constexpr Index feature_size = sized_at_run_time ? Dynamic : Dec::output_size;
   /// Classes of a conditional model's labels; 0 for an unconditional one.
   static constexpr Index classes = Classes;
-  /// Size of the code z (a conditional decoder also sees the one-hot label).
-  static constexpr Index latent_size = Enc::latent_size;
-  /// Rows the decoder takes: latent_size + classes.
-  static constexpr Index decoder_input_size = Dec::latent_size;
-  /// Length of the flat parameter (and gradient) buffer.
-  static constexpr Index parameter_count = Enc::parameter_count + Dec::parameter_count;
+  /// Size of the code z, a conditional decoder also seeing the one-hot label
+  /// (or Dynamic; num_latent()).
+  static constexpr Index latent_size = sized_at_run_time ? Dynamic : Enc::latent_size;
+  /// Rows the decoder takes: latent_size + classes (or Dynamic; num_decoder_inputs()).
+  static constexpr Index decoder_input_size = sized_at_run_time ? Dynamic : Dec::latent_size;
+  /// Length of the flat parameter (and gradient) buffer (or Dynamic; num_parameters()).
+  static constexpr Index parameter_count =
+      sized_at_run_time ? Dynamic : Enc::parameter_count + Dec::parameter_count;
   /// True for a VAE.
   static constexpr bool is_variational = Latent::is_variational;
   /// The most decoded samples (columns) evaluate holds at once for the
@@ -126,8 +133,13 @@ class Model {
   /// The backend's primitives.
   using Ops = vae::Ops<Backend, S>;
 
-  /// Activations of one batch (encoder, stage, decoder) and the staged input.
+  /// Activations of one batch (encoder, stage, decoder) and the staged input;
+  /// Workspace(model) gives one for the model's sizes.
   struct Workspace {
+    /// Buffers for `model`'s networks, no memory until reserve.
+    explicit Workspace(const Model& model)
+        : enc(make_workspace(model.enc_)), dec(make_workspace(model.dec_)), latent_rows(model.num_latent()),
+          decoder_rows(model.num_decoder_inputs()) {}
     /// The encoder's outputs.
     typename Enc::Workspace enc;
     /// The latent stage's buffers.
@@ -144,37 +156,46 @@ class Model {
     /// @}
     /// A conditional decoder's input, z over the one-hot label (Dec::latent_size x B).
     Buffer<Backend, S> decoder_input;
+    /// @{
+    /// The model's latent size and the decoder's input rows.
+    Index latent_rows, decoder_rows;
+    /// @}
     /// Grows every buffer to hold `batch` inputs with `samples` draws of z each
     /// (k of the importance-weighted bound: the decoder sees batch x samples columns).
     void reserve(Index batch, Index samples = 1) {
       const Index columns = batch * samples;
       enc.reserve(batch);
-      latent.reserve(latent_size, columns);
+      latent.reserve(latent_rows, columns);
       dec.reserve(columns);
-      latent_grad.reserve(Dec::latent_size * columns);  // the decoder's whole input (requirements.hpp)
+      latent_grad.reserve(decoder_rows * columns);  // the decoder's whole input (requirements.hpp)
       column_loss.reserve(columns);
       weights.reserve(columns);
       bound.reserve(batch);
-      if (Classes > 0) decoder_input.reserve(Dec::latent_size * columns);
+      if (Classes > 0) decoder_input.reserve(decoder_rows * columns);
     }
   };
 
   /// Initial weights from Rng(seed), like PyTorch's nn.Linear default; throws
   /// ValueError for an invalid objective.
-  Model(std::uint64_t seed, Objective<S> objective, Context ctx)
-      : ctx_(std::move(ctx)), objective_(objective), params_(parameter_count), grads_(parameter_count) {
+  Model(std::uint64_t seed, Objective<S> objective, Context ctx) : Model(Enc{}, Dec{}, seed, objective, std::move(ctx)) {}
+  /// The same with the networks given (a run-time network carries its
+  /// sizes); throws ShapeError when their sizes do not fit together.
+  Model(Enc enc, Dec dec, std::uint64_t seed, Objective<S> objective, Context ctx)
+      : ctx_(std::move(ctx)), objective_(objective), enc_(std::move(enc)), dec_(std::move(dec)),
+        params_(checked_parameter_count()), grads_(num_parameters()), train_ws_(*this) {
     check_objective(objective_);
-    Vector<S> host(parameter_count);
+    Vector<S> host(num_parameters());
     Rng rng(seed);
-    Enc::initialize(rng, host.data());
-    Dec::initialize(rng, host.data() + Enc::parameter_count);
+    enc_.initialize(rng, host.data());
+    dec_.initialize(rng, host.data() + net_parameters(enc_));
     Ops::upload(ctx_, host.data(), parameters());
     Ops::set_zero(ctx_, gradients());
     bind();
   }
-  /// A copy of the parameters, gradients and objective, with its own workspace.
+  /// A copy of the networks, parameters, gradients and objective, with its own workspace.
   Model(const Model& other)
-      : ctx_(other.ctx_), objective_(other.objective_), params_(parameter_count), grads_(parameter_count) {
+      : ctx_(other.ctx_), objective_(other.objective_), enc_(other.enc_), dec_(other.dec_),
+        params_(other.num_parameters()), grads_(other.num_parameters()), train_ws_(*this) {
     Ops::copy(ctx_, other.parameters(), parameters());
     Ops::copy(ctx_, other.gradients(), gradients());
     bind();
@@ -182,17 +203,21 @@ class Model {
   /// Takes the other's buffers (its layers are bound to them anew, and the
   /// other's to what it is left with).
   Model(Model&& other) noexcept
-      : ctx_(std::move(other.ctx_)), objective_(other.objective_), params_(std::move(other.params_)),
-        grads_(std::move(other.grads_)) {
+      : ctx_(std::move(other.ctx_)), objective_(other.objective_), enc_(std::move(other.enc_)),
+        dec_(std::move(other.dec_)), params_(std::move(other.params_)), grads_(std::move(other.grads_)),
+        train_ws_(std::move(other.train_ws_)) {
     bind();
     other.bind();
   }
-  /// Copies the objective, parameters and gradients; keeps this context
-  /// (a moved-from model gets buffers again).
+  /// Copies the networks, objective, parameters and gradients; keeps this
+  /// context (a moved-from model gets buffers again).
   Model& operator=(const Model& other) {
     if (this != &other) {
-      params_.reserve(parameter_count);
-      grads_.reserve(parameter_count);
+      enc_ = other.enc_;
+      dec_ = other.dec_;
+      train_ws_ = Workspace(*this);
+      params_.reserve(num_parameters());
+      grads_.reserve(num_parameters());
       bind();
       objective_ = other.objective_;
       Ops::copy(ctx_, other.parameters(), parameters());
@@ -206,6 +231,9 @@ class Model {
   Model& operator=(Model&& other) noexcept {
     ctx_ = std::move(other.ctx_);
     objective_ = other.objective_;
+    std::swap(enc_, other.enc_);
+    std::swap(dec_, other.dec_);
+    std::swap(train_ws_, other.train_ws_);
     params_ = std::move(other.params_);
     grads_ = std::move(other.grads_);
     bind();
@@ -215,15 +243,26 @@ class Model {
   ~Model() = default;
 
  public:
+  /// @{
+  /// The sizes as values, for fixed and run-time models alike: rows of an
+  /// input batch, features of a reconstruction, the code's size, the
+  /// decoder's input rows (code and one-hot label), parameters.
+  Index num_inputs() const { return net_input_size(enc_); }
+  Index num_features() const { return net_output_size(dec_); }
+  Index num_latent() const { return net_latent_size(enc_); }
+  Index num_decoder_inputs() const { return net_latent_size(dec_); }
+  Index num_parameters() const { return net_parameters(enc_) + net_parameters(dec_); }
+  /// @}
+
   /// All parameters, flat: the encoder's layers then the decoder's, each
   /// layer W (out x in, column-major) then b.
-  View<S> parameters() { return make_view(params_.data(), parameter_count, 1); }
+  View<S> parameters() { return make_view(params_.data(), num_parameters(), 1); }
   /// The parameters, read-only.
-  ConstView<S> parameters() const { return make_view<S>(params_.data(), parameter_count, 1); }
+  ConstView<S> parameters() const { return make_view<S>(params_.data(), num_parameters(), 1); }
   /// Gradients of the last compute_gradients/train_step, same layout.
-  View<S> gradients() { return make_view(grads_.data(), parameter_count, 1); }
+  View<S> gradients() { return make_view(grads_.data(), num_parameters(), 1); }
   /// The gradients, read-only.
-  ConstView<S> gradients() const { return make_view<S>(grads_.data(), parameter_count, 1); }
+  ConstView<S> gradients() const { return make_view<S>(grads_.data(), num_parameters(), 1); }
 
   /// Host copy of the parameters.
   Vector<S> parameters_host() const { return to_host(parameters()); }
@@ -232,9 +271,9 @@ class Model {
   /// Replaces every parameter with `host` (parameter_count values, the layout
   /// of parameters()); throws ShapeError for another length.
   void set_parameters(const Vector<S>& host) {
-    if (host.size() != parameter_count)
+    if (host.size() != num_parameters())
       throw ShapeError("vae::set_parameters: got " + std::to_string(host.size()) + " values, the model has " +
-                       std::to_string(parameter_count) + " parameters");
+                       std::to_string(num_parameters()) + " parameters");
     Ops::upload(ctx_, host.data(), parameters());
   }
 
@@ -246,7 +285,9 @@ class Model {
     objective_ = objective;
   }
 
-  /// Every layer size, the activations, the kind and the scalar.
+  /// Every layer size, the activations, the kind and the scalar (a static
+  /// function of a fixed-size model; a member of one shaped at run time).
+  template <bool D = sized_at_run_time, std::enable_if_t<!D, int> = 0>
   static Architecture architecture() {
     Architecture a;
     a.variational = is_variational;
@@ -257,6 +298,19 @@ class Model {
     if (!has_layer_sizes<Dec>::value) a.decoder.front() = static_cast<std::uint64_t>(latent_size);
     a.encoder_activation = activation_of<Enc>();
     a.decoder_activation = activation_of<Dec>();
+    a.classes = static_cast<std::uint64_t>(Classes);
+    return a;
+  }
+  /// Every layer size, the activations, the kind and the scalar.
+  template <bool D = sized_at_run_time, std::enable_if_t<D, int> = 0>
+  Architecture architecture() const {
+    Architecture a;
+    a.variational = is_variational;
+    a.scalar_bytes = sizeof(S);
+    a.encoder = run_time_sizes(enc_, Enc::output_size != Enc::latent_size);
+    a.decoder = run_time_sizes(dec_, false);
+    a.encoder_activation = run_time_activation(enc_);
+    a.decoder_activation = run_time_activation(dec_);
     a.classes = static_cast<std::uint64_t>(Classes);
     return a;
   }
@@ -271,8 +325,8 @@ class Model {
   /// The latent code of x (input_size x B): Latent x B (a VAE's is the mean of q(z|x)).
   Matrix<S> encode(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
-    check_batch(x, input_size, name(), "::encode", "input batch");
-    Workspace ws;
+    check_batch(x, num_inputs(), name(), "::encode", "input batch");
+    Workspace ws(*this);
     ws.reserve(x.cols());
     return to_host(Latent::point(ConstView<S>(encoder_output(x, ws))));
   }
@@ -282,8 +336,8 @@ class Model {
   /// feature_size x B in [0, 1].
   Matrix<S> decode(const MatrixRef<S>& z) const {
     const CallScope<Backend> call;
-    check_batch(z, decoder_input_size, name(), "::decode", "latent batch");
-    typename Dec::Workspace ws;
+    check_batch(z, num_decoder_inputs(), name(), "::decode", "latent batch");
+    typename Dec::Workspace ws = make_workspace(dec_);
     ws.reserve(z.cols());
     Buffer<Backend, S> staged;
     return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws));
@@ -292,8 +346,8 @@ class Model {
   /// decoder(encode(x)): feature_size x B in [0, 1].
   Matrix<S> reconstruct(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
-    check_batch(x, input_size, name(), "::reconstruct", "input batch");
-    Workspace ws;
+    check_batch(x, num_inputs(), name(), "::reconstruct", "input batch");
+    Workspace ws(*this);
     ws.reserve(x.cols());
     const ConstView<S> input = Ops::stage(ctx_, view_of(x), ws.input);
     const ConstView<S> code = Latent::point(ConstView<S>(enc_.forward(ctx_, input, ws.enc)));
@@ -308,7 +362,7 @@ class Model {
     if constexpr (is_variational) {
       if (samples_per_input() * x.cols() > kMaxDecodedColumns) return chunked_importance_loss(x, rng);
     }
-    Workspace ws;
+    Workspace ws(*this);
     ws.reserve(x.cols(), samples_per_input());
     return loss(Ops::stage(ctx_, view_of(x), ws.input), ws, rng);
   }
@@ -332,7 +386,7 @@ class Model {
         return parts;
       }
     }
-    const View<S> dz = make_view(ws.latent_grad.data(), latent_size, batch);
+    const View<S> dz = make_view(ws.latent_grad.data(), num_latent(), batch);
     dec_.backward(ctx_, z, ws.dec, ws.dec.out_view(batch), dz);
     const View<S> dcode =
         Latent::template backward<Backend>(ctx_, objective_.kl, objective_.beta, ConstView<S>(code), ws.latent, dz);
@@ -375,10 +429,11 @@ class Model {
       (void)ws;
       return z;
     } else {
-      const View<S> in = make_view(ws.decoder_input.data(), Dec::latent_size, z.cols);
-      Ops::for_each(ctx_, latent_size, z.cols, kernels::Activation<Identity, S>{z, in.row_block(0, latent_size)});
+      const Index latent = num_latent();
+      const View<S> in = make_view(ws.decoder_input.data(), num_decoder_inputs(), z.cols);
+      Ops::for_each(ctx_, latent, z.cols, kernels::Activation<Identity, S>{z, in.row_block(0, latent)});
       Ops::for_each(ctx_, Classes, z.cols,
-                    kernels::TileColumns<S>{x.row_block(feature_size, Classes), in.row_block(latent_size, Classes)});
+                    kernels::TileColumns<S>{x.row_block(num_features(), Classes), in.row_block(latent, Classes)});
       return in;
     }
   }
@@ -392,7 +447,7 @@ class Model {
 
   /// check_batch for an input batch, [0, 1] values required for binary cross-entropy.
   void check_input(const MatrixRef<S>& x, const char* where) const {
-    check_batch(x, input_size, name(), where, "input batch",
+    check_batch(x, num_inputs(), name(), where, "input batch",
                 objective_.reconstruction == Reconstruction::BinaryCrossEntropy);
   }
 
@@ -419,7 +474,7 @@ class Model {
     const View<S> dec_in = decoder_input(z.z, x, ws);
     if (z_out) *z_out = dec_in;
     const View<S> logits = dec_.forward(ctx_, dec_in, ws.dec);
-    const S rec = reconstruction_loss<Backend>(ctx_, objective_.reconstruction, logits, x.row_block(0, feature_size),
+    const S rec = reconstruction_loss<Backend>(ctx_, objective_.reconstruction, logits, x.row_block(0, num_features()),
                                                make_view(ws.column_loss.data(), 1, x.cols));
     const S n = static_cast<S>(x.cols);
     return {rec / n, z.loss_sum / n, (rec + objective_.beta * z.loss_sum) / n};
@@ -442,21 +497,21 @@ class Model {
   /// each rank's draws are its own columns of the draws one process takes for
   /// the whole batch (the same normals, since Z B is a multiple of 4).
   View<S> importance_terms(ConstView<S> heads, ConstView<S> x, Index draws, Rng& rng, Workspace& ws) const {
-    const Index batch = x.cols, columns = draws * batch;
-    const View<S> eps = make_view(ws.latent.eps.data(), latent_size, columns);
-    const View<S> z = make_view(ws.latent.z.data(), latent_size, columns);
+    const Index batch = x.cols, columns = draws * batch, zrows = num_latent();
+    const View<S> eps = make_view(ws.latent.eps.data(), zrows, columns);
+    const View<S> z = make_view(ws.latent.z.data(), zrows, columns);
     if (rng.shared()) {
       for (Index s = 0; s < draws; ++s) Ops::fill_normal(ctx_, rng, eps.col_block(s * batch, batch));
     } else {
       Ops::fill_normal(ctx_, rng, eps);
     }
-    Ops::column_sums(ctx_, latent_size, columns, kernels::ImportanceSample<S>{heads, eps, z},
+    Ops::column_sums(ctx_, zrows, columns, kernels::ImportanceSample<S>{heads, eps, z},
                      make_view(ws.latent.column_kl.data(), 1, columns));
     const View<S> dec_in = decoder_input(z, x, ws);
     const View<S> logits = dec_.forward(ctx_, ConstView<S>(dec_in), ws.dec);
     with_reconstruction(objective_.reconstruction, [&](auto rec) {
       Ops::column_sums(ctx_, logits.rows, columns,
-                       kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x.row_block(0, feature_size)},
+                       kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x.row_block(0, num_features())},
                        make_view(ws.column_loss.data(), 1, columns));
     });
     return dec_in;
@@ -516,7 +571,7 @@ class Model {
                        std::to_string(max_columns) + ", expected both >= 1");
     Vector<double> out(x.cols());
     importance_passes(
-        x, k, rng, max_columns, log_likelihood_offset(objective_.reconstruction, feature_size), 1.0,
+        x, k, rng, max_columns, log_likelihood_offset(objective_.reconstruction, num_features()), 1.0,
         [](const S*, const S*, Index) {},
         [&](Index first, Index b, const double* log_sum) {
           for (Index j = 0; j < b; ++j) out[first + j] = log_sum[j] - std::log(static_cast<double>(k));
@@ -536,7 +591,7 @@ class Model {
     const Index n = x.cols();
     const Index per = std::max<Index>(1, std::min(n, max_columns / k));    // inputs per chunk
     const Index draws = std::min(k, std::max<Index>(1, max_columns / per));  // samples per pass
-    Workspace ws;
+    Workspace ws(*this);
     ws.reserve(per, draws);
     std::vector<S> rec(static_cast<std::size_t>(per * draws)), lat(rec.size());
     std::vector<double> top(static_cast<std::size_t>(per)), total(top.size());
@@ -582,16 +637,16 @@ class Model {
   /// dL/dlogits by w~, runs the decoder backward over the k B columns and
   /// returns dL/dheads (2Z x B).
   View<S> importance_backward(ConstView<S> heads, View<S> dec_in, Workspace& ws) {
-    const Index batch = heads.cols, k = objective_.samples, columns = k * batch;
+    const Index batch = heads.cols, k = objective_.samples, columns = k * batch, zrows = num_latent();
     const ConstView<S> weights = make_view<S>(ws.weights.data(), batch, k);
     const View<S> dlogits = ws.dec.out_view(columns);
     Ops::for_each(ctx_, dlogits.rows, columns, kernels::WeightColumns<S>{dlogits, weights});
-    const View<S> dz = make_view(ws.latent_grad.data(), latent_size, columns);
+    const View<S> dz = make_view(ws.latent_grad.data(), zrows, columns);
     dec_.backward(ctx_, dec_in, ws.dec, dlogits, dz);
-    const View<S> dheads = make_view(ws.latent.dheads.data(), 2 * latent_size, batch);
-    Ops::for_each(ctx_, latent_size, batch,
-                  kernels::ImportanceSampleGrad<S>{objective_.beta, heads, make_view<S>(ws.latent.eps.data(), latent_size, columns),
-                                                   dec_in.row_block(0, latent_size), dz, weights, dheads});
+    const View<S> dheads = make_view(ws.latent.dheads.data(), 2 * zrows, batch);
+    Ops::for_each(ctx_, zrows, batch,
+                  kernels::ImportanceSampleGrad<S>{objective_.beta, heads, make_view<S>(ws.latent.eps.data(), zrows, columns),
+                                                   dec_in.row_block(0, zrows), dz, weights, dheads});
     return dheads;
   }
 
@@ -599,22 +654,61 @@ class Model {
   Context ctx_;
   /// What the losses compute.
   Objective<S> objective_;
-  /// @var grads_
-  /// The flat gradient buffer, laid out as params_.
-
-  /// The flat parameter buffer (parameter_count values, see parameters()).
-  Buffer<Backend, S> params_, grads_;
-  /// The encoder, bound to the buffers' first Enc::parameter_count values.
+  /// The encoder, bound to the buffers' first values (its parameter count).
   Enc enc_;
   /// The decoder, bound to the rest.
   Dec dec_;
+  /// @var grads_
+  /// The flat gradient buffer, laid out as params_.
+
+  /// The flat parameter buffer (num_parameters() values, see parameters()).
+  Buffer<Backend, S> params_, grads_;
   /// The workspace of compute_gradients and train_step (inference builds its own).
   Workspace train_ws_;
 
  private:
   void bind() {
+    const Index split = net_parameters(enc_);
     enc_.bind(params_.data(), grads_.data());
-    dec_.bind(params_.data() + Enc::parameter_count, grads_.data() + Enc::parameter_count);
+    dec_.bind(params_.data() + split, grads_.data() + split);
+  }
+
+  /// num_parameters(), after checking that a run-time model's networks fit
+  /// together as the static_asserts check a fixed one's.
+  Index checked_parameter_count() const {
+    if constexpr (sized_at_run_time) {
+      const auto fail = [&](const std::string& what) {
+        throw ShapeError(std::string(name()) + ": " + what);
+      };
+      if (num_latent() + Classes != num_decoder_inputs())
+        fail("the decoder takes " + std::to_string(num_decoder_inputs()) + " inputs, the encoder's code has " +
+             std::to_string(num_latent()) + (Classes > 0 ? " and the labels " + std::to_string(Classes) : std::string()) +
+             "; they must match");
+      if (num_inputs() != num_features() + Classes)
+        fail("the decoder outputs " + std::to_string(num_features()) + " features, the encoder takes " +
+             std::to_string(num_inputs()) + (Classes > 0 ? " less " + std::to_string(Classes) + " label rows" : std::string()) +
+             "; they must match");
+      if (Enc::is_variational && net_output_size(enc_) != 2 * num_latent())
+        fail("a variational encoder must output 2 x its latent size");
+    }
+    return num_parameters();
+  }
+
+  /// A run-time network's sizes as an Architecture records them.
+  template <class N>
+  static std::vector<std::uint64_t> run_time_sizes(const N& n, bool) {
+    if constexpr (N::parameter_count == Dynamic) {
+      std::vector<std::uint64_t> out;
+      for (const Index s : n.user_sizes()) out.push_back(static_cast<std::uint64_t>(s));
+      return out;
+    } else {
+      return layer_sizes_of<N>(N::output_size != N::latent_size && std::is_same_v<N, Enc>);
+    }
+  }
+  template <class N>
+  static std::string run_time_activation(const N& n) {
+    if constexpr (N::parameter_count == Dynamic) return n.activation_text();
+    else return activation_of<N>();
   }
 };
 

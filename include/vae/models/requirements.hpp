@@ -14,6 +14,7 @@
 //                                         // output_size x batch, the view
 //                                         // forward returned
 //   static void initialize(Rng&, Scalar* host)      // parameter_count values
+//       (or a const member function, for a network shaped at run time)
 //   void bind(Scalar* params, Scalar* grads)        // parameter_count each
 //   View<S> forward(const Context&, ConstView<S> x, Workspace&) const
 //       // x: input_size x B (B <= the reserved batch); keeps in the
@@ -27,6 +28,10 @@
 //       // a conditional model asks its decoder for dL/dz and not for
 //       // dL/d(label), so a decoder must write exactly dx.rows rows;
 //       // with dx.data null it computes no input gradient.
+// A network shaped at run time (models/dynamic.hpp) has Dynamic for its
+// sizes and parameter_count, and gives the values from input_size_value(),
+// latent_size_value(), output_size_value() and num_parameters(), and a
+// workspace() for its sizes.
 // A decoder type D provides the same with latent_size (rows of its input:
 // the code, and a conditional model's one-hot label after it) and
 // output_size (features) in place of input_size and latent_size, and no
@@ -50,7 +55,7 @@ template <class N>
 struct is_network<
     N, std::void_t<typename N::Scalar, typename N::Backend, typename N::Workspace, decltype(N::parameter_count),
                    decltype(N::output_size), decltype(N::latent_size),
-                   decltype(N::initialize(std::declval<Rng&>(), std::declval<typename N::Scalar*>())),
+                   decltype(std::declval<const N&>().initialize(std::declval<Rng&>(), std::declval<typename N::Scalar*>())),
                    decltype(std::declval<N&>().bind(std::declval<typename N::Scalar*>(), std::declval<typename N::Scalar*>())),
                    decltype(std::declval<typename N::Workspace&>().reserve(Index{})),
                    std::enable_if_t<std::is_convertible_v<decltype(std::declval<typename N::Workspace&>().out_view(Index{})),

@@ -48,15 +48,21 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
   /// objective's KL form and beta apply to every loss this model computes.
   explicit VariationalAutoencoderOf(std::uint64_t seed = 0, Objective<S> objective = {}, Context ctx = {})
       : Base(seed, objective, std::move(ctx)) {}
+  /// The same with the networks given (a run-time network carries its
+  /// sizes, models/dynamic.hpp); throws ShapeError when their sizes do not
+  /// fit together.
+  VariationalAutoencoderOf(Enc encoder, Dec decoder, std::uint64_t seed = 0, Objective<S> objective = {},
+                           Context ctx = {})
+      : Base(std::move(encoder), std::move(decoder), seed, objective, std::move(ctx)) {}
 
   /// Mean and sigma of q(z | x).
   LatentDistribution<S> encode_distribution(const MatrixRef<S>& x) const {
     const CallScope<typename Base::Backend> call;
-    detail::check_batch(x, input_size, "vae::VariationalAutoencoder", "::encode_distribution", "input batch");
-    Workspace ws;
+    detail::check_batch(x, this->num_inputs(), "vae::VariationalAutoencoder", "::encode_distribution", "input batch");
+    Workspace ws(*this);
     ws.reserve(x.cols());
     const View<S> heads = this->encoder_output(x, ws);
-    const View<S> sigma = make_view(ws.latent.z.data(), latent_size, x.cols());
+    const View<S> sigma = make_view(ws.latent.z.data(), this->num_latent(), x.cols());
     GaussianLatent::sigma<typename Base::Backend>(this->ctx_, ConstView<S>(heads), sigma);
     return {this->to_host(GaussianLatent::point(ConstView<S>(heads))), this->to_host(sigma)};
   }
@@ -64,8 +70,8 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
   /// One sample z = mu + sigma * eps of q(z | x), eps drawn from rng.
   Matrix<S> encode_sample(const MatrixRef<S>& x, Rng& rng) const {
     const CallScope<typename Base::Backend> call;
-    detail::check_batch(x, input_size, "vae::VariationalAutoencoder", "::encode_sample", "input batch");
-    Workspace ws;
+    detail::check_batch(x, this->num_inputs(), "vae::VariationalAutoencoder", "::encode_sample", "input batch");
+    Workspace ws(*this);
     ws.reserve(x.cols());
     const View<S> heads = this->encoder_output(x, ws);
     return this->to_host(
@@ -92,7 +98,7 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
   /// n images decoded from z ~ N(0, I): In x n in [0, 1].
   Matrix<S> sample(Index n, Rng& rng) const {
     if (n <= 0) throw ShapeError("vae::VariationalAutoencoder::sample: asked for " + std::to_string(n) + " samples, expected >= 1");
-    Matrix<S> z(latent_size, n);
+    Matrix<S> z(this->num_latent(), n);
     rng.fill_normal(z.data(), z.size());
     return this->decode(z);
   }

@@ -316,7 +316,7 @@ void broadcast_state(Model& model, Adam<typename Model::Scalar, B>* optimizer = 
   using S = typename Model::Scalar;
   detail::check_peers(comm);
   const MPI_Datatype type = datatype<S>();
-  const int n = detail::count(static_cast<long long>(Model::parameter_count), "the model's parameters");
+  const int n = detail::count(static_cast<long long>(model.num_parameters()), "the model's parameters");
   Vector<S> params = model.parameters_host();
   check(MPI_Bcast(params.data(), n, type, 0, comm), "MPI_Bcast (parameters)");
   model.set_parameters(params);

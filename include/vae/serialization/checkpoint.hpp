@@ -46,6 +46,7 @@
 #include "vae/core/types.hpp"
 #include "vae/losses/objective.hpp"
 #include "vae/models/architecture.hpp"
+#include "vae/models/dynamic.hpp"
 #include "vae/optim/adam.hpp"
 #include "vae/serialization/atomic_file.hpp"
 #include "vae/serialization/crc32.hpp"
@@ -455,7 +456,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
                      const TrainingPosition* position = nullptr) {
   using S = typename Model::Scalar;
   detail::check_savable(path, model.objective(), position);
-  const Architecture arch = Model::architecture();
+  const Architecture arch = model.architecture();
   detail::ByteWriter payload;
   payload.put_sizes(arch.encoder);
   payload.put_sizes(arch.decoder);
@@ -477,8 +478,9 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
     const AdamOptions& a = optimizer->options();
     for (const double v : {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay}) payload.put(v);
     payload.put(static_cast<std::int64_t>(optimizer->steps()));
-    Vector<S> m = Vector<S>::Zero(Model::parameter_count), v = Vector<S>::Zero(Model::parameter_count);
-    if (optimizer->size() == Model::parameter_count) optimizer->download_state(m.data(), v.data());
+    const Index n = model.num_parameters();
+    Vector<S> m = Vector<S>::Zero(n), v = Vector<S>::Zero(n);
+    if (optimizer->size() == n) optimizer->download_state(m.data(), v.data());
     payload.put_array(m.data(), std::size_t(m.size()));
     payload.put_array(v.data(), std::size_t(v.size()));
   }
@@ -512,11 +514,11 @@ CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
   const std::string& path = file.path;
   std::size_t at = 0;
   const CheckpointInfo info = detail::parse_header(path, file.bytes, at);
-  const Architecture want = Model::architecture();
+  const Architecture want = model.architecture();
   if (info.architecture != want)
     throw ShapeError(path + ": the checkpoint holds " + detail::with_article(info.shape()) + ", the model is " +
                      detail::with_article(want.describe()));
-  detail::CheckpointContents<S> c = detail::parse_contents<S>(path, file.bytes, info, at, Model::parameter_count);
+  detail::CheckpointContents<S> c = detail::parse_contents<S>(path, file.bytes, info, at, model.num_parameters());
   if (optimizer && !info.has_optimizer) throw FormatError(path + ": the checkpoint holds no optimizer state");
   if (position && !info.has_position) throw FormatError(path + ": the checkpoint holds no training position");
   if (optimizer) {
@@ -529,7 +531,7 @@ CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
   model.set_parameters(c.params);
   if (optimizer) {
     optimizer->set_options(c.adam);
-    optimizer->restore(Model::parameter_count, c.m.data(), c.v.data(), c.steps);
+    optimizer->restore(model.num_parameters(), c.m.data(), c.v.data(), c.steps);
   }
   if (position) *position = c.position;
   return info;
@@ -540,6 +542,42 @@ template <class Model, class B = typename Model::Backend>
 CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
                                TrainingPosition* position = nullptr) {
   return load_checkpoint(read_checkpoint_file(path), model, optimizer, position);
+}
+
+/// The model a checkpoint read by read_checkpoint_file holds, built from its
+/// architecture and loaded (with the optimizer state and position when
+/// given): Model is DynamicVae<S, B> or DynamicAutoencoder<S, B>, so the
+/// caller names only the scalar and backend. Throws FormatError naming what
+/// the file holds when it is another kind of model, another scalar or a
+/// network vae cannot build.
+template <class Model, class B = typename Model::Backend>
+Model load_checkpoint_model(const CheckpointFile& file, Adam<typename Model::Scalar, B>* optimizer = nullptr,
+                            TrainingPosition* position = nullptr, typename Model::Context ctx = {}) {
+  const Index count = parameter_count_of(file.info.architecture);
+  if (count < 0 || std::uint64_t(count) * file.info.architecture.scalar_bytes > file.bytes.size())
+    throw FormatError(file.path + ": the checkpoint holds " + detail::with_article(file.info.shape()) + " of " +
+                      (count < 0 ? std::string("more parameters than memory can hold") :
+                                   std::to_string(count) + " parameters") +
+                      ", more than its " + std::to_string(file.bytes.size()) + " bytes can hold");
+  Model model = [&] {
+    try {
+      return make_model<Model>(file.info.architecture, 0, {}, std::move(ctx));
+    } catch (const FormatError& e) {
+      throw FormatError(file.path + ": " + e.what());
+    } catch (const ShapeError& e) {
+      throw FormatError(file.path + ": the checkpoint holds " + detail::with_article(file.info.shape()) +
+                        ", whose networks do not fit together: " + e.what());
+    }
+  }();
+  load_checkpoint(file, model, optimizer, position);
+  return model;
+}
+
+/// Reads `path` once and builds the model it holds: load_checkpoint_model(read_checkpoint_file(path), ...).
+template <class Model, class B = typename Model::Backend>
+Model load_checkpoint_model(const std::string& path, Adam<typename Model::Scalar, B>* optimizer = nullptr,
+                            TrainingPosition* position = nullptr, typename Model::Context ctx = {}) {
+  return load_checkpoint_model<Model>(read_checkpoint_file(path), optimizer, position, std::move(ctx));
 }
 
 }  // namespace vae::io

@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -34,6 +35,8 @@
 #include "vae/core/error.hpp"
 #include "vae/core/types.hpp"
 #include "vae/models/architecture.hpp"
+#include "vae/models/dynamic.hpp"
+#include "vae/models/dynamic_mlp.hpp"
 #include "vae/models/mlp.hpp"
 #include "vae/serialization/safetensors_format.hpp"
 #include "vae/version.hpp"
@@ -61,14 +64,15 @@ namespace detail {
 /// Appends the tensors of one network whose parameters start at `base`.
 /// `heads`: the last layer is a VAE's mu and log sigma stacked.
 template <class Net>
-void append_network_tensors(std::vector<ModelTensor>& out, const std::string& prefix, Index base, bool heads, bool blog) {
-  const auto& sizes = Net::sizes;
-  const std::size_t n = Net::layer_count;
+void append_network_tensors(const Net& net, std::vector<ModelTensor>& out, const std::string& prefix, Index base,
+                            bool heads, bool blog) {
+  const std::vector<Index> sizes = vae::detail::dense_sizes(net);
+  const std::size_t n = sizes.size() - 1;
   const auto name = [&](std::size_t k) {
     return prefix + (blog ? "linear" + std::to_string(k + 1) : "layers." + std::to_string(2 * k));
   };
   const auto add = [&](const std::string& layer, std::size_t l, Index rows, Index first_row) {
-    const Index in = sizes[l], all = sizes[l + 1], w = base + Net::parameter_offset(l);
+    const Index in = sizes[l], all = sizes[l + 1], w = base + net.parameter_offset(l);
     out.push_back({layer + ".weight", {std::uint64_t(rows), std::uint64_t(in)}, w, all, first_row});
     out.push_back({layer + ".bias", {std::uint64_t(rows)}, w + all * in, all, first_row});
   };
@@ -85,22 +89,51 @@ void append_network_tensors(std::vector<ModelTensor>& out, const std::string& pr
 
 }  // namespace detail
 
-/// True when `Model`'s tensors take the blog's names (two dense layers in the
+/// True when `model`'s tensors take the blog's names (two dense layers in the
 /// encoder and two in the decoder), false for the nn.Sequential names.
 template <class Model>
-constexpr bool uses_blog_names() {
+bool uses_blog_names(const Model& model) {
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  if constexpr (vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>) {
+    return vae::detail::dense_sizes(model.encoder()).size() == 3 && vae::detail::dense_sizes(model.decoder()).size() == 3;
+  } else {
+    return false;  // safetensors_layout refuses such a model
+  }
+}
+/// uses_blog_names for a fixed-size model type.
+template <class Model>
+bool uses_blog_names() {
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
   if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
     return Enc::layer_count == 2 && Dec::layer_count == 2;
   } else {
-    return false;  // safetensors_layout refuses such a model
+    return false;
   }
 }
 
-/// Every tensor of `Model`'s safetensors file, in the order vae writes them
+/// Every tensor of `model`'s safetensors file, in the order vae writes them
 /// (the encoder's layers, then the decoder's; weight before bias). Together
 /// they cover each parameter exactly once.
+template <class Model>
+std::vector<ModelTensor> safetensors_layout(const Model& model) {
+  using Enc = typename Model::EncoderType;
+  using Dec = typename Model::DecoderType;
+  static_assert(vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>,
+                "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
+                "VariationalEncoderOf, DecoderOf, or the Dynamic ones) so that every layer has a PyTorch name; "
+                "save a model with custom networks with vae::io::save_checkpoint");
+  std::vector<ModelTensor> out;
+  if constexpr (vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>) {
+    const bool blog = uses_blog_names(model);
+    detail::append_network_tensors(model.encoder(), out, "encoder.", 0, Model::is_variational, blog);
+    detail::append_network_tensors(model.decoder(), out, "decoder.", vae::detail::net_parameters(model.encoder()),
+                                   false, blog);
+  }
+  return out;
+}
+/// safetensors_layout for a fixed-size model type (its networks hold no sizes).
 template <class Model>
 std::vector<ModelTensor> safetensors_layout() {
   using Enc = typename Model::EncoderType;
@@ -108,12 +141,13 @@ std::vector<ModelTensor> safetensors_layout() {
   static_assert(vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value,
                 "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
                 "VariationalEncoderOf, DecoderOf) so that every layer has a PyTorch name; save a model with "
-                "custom networks with vae::io::save_checkpoint");
+                "custom networks with vae::io::save_checkpoint; a model shaped at run time: "
+                "safetensors_layout(model)");
   std::vector<ModelTensor> out;
   if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
-    constexpr bool blog = uses_blog_names<Model>();
-    detail::append_network_tensors<Enc>(out, "encoder.", 0, Model::is_variational, blog);
-    detail::append_network_tensors<Dec>(out, "decoder.", Enc::parameter_count, false, blog);
+    const bool blog = uses_blog_names<Model>();
+    detail::append_network_tensors(Enc{}, out, "encoder.", 0, Model::is_variational, blog);
+    detail::append_network_tensors(Dec{}, out, "decoder.", Enc::parameter_count, false, blog);
   }
   return out;
 }
@@ -126,8 +160,8 @@ std::vector<ModelTensor> safetensors_layout() {
 /// latent size, the naming scheme
 /// ("blog" or "sequential"), the architecture in words and the vae version.
 template <class Model>
-std::map<std::string, std::string> safetensors_metadata() {
-  const Architecture a = Model::architecture();
+std::map<std::string, std::string> safetensors_metadata(const Model& model) {
+  const Architecture a = model.architecture();
   const auto join = [](const std::vector<std::uint64_t>& sizes) {
     std::string s;
     for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
@@ -139,20 +173,27 @@ std::map<std::string, std::string> safetensors_metadata() {
           {"vae.decoder_sizes", join(a.decoder)},
           {"vae.encoder_activation", a.encoder_activation},
           {"vae.decoder_activation", a.decoder_activation},
-          {"vae.latent_size", std::to_string(Model::latent_size)},
-          {"vae.names", uses_blog_names<Model>() ? "blog" : "sequential"},
+          {"vae.latent_size", std::to_string(model.num_latent())},
+          {"vae.names", uses_blog_names(model) ? "blog" : "sequential"},
           {"vae.architecture", a.describe()},
           {"vae.version", VAE_VERSION_STRING}};
   if (a.classes > 0) m["vae.classes"] = std::to_string(a.classes);
   return m;
+}
+/// safetensors_metadata for a fixed-size model type.
+template <class Model>
+std::map<std::string, std::string> safetensors_metadata() {
+  static_assert(Model::parameter_count != Dynamic,
+                "vae::io::safetensors_metadata<Model>(): a model shaped at run time: safetensors_metadata(model)");
+  return safetensors_metadata(Model());
 }
 
 namespace detail {
 
 /// "a VAE 784-512-2 relu (float)".
 template <class Model>
-std::string model_words() {
-  const std::string d = Model::architecture().describe();
+std::string model_words(const Model& model) {
+  const std::string d = model.architecture().describe();
   return (d[0] == 'a' ? "an " : "a ") + d;
 }
 
@@ -166,18 +207,18 @@ inline const char* const kCheckedMetadata[] = {"vae.kind",          "vae.encoder
 /// the first tensor that is missing, has another shape, or is not the
 /// model's, then the first metadata field that contradicts the model.
 template <class Model>
-std::vector<const TensorInfo*> match_layout(const std::string& path, const SafetensorsHeader& h,
+std::vector<const TensorInfo*> match_layout(const Model& model, const std::string& path, const SafetensorsHeader& h,
                                             const std::vector<ModelTensor>& layout) {
   std::vector<const TensorInfo*> found;
   for (const auto& t : layout) {
     const TensorInfo* f = h.find(t.name);
     if (!f)
-      throw FormatError(path + ": tensor '" + t.name + "' is missing; " + model_words<Model>() + " needs it with shape " +
-                        shape_string(t.shape) + (uses_blog_names<Model>() ? " (the blog's names)" : " (nn.Sequential names)"));
+      throw FormatError(path + ": tensor '" + t.name + "' is missing; " + model_words(model) + " needs it with shape " +
+                        shape_string(t.shape) + (uses_blog_names(model) ? " (the blog's names)" : " (nn.Sequential names)"));
     if (f->shape != t.shape)
       throw FormatError(path + ": tensor '" + t.name + "' has shape " + shape_string(f->shape) + ", expected " +
                         shape_string(t.shape) + (t.shape.size() == 2 ? " (out x in)" : "") + " for " +
-                        model_words<Model>());
+                        model_words(model));
     found.push_back(f);
   }
   if (h.tensors.size() != layout.size())
@@ -185,19 +226,19 @@ std::vector<const TensorInfo*> match_layout(const std::string& path, const Safet
       bool known = false;
       for (const auto& t : layout) known = known || t.name == f.name;
       if (!known)
-        throw FormatError(path + ": tensor " + quote_name(f.name) + " is not a parameter of " + model_words<Model>() +
+        throw FormatError(path + ": tensor " + quote_name(f.name) + " is not a parameter of " + model_words(model) +
                           " (its " + std::to_string(layout.size()) + " tensors are " + layout.front().name + ", ..., " +
                           layout.back().name + ")");
     }
   // Shapes cannot tell activations apart: the metadata can, when the file has it.
-  const auto want = safetensors_metadata<Model>();
+  const auto want = safetensors_metadata(model);
   for (const char* key : kCheckedMetadata) {
     const auto it = h.metadata.find(key);
     const auto w = want.find(key);  // absent for a key the model does not have (vae.classes)
     if (it != h.metadata.end() && (w == want.end() || it->second != w->second))
       throw FormatError(path + ": metadata '" + key + "' is " + quote_name(it->second) + ", expected " +
                         (w == want.end() ? std::string("none") : "'" + w->second + "'") + " for " +
-                        model_words<Model>());
+                        model_words(model));
   }
   return found;
 }
@@ -213,7 +254,7 @@ void save_safetensors(const Model& model, const std::string& path) {
   using S = typename Model::Scalar;
   const Vector<S> params = model.parameters_host();
   std::vector<detail::EncodedTensor> tensors;
-  for (const auto& t : safetensors_layout<Model>()) {
+  for (const auto& t : safetensors_layout(model)) {
     const Index rows = Index(t.shape[0]), cols = t.shape.size() == 2 ? Index(t.shape[1]) : 1;
     detail::EncodedTensor e{t.name, dtype_of<S>(), t.shape, std::vector<unsigned char>(std::size_t(rows * cols) * sizeof(S))};
     S* out = reinterpret_cast<S*>(e.bytes.data());
@@ -221,7 +262,7 @@ void save_safetensors(const Model& model, const std::string& path) {
       for (Index c = 0; c < cols; ++c) out[r * cols + c] = params[t.offset + c * t.leading + t.first_row + r];
     tensors.push_back(std::move(e));
   }
-  detail::write_safetensors_file(path, tensors, safetensors_metadata<Model>());
+  detail::write_safetensors_file(path, tensors, safetensors_metadata(model));
 }
 
 namespace detail {
@@ -230,11 +271,12 @@ namespace detail {
 /// match `layout` (match_layout): every value converted to S, or FormatError
 /// naming the tensor and element that is not finite or beyond S's range.
 template <class Model>
-Vector<typename Model::Scalar> parameters_from(const std::string& path, const std::vector<ModelTensor>& layout,
+Vector<typename Model::Scalar> parameters_from(const Model& model, const std::string& path,
+                                               const std::vector<ModelTensor>& layout,
                                                const std::vector<const TensorInfo*>& found,
                                                const std::vector<unsigned char>& data) {
   using S = typename Model::Scalar;
-  Vector<S> params(Model::parameter_count);
+  Vector<S> params(model.num_parameters());
   for (std::size_t k = 0; k < layout.size(); ++k) {
     const ModelTensor& t = layout[k];
     const TensorInfo& f = *found[k];
@@ -265,20 +307,101 @@ Vector<typename Model::Scalar> parameters_from(const std::string& path, const st
 template <class Model>
 SafetensorsHeader load_safetensors(const std::string& path, Model& model) {
   detail::SafetensorsReader reader(path);
-  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
-  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(path, reader.header(), layout);
+  const std::vector<ModelTensor> layout = safetensors_layout(model);
+  const std::vector<const TensorInfo*> found = detail::match_layout(model, path, reader.header(), layout);
   // Everything is checked once this returns; nothing after it can fail on the file's account.
-  model.set_parameters(detail::parameters_from<Model>(path, layout, found, reader.read_data()));
+  model.set_parameters(detail::parameters_from(model, path, layout, found, reader.read_data()));
   return reader.header();
 }
 
 /// load_safetensors for a file already read into memory (read_safetensors_file).
 template <class Model>
 SafetensorsHeader load_safetensors(const SafetensorsFile& file, Model& model) {
-  const std::vector<ModelTensor> layout = safetensors_layout<Model>();
-  const std::vector<const TensorInfo*> found = detail::match_layout<Model>(file.path, file.header, layout);
-  model.set_parameters(detail::parameters_from<Model>(file.path, layout, found, file.data));
+  const std::vector<ModelTensor> layout = safetensors_layout(model);
+  const std::vector<const TensorInfo*> found = detail::match_layout(model, file.path, file.header, layout);
+  model.set_parameters(detail::parameters_from(model, file.path, layout, found, file.data));
   return file.header;
+}
+
+namespace detail {
+/// The Architecture a file's "vae." metadata records (as safetensors_metadata
+/// writes it), for a model of scalar S; throws FormatError naming the key
+/// that is missing or unreadable.
+template <class S>
+Architecture architecture_from_metadata(const SafetensorsFile& file) {
+  const auto& m = file.header.metadata;
+  const auto get = [&](const char* key) -> const std::string& {
+    const auto it = m.find(key);
+    if (it == m.end())
+      throw FormatError(file.path + ": metadata '" + key +
+                        "' is missing: the file does not say what network it holds (a file written by vae has it; "
+                        "for another, build the model and use load_safetensors)");
+    return it->second;
+  };
+  const auto sizes = [&](const char* key) {
+    const std::string& text = get(key);
+    std::vector<std::uint64_t> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      const std::size_t comma = std::min(text.find(',', start), text.size());
+      const std::string part = text.substr(start, comma - start);
+      if (part.empty() || part.size() > 10 || part.find_first_not_of("0123456789") != std::string::npos)
+        throw FormatError(file.path + ": metadata '" + key + "' is " + quote_name(text) +
+                          ", expected layer sizes such as '784,512,2'");
+      out.push_back(std::stoull(part));
+      start = comma + 1;
+    }
+    return out;
+  };
+  Architecture a;
+  const std::string& kind = get("vae.kind");
+  if (kind != "vae" && kind != "autoencoder")
+    throw FormatError(file.path + ": metadata 'vae.kind' is " + quote_name(kind) +
+                      "; a model can be built from a file of kind 'vae' or 'autoencoder'");
+  a.variational = kind == "vae";
+  a.scalar_bytes = sizeof(S);
+  a.encoder = sizes("vae.encoder_sizes");
+  a.decoder = sizes("vae.decoder_sizes");
+  a.encoder_activation = get("vae.encoder_activation");
+  a.decoder_activation = get("vae.decoder_activation");
+  return a;
+}
+}  // namespace detail
+
+/// The model a safetensors file written by vae holds, built from its
+/// metadata and loaded: Model is DynamicVae<S, B> or DynamicAutoencoder<S,
+/// B> (the file's dtype is converted to S as load_safetensors does). The
+/// objective is not in the file: the model gets `objective`. Throws
+/// FormatError naming the metadata key that is missing or names a network
+/// vae cannot build, then as load_safetensors.
+template <class Model>
+Model load_safetensors_model(const SafetensorsFile& file, Objective<typename Model::Scalar> objective = {},
+                             typename Model::Context ctx = {}) {
+  const Architecture a = detail::architecture_from_metadata<typename Model::Scalar>(file);
+  const Index count = parameter_count_of(a);
+  if (count < 0 || std::uint64_t(count) * 2 > file.header.data_bytes)  // 2 bytes: the smallest dtype read
+    throw FormatError(file.path + ": the metadata describes " + detail::quote_name(a.describe()) + " of " +
+                      (count < 0 ? std::string("more parameters than memory can hold")
+                                 : std::to_string(count) + " parameters") +
+                      ", more than the file's " + std::to_string(file.header.data_bytes) + " bytes of data can hold");
+  Model model = [&] {
+    try {
+      return make_model<Model>(a, 0, objective, std::move(ctx));
+    } catch (const FormatError& e) {
+      throw FormatError(file.path + ": " + e.what());
+    } catch (const ShapeError& e) {
+      throw FormatError(file.path + ": the metadata describes networks that do not fit together: " + e.what());
+    }
+  }();
+  load_safetensors(file, model);
+  return model;
+}
+
+/// Reads `path` once and builds the model it holds (load_safetensors_model(read_safetensors_file(path), ...)).
+template <class Model>
+Model load_safetensors_model(const std::string& path, Objective<typename Model::Scalar> objective = {},
+                             typename Model::Context ctx = {}) {
+  return load_safetensors_model<Model>(read_safetensors_file(path), objective, std::move(ctx));
 }
 
 }  // namespace vae::io

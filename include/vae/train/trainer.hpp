@@ -111,15 +111,16 @@ constexpr Index classes_of() {
 }
 
 template <class Model, class Src>
-void check_source(const Src& src, const char* which) {
+void check_source(const Model& model, const Src& src, const char* which) {
   static_assert(is_batch_source_v<Src, typename Model::Scalar>,
                 "vae::fit / vae::evaluate: the data must be an io::Dataset, a vae::Matrix<S> or a batch source "
                 "(features(), size(), start_epoch(int), next(); see vae/train/sources.hpp)");
-  if (src.features() != Model::input_size)
+  const Index inputs = model.num_inputs();
+  if (src.features() != inputs)
     throw ShapeError(std::string("vae::fit: the ") + which + " data has " + std::to_string(src.features()) +
-                     " features per sample, the model takes " + std::to_string(Model::input_size) +
+                     " features per sample, the model takes " + std::to_string(inputs) +
                      (classes_of<Model>() > 0
-                          ? " (" + std::to_string(Model::input_size - classes_of<Model>()) + " features, then a " +
+                          ? " (" + std::to_string(inputs - classes_of<Model>()) + " features, then a " +
                                 std::to_string(classes_of<Model>()) +
                                 "-class one-hot label: vae::Batcher's label_classes, or vae::with_labels)"
                           : std::string()));
@@ -203,7 +204,7 @@ namespace detail {
 template <class Model, class Src>
 LossParts<double> evaluate_sums(const Model& model, Src& source, Rng& rng, Index& samples,
                                 const std::function<void(double*, int)>& sum_across) {
-  check_source<Model>(source, "evaluation");
+  check_source(model, source, "evaluation");
   source.start_epoch(0);
   LossParts<double> sum;
   samples = 0;
@@ -290,8 +291,8 @@ std::vector<EpochStats> fit(Model& model, Opt& optimizer, Src& train, TestSrc* t
   detail::check_optimizer_for<Opt, Model>();
   std::vector<EpochStats> history;
   if constexpr (detail::is_optimizer<Opt, typename Model::Scalar>::value) {
-    detail::check_source<Model>(train, "training");
-    if (test) detail::check_source<Model>(*test, "test");
+    detail::check_source(model, train, "training");
+    if (test) detail::check_source(model, *test, "test");
     detail::check_options(options);
     const Index size = train.size();
     const Index batches = size > 0 ? (size + options.batch_size - 1) / options.batch_size : 0;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include <vae/train/resume.hpp>
 #include <vae/vae.hpp>
 
 namespace {
@@ -102,6 +103,53 @@ TEST_CASE("a run resumed from a checkpoint ends bit for bit like an uninterrupte
   const auto a = straight.parameters_host(), b = resumed.parameters_host();
   CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0);
   CHECK(opt.steps() == opt_straight.steps());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("resume_or_start and checkpoint_each_epoch: a run stopped after any epoch and started again ends like one that never stopped") {
+  const auto train = bars(300, 3);
+  const auto test = bars(60, 8);
+  Vae straight(4);
+  vae::Adam<float> opt_straight;
+  const auto whole = vae::fit(straight, opt_straight, train, &test, options(4));
+
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vae_resume_helper_" + std::to_string(::getpid()) + ".ckpt")).string();
+  std::filesystem::remove(path);
+  // The same program run three times: killed (here: stopped by an exception
+  // from its own callback) after epoch 1, then after epoch 3, then to the end.
+  std::vector<vae::EpochStats> seen;
+  for (const int stop_after : {1, 3, -1}) {
+    // The first start draws the straight run's weights; later ones start
+    // from other weights, so all must come from the file.
+    Vae model(stop_after == 1 ? 4 : 100 + stop_after);
+    vae::Adam<float> opt;
+    const auto o = vae::io::resume_or_start(path, model, opt, options(4));
+    CHECK(o.start_epoch == (stop_after == 1 ? 0 : stop_after == 3 ? 1 : 3));
+    try {
+      vae::fit(model, opt, train, &test, o,
+               vae::io::checkpoint_each_epoch(path, model, opt, o, 1, [&](const vae::EpochStats& s) {
+                 seen.push_back(s);
+                 if (s.epoch + 1 == stop_after) throw std::runtime_error("stopped");
+               }));
+    } catch (const std::runtime_error&) {
+      continue;
+    }
+    const auto a = straight.parameters_host(), b = model.parameters_host();
+    CHECK(std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0);
+    CHECK(opt.steps() == opt_straight.steps());
+  }
+  REQUIRE(seen.size() == whole.size());
+  for (std::size_t e = 0; e < seen.size(); ++e) {
+    CHECK(seen[e].epoch == whole[e].epoch);
+    CHECK(seen[e].train.total == whole[e].train.total);
+    CHECK(seen[e].test.total == whole[e].test.total);
+  }
+  // A checkpoint of another model is refused, not silently restarted from.
+  vae::VariationalAutoencoder<64, 16, 3> other;
+  vae::Adam<float> other_opt;
+  CHECK_THROWS_AS(vae::io::resume_or_start(path, other, other_opt, options(4)), vae::ShapeError);
+  CHECK_THROWS_AS(vae::io::checkpoint_each_epoch(path, straight, opt_straight, options(4), 0), vae::ValueError);
   std::filesystem::remove(path);
 }
 

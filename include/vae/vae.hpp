@@ -38,3 +38,4 @@
 #include "vae/train/binarize.hpp"
 #include "vae/train/progress.hpp"
 #include "vae/train/trainer.hpp"
+#include "vae/train/resume.hpp"

@@ -320,3 +320,21 @@ TEST_CASE("a model built from its safetensors file, with the metadata vae writes
                        doctest::Contains("metadata 'vae.kind' is missing"), vae::FormatError);
   std::remove(path.c_str());
 }
+
+TEST_CASE("fixed-size Eigen batches: the model's row count works (a mismatch does not compile: compile_fail/fixed_rows_mismatch)") {
+  vae::Autoencoder<16, 8, 2> fixed(3);
+  auto dynamic = vae::make_mlp_autoencoder<float>({16, 8, 2}, ActivationKind::Relu, 3);
+  const Eigen::Matrix<float, 16, 4> x = unit_batch<float>(16, 4, 1);
+  const vae::Matrix<float> same = x;
+  CHECK(same_bits(fixed.encode(x), fixed.encode(same)));
+  CHECK(same_bits(fixed.reconstruct(x), dynamic.reconstruct(x)));
+  const Eigen::Matrix<float, 2, 3> z = Eigen::Matrix<float, 2, 3>::Constant(0.5f);
+  CHECK(same_bits(fixed.decode(z), dynamic.decode(z)));
+  // A run-time model checks the rows when it runs.
+  const Eigen::Matrix<float, 10, 4> wrong = Eigen::Matrix<float, 10, 4>::Zero();
+  CHECK_THROWS_WITH_AS(dynamic.encode(wrong), doctest::Contains("input batch has 10 rows, expected 16"), vae::ShapeError);
+  vae::Adam<float> opt;
+  vae::Rng rng(1);
+  CHECK(dynamic.train_step(x, opt, rng).total > 0);
+  CHECK(fixed.compute_gradients(x.leftCols(2)).total > 0);  // an expression of the right rows
+}

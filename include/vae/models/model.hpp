@@ -322,6 +322,42 @@ class Model {
   /// The backend context every computation runs on.
   const Context& context() const { return ctx_; }
 
+  /// @{
+  /// The methods below for any Eigen matrix or expression: one whose row
+  /// count is fixed at compile time and differs from the model's fails to
+  /// compile (check_rows), instead of throwing ShapeError when it runs.
+  template <class Derived>
+  Matrix<S> encode(const Eigen::MatrixBase<Derived>& x) const {
+    check_rows<Derived, input_size>();
+    return encode(MatrixRef<S>(x.derived()));
+  }
+  template <class Derived>
+  Matrix<S> decode(const Eigen::MatrixBase<Derived>& z) const {
+    check_rows<Derived, decoder_input_size>();
+    return decode(MatrixRef<S>(z.derived()));
+  }
+  template <class Derived>
+  Matrix<S> reconstruct(const Eigen::MatrixBase<Derived>& x) const {
+    check_rows<Derived, input_size>();
+    return reconstruct(MatrixRef<S>(x.derived()));
+  }
+  template <class Derived>
+  LossParts<S> evaluate(const Eigen::MatrixBase<Derived>& x, Rng& rng) const {
+    check_rows<Derived, input_size>();
+    return evaluate(MatrixRef<S>(x.derived()), rng);
+  }
+  template <class Derived>
+  LossParts<S> compute_gradients(const Eigen::MatrixBase<Derived>& x, Rng& rng) {
+    check_rows<Derived, input_size>();
+    return compute_gradients(MatrixRef<S>(x.derived()), rng);
+  }
+  template <class Derived, class Opt>
+  LossParts<S> train_step(const Eigen::MatrixBase<Derived>& x, Opt& optimizer, Rng& rng) {
+    check_rows<Derived, input_size>();
+    return train_step(MatrixRef<S>(x.derived()), optimizer, rng);
+  }
+  /// @}
+
   /// The latent code of x (input_size x B): Latent x B (a VAE's is the mean of q(z|x)).
   Matrix<S> encode(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
@@ -411,6 +447,16 @@ class Model {
   }
 
  protected:
+  /// Fails to compile for an Eigen type whose rows are fixed at compile
+  /// time to another number than Rows (Rows Dynamic: any).
+  template <class Derived, Index Rows>
+  static constexpr void check_rows() {
+    static_assert(Derived::RowsAtCompileTime == Eigen::Dynamic || Rows == Dynamic ||
+                      Index(Derived::RowsAtCompileTime) == Rows,
+                  "vae: this Eigen matrix has a fixed number of rows that is not the model's: a batch has one column "
+                  "per sample and input_size rows (decoder_input_size rows for decode)");
+  }
+
   /// "vae::VariationalAutoencoder", "vae::Autoencoder" or
   /// "vae::ConditionalVariationalAutoencoder", for messages.
   static const char* name() {

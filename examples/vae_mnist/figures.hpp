@@ -50,7 +50,7 @@ struct FigureModel {
 template <class Model>
 FigureModel figure_model(const Model& model) {
   FigureModel f;
-  f.latent = Model::latent_size;
+  f.latent = model.num_latent();
   f.variational = Model::is_variational;
   f.classes = Model::classes;
   if constexpr (Model::classes > 0) {

@@ -148,11 +148,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
   app.add_option("--model", o.model, "ae, vae, both, or cvae (a VAE conditioned on the class label)")
       ->check(CLI::IsMember({"ae", "vae", "both", "cvae"}))->capture_default_str();
-  app.add_option("--latent", o.latent, "latent size; compiled in: 2, 10, 20, 50")->check(CLI::IsMember({2, 10, 20, 50}))->capture_default_str();
-  app.add_option("--hidden", o.hidden, "hidden layer sizes, input side first; compiled in: 512, 400, 200,200")
-      ->delimiter(',')->capture_default_str();
-  app.add_option("--activation", o.activation, "hidden activation: relu, tanh, softplus or elu")
-      ->check(CLI::IsMember({"relu", "tanh", "softplus", "elu"}))->capture_default_str();
+  app.add_option("--latent", o.latent, "latent size")->check(in_range(1, examples::kMaxLayerSize))->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden layer sizes, input side first (e.g. 1000,500,250)")
+      ->delimiter(',')->check(in_range(1, examples::kMaxLayerSize))->capture_default_str();
+  app.add_option("--activation", o.activation,
+                 "hidden activation: relu, tanh, softplus, elu, sigmoid or identity; or one per hidden layer "
+                 "(relu,tanh)")
+      ->capture_default_str();
   app.add_option("--epochs", o.epochs, "training epochs")->check(in_range(0, INT_MAX))->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->check(in_range(1, 1 << 20))->capture_default_str();
   // The models compute in float: a double setting must stay > 0 and finite there.
@@ -232,11 +234,7 @@ int main(int argc, char** argv) {
     if (o.lr_schedule == "iwae" && app.count("--epochs") == 0) o.epochs = vae::kIwaeScheduleEpochs;
     if (o.objective == "elbo" && app.count("--k") > 0 && o.k != 1)
       throw vae::ValueError("--k " + std::to_string(o.k) + " takes --objective iwae (the ELBO draws one sample)");
-    bool compiled = false;
-    for (const auto& h : examples::compiled_hidden()) compiled = compiled || h == o.hidden;
-    if (!compiled)
-      throw vae::ValueError("--hidden " + examples::hidden_text(o.hidden) +
-                            " is not compiled in; choose 512, 400 or 200,200");
+    examples::check_network(o);
     if (o.objective == "iwae" && o.model == "ae")
       throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae, cvae or both");
     if (o.nll_samples > 0 && o.model == "ae")

@@ -1,8 +1,10 @@
 // vae_mnist's options and the entry points of its training code: main.cpp
-// includes only this, and the models are compiled elsewhere, one file per
-// hidden activation (run_<activation>.cpp; run_cuda.cu for the GPU).
+// includes only this, and the models are compiled elsewhere, once per
+// backend (run_cpu.cpp; run_cuda.cu for the GPU): their networks are shaped
+// at run time, so any --hidden, --latent and --activation is one program.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,7 +24,7 @@ struct RunOptions {
   std::string model = "both";  // ae, vae, both, or cvae
   int latent = 2;
   std::vector<int> hidden{512};     // hidden layer sizes, input side first
-  std::string activation = "relu";  // relu, tanh, softplus or elu
+  std::string activation = "relu";  // one of vae's activations, or one per hidden layer ("relu,tanh")
   int epochs = 20;
   int batch = 128;
   double lr = 1e-3;
@@ -69,12 +71,13 @@ struct Data {
 /// so that every run (whatever its --seed) is judged on the same pixels.
 inline constexpr std::uint64_t kTestBinarizeSeed = 20151101;
 
-/// The hidden layers vae_mnist is compiled for (--hidden), each with every
-/// activation and latent size.
-inline const std::vector<std::vector<int>>& compiled_hidden() {
-  static const std::vector<std::vector<int>> sizes{{512}, {400}, {200, 200}};
-  return sizes;
-}
+/// The largest --hidden size and --latent.
+inline constexpr int kMaxLayerSize = 1 << 16;
+/// The most parameters a network may have (a float model holds parameters,
+/// gradients and Adam's two moments: 16 bytes each).
+inline constexpr double kMaxParameters = 1e9;
+/// The size of an MNIST image, the networks' input.
+inline constexpr vae::Index kFeatures = 784;
 
 /// "200,200".
 inline std::string hidden_text(const std::vector<int>& hidden) {
@@ -83,31 +86,64 @@ inline std::string hidden_text(const std::vector<int>& hidden) {
   return s;
 }
 
-/// Trains and draws with hidden activation Act on Backend (run.hpp; compiled
-/// in run_<activation>.cpp and, for vae::Cuda, run_cuda.cu).
-template <class Backend, class Act>
-int run_activation(const RunOptions& o, const Data& data);
+/// The encoder's sizes: {784, hidden..., latent}.
+inline std::vector<vae::Index> encoder_sizes(const RunOptions& o) {
+  std::vector<vae::Index> sizes{kFeatures};
+  for (const int h : o.hidden) sizes.push_back(h);
+  sizes.push_back(o.latent);
+  return sizes;
+}
+
+/// --activation as one activation per hidden layer (one name for all, or
+/// one per --hidden size, input side first); throws ValueError naming the
+/// one vae does not have or the count that does not fit.
+inline std::vector<vae::ActivationKind> hidden_activations(const RunOptions& o) {
+  std::vector<vae::ActivationKind> out;
+  std::size_t start = 0;
+  while (start <= o.activation.size()) {
+    const std::size_t comma = std::min(o.activation.find(',', start), o.activation.size());
+    const std::string name = o.activation.substr(start, comma - start);
+    vae::ActivationKind k{};
+    if (!vae::activation_from_name(name, k))
+      throw vae::ValueError("--activation: '" + name + "' is not one of relu, tanh, softplus, elu, sigmoid, identity");
+    out.push_back(k);
+    start = comma + 1;
+  }
+  if (out.size() != 1 && out.size() != o.hidden.size())
+    throw vae::ValueError("--activation: " + std::to_string(out.size()) + " activations for " +
+                          std::to_string(o.hidden.size()) + " hidden layer" + (o.hidden.size() == 1 ? "" : "s") +
+                          " (--hidden " + hidden_text(o.hidden) + "); give one for all, or one per layer");
+  return out;
+}
+
+/// Throws ValueError unless --hidden, --latent and --activation describe a
+/// network vae_mnist can build and hold.
+inline void check_network(const RunOptions& o) {
+  for (const int h : o.hidden)
+    if (h < 1 || h > kMaxLayerSize)
+      throw vae::ValueError("--hidden " + hidden_text(o.hidden) + ": every size must be in [1, " +
+                            std::to_string(kMaxLayerSize) + "]");
+  hidden_activations(o);
+  // The VAE's (the largest model): the encoder's heads, the mirrored decoder.
+  const std::vector<vae::Index> sizes = encoder_sizes(o);
+  double parameters = 0;
+  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+    const double in = double(sizes[l]), out = double(sizes[l + 1]);
+    parameters += (l + 2 == sizes.size() ? 2 * out : out) * (in + 1) + in * (out + 1);
+  }
+  if (parameters > kMaxParameters)
+    throw vae::ValueError("--hidden " + hidden_text(o.hidden) + " --latent " + std::to_string(o.latent) + ": " +
+                          std::to_string(static_cast<long long>(parameters)) + " parameters, more than vae_mnist's " +
+                          "limit of 1e9");
+}
+
+/// Trains and draws the models --model asks for on Backend (run.hpp;
+/// compiled in run_cpu.cpp and, for vae::Cuda, run_cuda.cu).
+template <class Backend>
+int run(const RunOptions& o, const Data& data);
 /// Before any data is read: --load-weights must fit the chosen model (checked
 /// by loading main.cpp's copy of it into one on the CPU).
-template <class Act>
-void check_weights_activation(const RunOptions& o);
-
-/// run_activation for --activation.
-template <class Backend>
-int run(const RunOptions& o, const Data& data) {
-  if (o.activation == "tanh") return run_activation<Backend, vae::Tanh>(o, data);
-  if (o.activation == "softplus") return run_activation<Backend, vae::Softplus>(o, data);
-  if (o.activation == "elu") return run_activation<Backend, vae::Elu>(o, data);
-  return run_activation<Backend, vae::Relu>(o, data);
-}
-
-/// check_weights_activation for --activation.
-inline void check_weight_files(const RunOptions& o) {
-  if (o.activation == "tanh") return check_weights_activation<vae::Tanh>(o);
-  if (o.activation == "softplus") return check_weights_activation<vae::Softplus>(o);
-  if (o.activation == "elu") return check_weights_activation<vae::Elu>(o);
-  return check_weights_activation<vae::Relu>(o);
-}
+void check_weight_files(const RunOptions& o);
 
 /// The same on the GPU; defined in run_cuda.cu, which only CUDA builds compile.
 int run_cuda(const RunOptions& o, const Data& data);

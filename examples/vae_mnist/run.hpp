@@ -1,6 +1,7 @@
-// Training and output of vae_mnist for one network: its sizes (--hidden,
-// --latent) and activation are template arguments, dispatched from the
-// options by run_activation.
+// Training and output of vae_mnist: the models --model asks for, their
+// networks shaped at run time from --hidden, --latent and --activation
+// (vae::make_mlp_vae and friends), so one compiled program per backend
+// (run_cpu.cpp, run_cuda.cu) trains any of them.
 #pragma once
 
 #include <algorithm>
@@ -99,20 +100,21 @@ void save_weights(const Model& model, const std::string& path) {
 /// Fashion-MNIST's garments).
 inline constexpr vae::Index kClasses = 10;
 
-/// check_weights_activation for the network L (Layers<784, hidden..., latent>).
-template <class L, class Act>
-void check_weights_for(const RunOptions& o) {
-  if (!o.load_weights.empty()) {
-    if (o.model == "ae") {
-      vae::MlpAutoencoder<L, Act> ae;
-      load_weights(o, ae);
-    } else if (o.model == "cvae") {
-      vae::MlpCvae<L, kClasses, Act> cvae;
-      load_weights(o, cvae);
-    } else {
-      vae::MlpVae<L, Act> model;
-      load_weights(o, model);
-    }
+/// check_weight_files for the network of the options: loads the weights into
+/// a CPU model of that network.
+inline void check_weights_on_cpu(const RunOptions& o) {
+  if (o.load_weights.empty()) return;
+  const auto sizes = encoder_sizes(o);
+  const auto act = hidden_activations(o);
+  if (o.model == "ae") {
+    auto ae = vae::make_mlp_autoencoder<float>(sizes, act);
+    load_weights(o, ae);
+  } else if (o.model == "cvae") {
+    auto cvae = vae::make_mlp_cvae<kClasses, float>(sizes, act);
+    load_weights(o, cvae);
+  } else {
+    auto model = vae::make_mlp_vae<float>(sizes, act);
+    load_weights(o, model);
   }
 }
 
@@ -171,7 +173,7 @@ std::vector<vae::EpochStats> train(Model& model, const RunOptions& o, const Data
     load_weights(o, model);
     if (!quiet) std::cerr << "starting the " << name << " from the weights in " << o.load_weights << "\n";
   }
-  if (!quiet) std::cerr << "training the " << name << " (" << Model::parameter_count << " parameters)\n";
+  if (!quiet) std::cerr << "training the " << name << " (" << model.num_parameters() << " parameters)\n";
   const std::string checkpoint = o.out + "/" + name + ".ckpt";
   // The learning rate of the first epoch run (a resumed run's too), then of
   // each next one after every epoch.
@@ -230,7 +232,7 @@ double test_nll(const Model& model, const vae::io::Dataset& test, int k, std::ui
 /// varies over the test images with variance above 0.01.
 template <class Model>
 int active_units(const Model& model, const vae::io::Dataset& test) {
-  vae::Matrix<double> codes(Model::latent_size, test.size());
+  vae::Matrix<double> codes(model.num_latent(), test.size());
   for (vae::Index first = 0; first < test.size(); first += 500) {
     const vae::Index n = std::min<vae::Index>(500, test.size() - first);
     if constexpr (Model::classes > 0) {
@@ -284,7 +286,7 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
       const double nll = test_nll(model, data.test, o.nll_samples, o.seed);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::cout << "test NLL " << nll << " nats (k=" << o.nll_samples << ")\n";
-      std::cout << "active units " << active_units(model, data.test) << " of " << Model::latent_size
+      std::cout << "active units " << active_units(model, data.test) << " of " << model.num_latent()
                 << " (variance of the mean code over the test images > 0.01)\n";
       if (!o.quiet) std::cerr << "(the NLL estimate took " << seconds << " s)\n";
       metrics.set_nll(name, nll, o.nll_samples);
@@ -293,10 +295,10 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
   if (!o.no_plots) write_figures(figure_model(model), data.test, data.names, o.out, name, grid, o.grid, o.seed);
 }
 
-/// Trains and draws the models --model asks for, with the network L
-/// (Layers<784, hidden..., latent>) and hidden activation Act, on Backend.
-template <class Backend, class L, class Act>
-int run_net(const RunOptions& o, const Data& data) {
+/// Trains and draws the models --model asks for, with the network of
+/// --hidden, --latent and --activation, on Backend.
+template <class Backend>
+int run(const RunOptions& o, const Data& data) {
   const vae::Objective<float> objective{
       o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
       o.kl == "exact" ? vae::KlForm::Exact : vae::KlForm::Blog, static_cast<float>(o.beta)};
@@ -305,10 +307,12 @@ int run_net(const RunOptions& o, const Data& data) {
     vae_objective.bound = vae::Bound::ImportanceWeighted;
     vae_objective.samples = o.k;
   }
+  const std::vector<vae::Index> sizes = encoder_sizes(o);
+  const std::vector<vae::ActivationKind> act = hidden_activations(o);
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
   if (o.model == "ae" || o.model == "both") {
-    vae::MlpAutoencoder<L, Act, float, Backend> ae(o.seed, objective);
+    auto ae = vae::make_mlp_autoencoder<float, Backend>(sizes, act, o.seed, objective);
     initialize(ae, o, data);
     // The blog's autoencoder range fits its network's codes on MNIST only; elsewhere the grid follows the codes.
     const bool blog_range = o.ae_range_given || (data.names.name == "MNIST" && o.hidden == std::vector<int>{512} &&
@@ -316,12 +320,12 @@ int run_net(const RunOptions& o, const Data& data) {
     train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, blog_range, o.latent), o, data, metrics);
   }
   if (o.model == "vae" || o.model == "both") {
-    vae::MlpVae<L, Act, float, Backend> model(o.seed, vae_objective);
+    auto model = vae::make_mlp_vae<float, Backend>(sizes, act, o.seed, vae_objective);
     initialize(model, o, data);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (o.model == "cvae") {
-    vae::MlpCvae<L, kClasses, Act, float, Backend> model(o.seed, vae_objective);
+    auto model = vae::make_mlp_cvae<kClasses, float, Backend>(sizes, act, o.seed, vae_objective);
     initialize(model, o, data);
     train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
@@ -331,40 +335,6 @@ int run_net(const RunOptions& o, const Data& data) {
   std::cout << "wrote " << o.out << "/metrics.csv" << (o.no_plots ? "" : " and the pictures") << " in " << seconds
             << " s\n";
   return 0;
-}
-
-/// f(Layers<784, hidden..., Latent>{}) for --hidden.
-template <vae::Index Latent, class F>
-int with_hidden(const std::vector<int>& hidden, F&& f) {
-  if (hidden == std::vector<int>{512}) return f(vae::Layers<784, 512, Latent>{});
-  if (hidden == std::vector<int>{400}) return f(vae::Layers<784, 400, Latent>{});
-  if (hidden == std::vector<int>{200, 200}) return f(vae::Layers<784, 200, 200, Latent>{});
-  throw vae::ValueError("--hidden " + hidden_text(hidden) + " is not compiled in (512, 400, 200,200)");
-}
-
-/// f(Layers<784, hidden..., latent>{}) for --hidden and --latent.
-template <class F>
-int with_layers(const RunOptions& o, F&& f) {
-  switch (o.latent) {
-    case 2: return with_hidden<2>(o.hidden, f);
-    case 10: return with_hidden<10>(o.hidden, f);
-    case 20: return with_hidden<20>(o.hidden, f);
-    case 50: return with_hidden<50>(o.hidden, f);
-    default: throw vae::ValueError("--latent " + std::to_string(o.latent) + " is not compiled in (2, 10, 20, 50)");
-  }
-}
-
-template <class Backend, class Act>
-int run_activation(const RunOptions& o, const Data& data) {
-  return with_layers(o, [&](auto layers) { return run_net<Backend, decltype(layers), Act>(o, data); });
-}
-
-template <class Act>
-void check_weights_activation(const RunOptions& o) {
-  with_layers(o, [&](auto layers) {
-    check_weights_for<decltype(layers), Act>(o);
-    return 0;
-  });
 }
 
 }  // namespace examples

@@ -1,15 +1,12 @@
 // vae_mnist on the GPU: the same training and pictures with vae::Cuda, for
-// every --hidden, --latent and --activation.
+// every --hidden, --latent and --activation (networks shaped at run time).
 #include <vae/vae.hpp>
 
 #include "run.hpp"
 
 namespace examples {
 
-template int run_activation<vae::Cuda, vae::Relu>(const RunOptions&, const Data&);
-template int run_activation<vae::Cuda, vae::Tanh>(const RunOptions&, const Data&);
-template int run_activation<vae::Cuda, vae::Softplus>(const RunOptions&, const Data&);
-template int run_activation<vae::Cuda, vae::Elu>(const RunOptions&, const Data&);
+template int run<vae::Cuda>(const RunOptions&, const Data&);
 
 void check_cuda_device() {
   if (vae::cuda_device_count() == 0) throw vae::DeviceError("--backend cuda: no CUDA device is present");

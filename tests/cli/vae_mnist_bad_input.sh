@@ -120,7 +120,11 @@ expect_option lr-text "--lr: 'fast' is not a number; expected a number in [1.175
 expect_option adam-eps-zero-in-float "--adam-eps: 1e-300 is outside [1.17549e-38, 3.40282e+38]" --adam-eps 1e-300
 expect_option beta-nan "--beta: nan is outside [0, 3.40282e+38]" --beta nan
 expect_option beta-beyond-float "--beta: 1e39 is outside [0, 3.40282e+38]" --beta 1e39
-expect_option latent-3 "--latent: 3 not in {2,10,20,50}" --latent 3
+expect_option latent-0 "--latent: 0 is outside [1, 65536]" --latent 0
+expect_option hidden-0 "--hidden: 0 is outside [1, 65536]" --hidden 300,0
+expect_option activation-unknown "--activation: 'swish' is not one of relu, tanh, softplus, elu, sigmoid, identity" --activation swish
+expect_option activation-count "--activation: 2 activations for 3 hidden layers (--hidden 300,200,100); give one for all, or one per layer" --hidden 300,200,100 --activation relu,tanh
+expect_option network-too-large "--hidden 65536,65536 --latent 2: 8693351188 parameters, more than vae_mnist's limit of 1e9" --hidden 65536,65536
 expect_option ae-range-inf "--ae-range: inf is outside [-1000000, 1000000]" --ae-range -1 inf -1 1
 expect_option vae-range-nan "--vae-range: nan is outside" --vae-range -1 1 nan 1
 expect_option unknown-option "The following argument was not expected: --no-such-option" --no-such-option

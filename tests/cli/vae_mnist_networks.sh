@@ -7,8 +7,9 @@
 #    latent grid per digit, reconstructions, latent space) and metrics, and a
 #    run resumed from its checkpoint prints the losses of one that never
 #    stopped; trained on the importance-weighted bound it prints its test NLL;
-#  - networks that are not compiled in, and a checkpoint of another model,
-#    exit 1 with a message.
+#  - any other network from the same program: --hidden 300,100 --latent 3
+#    with an activation per layer trains, and its checkpoint names it;
+#  - a checkpoint of another model exits 1 with a message.
 # Usage: vae_mnist_networks.sh VAE_MNIST_BINARY MNIST_DIR
 set -euo pipefail
 bin=$1
@@ -57,9 +58,21 @@ else
 fi
 [[ $(tail -n 1 "$work/cvae_iw/metrics.csv") == cvae,2,*",20" ]] || fail "metrics.csv's last row has no cvae NLL with k=20"
 
-expect_error "--hidden 300 is not compiled in; choose 512, 400 or 200,200" --model vae --hidden 300
-expect_error "--hidden 200,200,200 is not compiled in" --model vae --hidden 200,200,200
-expect_error "--activation: sigmoid not in" --model vae --activation sigmoid
+# Any network, one program: sizes, latent and an activation per layer that
+# no build lists, trained, saved and named.
+out=$(run --out "$work/any" --model vae --hidden 300,100 --latent 3 --activation elu,tanh --epochs 2 --batch 50 \
+  --no-plots --checkpoint-every 1)
+echo "$out"
+[[ $out == "VAE: test loss per sample "*"after 2 epochs"* ]] || fail "no test loss line for --hidden 300,100: $out"
+awk -F, 'NR == 2 { first = $6 } NR == 3 { last = $6 } END { exit !(last < first) }' "$work/any/metrics.csv" ||
+  fail "the 784-300-100-3 test loss did not fall: $(cat "$work/any/metrics.csv")"
+info=$(run --out "$work/any2" --model vae --hidden 300,100 --latent 3 --resume "$work/any/vae.ckpt" --epochs 3 \
+  --no-plots 2>&1 || true)
+[[ $info == *"VAE encoder 784-300-100-3 elu,tanh, decoder 3-100-300-784 tanh,elu (float)"* ]] ||
+  fail "resuming the elu,tanh checkpoint with relu layers should name both networks: $info"
+resumed=$(run --out "$work/any3" --model vae --hidden 300,100 --latent 3 --activation elu,tanh \
+  --resume "$work/any/vae.ckpt" --epochs 3 --batch 50 --no-plots)
+[[ $resumed == "VAE: test loss per sample "*"after 3 epochs"* ]] || fail "the 784-300-100-3 run did not resume: $resumed"
 expect_error "the checkpoint holds a conditional VAE 784-512-2 relu, 10 classes (float)" --model vae \
   --resume "$work/cvae1/cvae.ckpt"
 

@@ -4,6 +4,7 @@
 // encoding one image. Prints one JSON line, like the PyTorch and libtorch peers.
 //   vae_epoch [--data DIR] [--threads N] [--batch N] [--fit 0|1]
 //             [--arch blog|iwae] [--k N] [--steps N] [--flush-denormals 0|1]
+//             [--shape fixed|runtime]
 // --fit 1 times the epoch through vae::fit instead of a loop of train_step
 // calls: the same steps, plus fit's own work, including its thread tuner
 // (docs/reliability.md measures training beside a process that holds a core).
@@ -15,7 +16,9 @@
 // the next epoch's order if N is larger; not with --fit). --flush-denormals 1
 // sets the x86 MXCSR flush-to-zero and denormals-are-zero bits before any
 // thread starts (threads inherit them): a diagnostic of what subnormal floats
-// cost (docs/performance.md), not something the library does.
+// cost (docs/performance.md), not something the library does. --shape
+// runtime trains the same network built at run time (vae::make_mlp_vae)
+// instead of the fixed-size type: the same bits, and this measures its speed.
 #include <sys/resource.h>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
@@ -42,6 +45,7 @@ struct Settings {
   vae::Index k = 1;
   vae::Index steps = 0;  // 0: one epoch
   bool flush_denormals = false;
+  bool runtime_shape = false;
 };
 
 template <class Model>
@@ -93,6 +97,7 @@ int run(Model& model, vae::Adam<float>& opt, const vae::io::Dataset& train, cons
   getrusage(RUSAGE_SELF, &usage);
   std::string extra = ", \"blas_core\": \"" + vae::blas_kernels().core + "\"";
   if (s.flush_denormals) extra += ", \"flush_denormals\": 1";
+  extra += std::string(", \"shape\": \"") + (s.runtime_shape ? "runtime" : "fixed") + "\"";
   if (s.arch != "blog")
     extra += ", \"arch\": \"" + s.arch + "\", \"k\": " + std::to_string(s.k) + ", \"batch\": " + std::to_string(s.batch) +
             ", \"samples\": " + std::to_string(samples);
@@ -118,10 +123,12 @@ int main(int argc, char** argv) try {
     else if (flag == "--k") s.k = std::stol(argv[i + 1]);
     else if (flag == "--steps") s.steps = std::stol(argv[i + 1]);
     else if (flag == "--flush-denormals") s.flush_denormals = std::stoi(argv[i + 1]) != 0;
+    else if (flag == "--shape" && (std::string(argv[i + 1]) == "fixed" || std::string(argv[i + 1]) == "runtime"))
+      s.runtime_shape = std::string(argv[i + 1]) == "runtime";
     else {
       std::fprintf(stderr,
                    "vae_epoch: unknown flag %s (expected --data, --threads, --batch, --fit, --arch, --k, --steps, "
-                   "--flush-denormals)\n",
+                   "--flush-denormals, --shape fixed|runtime)\n",
                    argv[i]);
       return 2;
     }
@@ -155,15 +162,24 @@ int main(int argc, char** argv) try {
     objective.reconstruction = vae::Reconstruction::BinaryCrossEntropy;
     objective.bound = vae::Bound::ImportanceWeighted;
     objective.samples = s.k;
-    vae::MlpVae<vae::Layers<784, 200, 200, 50>, vae::Tanh> model(0, objective);
     vae::AdamOptions adam;
     adam.eps = 1e-4;  // Burda et al.'s
     vae::Adam<float> opt(adam);
     const vae::io::Dataset binary = vae::binarize(train, /*seed=*/0);
+    if (s.runtime_shape) {
+      auto model = vae::make_mlp_vae<float>({784, 200, 200, 50}, vae::ActivationKind::Tanh, 0, objective);
+      return run(model, opt, binary, s);
+    }
+    vae::MlpVae<vae::Layers<784, 200, 200, 50>, vae::Tanh> model(0, objective);
     return run(model, opt, binary, s);
   }
-  vae::VariationalAutoencoder<784, 512, 2> model(0, {vae::Reconstruction::SquaredError, vae::KlForm::Blog, 1.0f});
+  const vae::Objective<float> blog{vae::Reconstruction::SquaredError, vae::KlForm::Blog, 1.0f};
   vae::Adam<float> opt;
+  if (s.runtime_shape) {
+    auto model = vae::make_mlp_vae<float>({784, 512, 2}, vae::ActivationKind::Relu, 0, blog);
+    return run(model, opt, train, s);
+  }
+  vae::VariationalAutoencoder<784, 512, 2> model(0, blog);
   return run(model, opt, train, s);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "vae_epoch: %s\n", e.what());

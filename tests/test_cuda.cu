@@ -841,6 +841,24 @@ void training_parity() {
   CHECK(opt_g.steps() == 5);
 }
 
+TEST_CASE("a model shaped at run time, an activation per layer, agrees on the GPU and the CPU") {
+  if (no_device("run-time model parity")) return;
+  const vae::Objective<double> objective{R::BinaryCrossEntropy, K::Exact, 1.0};
+  const std::vector<vae::Index> sizes{kIn, kHidden, kHidden / 2, kLatent};
+  const std::vector<vae::ActivationKind> act{vae::ActivationKind::Elu, vae::ActivationKind::Tanh};
+  auto cpu = vae::make_mlp_vae<double>(sizes, act, 21, objective);
+  auto gpu = vae::make_mlp_vae<double, Gpu>(sizes, act, 21, objective);
+  CHECK(cpu.architecture() == gpu.architecture());
+  CHECK(cpu.parameters_host() == gpu.parameters_host());
+  const Mat<double>& x = batch<double>();
+  CHECK(rel_diff(gpu.encode(x), cpu.encode(x)) <= 1e-10);
+  CHECK(rel_diff(gpu.reconstruct(x), cpu.reconstruct(x)) <= 1e-10);
+  vae::Rng rc(3), rg(3);
+  const auto pc = cpu.compute_gradients(x, rc), pg = gpu.compute_gradients(x, rg);
+  CHECK(rel_diff(double(pg.total), double(pc.total)) <= 1e-10);
+  CHECK(rel_diff(gpu.gradients_host(), cpu.gradients_host()) <= 1e-10);
+}
+
 TEST_CASE("a few float train steps on the GPU track the CPU") {
   if (no_device("CPU/GPU training parity")) return;
   training_parity<vae::VariationalAutoencoder<64, 32, 4, float>, vae::VariationalAutoencoder<64, 32, 4, float, Gpu>>();

@@ -243,16 +243,17 @@ class Model {
   ~Model() = default;
 
  public:
-  /// @{
-  /// The sizes as values, for fixed and run-time models alike: rows of an
-  /// input batch, features of a reconstruction, the code's size, the
-  /// decoder's input rows (code and one-hot label), parameters.
+  // The sizes as values, for fixed and run-time models alike.
+  /// Rows of an input batch (input_size's value).
   Index num_inputs() const { return net_input_size(enc_); }
+  /// Features of a reconstruction (feature_size's value).
   Index num_features() const { return net_output_size(dec_); }
+  /// Size of the code z (latent_size's value).
   Index num_latent() const { return net_latent_size(enc_); }
+  /// Rows the decoder takes: the code and a conditional model's one-hot label.
   Index num_decoder_inputs() const { return net_latent_size(dec_); }
+  /// Length of the flat parameter (and gradient) buffer.
   Index num_parameters() const { return net_parameters(enc_) + net_parameters(dec_); }
-  /// @}
 
   /// All parameters, flat: the encoder's layers then the decoder's, each
   /// layer W (out x in, column-major) then b.
@@ -322,41 +323,45 @@ class Model {
   /// The backend context every computation runs on.
   const Context& context() const { return ctx_; }
 
-  /// @{
-  /// The methods below for any Eigen matrix or expression: one whose row
-  /// count is fixed at compile time and differs from the model's fails to
-  /// compile (check_rows), instead of throwing ShapeError when it runs.
+  // The methods below for any Eigen matrix or expression: one whose row
+  // count is fixed at compile time and differs from the model's fails to
+  // compile (check_rows), instead of throwing ShapeError when it runs.
+  /// encode for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived>
   Matrix<S> encode(const Eigen::MatrixBase<Derived>& x) const {
     check_rows<Derived, input_size>();
     return encode(MatrixRef<S>(x.derived()));
   }
+  /// decode for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived>
   Matrix<S> decode(const Eigen::MatrixBase<Derived>& z) const {
     check_rows<Derived, decoder_input_size>();
     return decode(MatrixRef<S>(z.derived()));
   }
+  /// reconstruct for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived>
   Matrix<S> reconstruct(const Eigen::MatrixBase<Derived>& x) const {
     check_rows<Derived, input_size>();
     return reconstruct(MatrixRef<S>(x.derived()));
   }
+  /// evaluate for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived>
   LossParts<S> evaluate(const Eigen::MatrixBase<Derived>& x, Rng& rng) const {
     check_rows<Derived, input_size>();
     return evaluate(MatrixRef<S>(x.derived()), rng);
   }
+  /// compute_gradients for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived>
   LossParts<S> compute_gradients(const Eigen::MatrixBase<Derived>& x, Rng& rng) {
     check_rows<Derived, input_size>();
     return compute_gradients(MatrixRef<S>(x.derived()), rng);
   }
+  /// train_step for any Eigen matrix or expression (its fixed rows checked when it compiles).
   template <class Derived, class Opt>
   LossParts<S> train_step(const Eigen::MatrixBase<Derived>& x, Opt& optimizer, Rng& rng) {
     check_rows<Derived, input_size>();
     return train_step(MatrixRef<S>(x.derived()), optimizer, rng);
   }
-  /// @}
 
   /// The latent code of x (input_size x B): Latent x B (a VAE's is the mean of q(z|x)).
   Matrix<S> encode(const MatrixRef<S>& x) const {

@@ -314,6 +314,15 @@ TEST_CASE("a model built from its safetensors file, with the metadata vae writes
   vae::io::load_safetensors(path, fixed_back);
   CHECK(same_bits(fixed_back.parameters_host(), blog.parameters_host()));
 
+  // A conditional VAE's file names its classes.
+  vae::MlpCvae<vae::Layers<20, 12, 3>, 4, vae::Tanh> cvae(5);
+  vae::io::save_safetensors(cvae, path);
+  auto cvae_back = vae::io::load_safetensors_model<vae::DynamicCvae<4, float>>(path);
+  CHECK(cvae_back.architecture() == cvae.architecture());
+  CHECK(same_bits(cvae_back.parameters_host(), cvae.parameters_host()));
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("conditional VAE 20-12-3 tanh, 4 classes"), vae::FormatError);
+
   // A file without vae's metadata cannot say what it holds.
   vae::io::detail::write_safetensors_file(path, {}, {{"format", "pt"}});
   CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),

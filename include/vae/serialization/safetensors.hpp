@@ -355,10 +355,18 @@ Architecture architecture_from_metadata(const SafetensorsFile& file) {
   };
   Architecture a;
   const std::string& kind = get("vae.kind");
-  if (kind != "vae" && kind != "autoencoder")
+  if (kind != "vae" && kind != "autoencoder" && kind != "cvae")
     throw FormatError(file.path + ": metadata 'vae.kind' is " + quote_name(kind) +
-                      "; a model can be built from a file of kind 'vae' or 'autoencoder'");
-  a.variational = kind == "vae";
+                      "; a model can be built from a file of kind 'vae', 'autoencoder' or 'cvae'");
+  a.variational = kind != "autoencoder";
+  if (kind == "cvae") {
+    const std::string& classes = get("vae.classes");
+    if (classes.empty() || classes.size() > 9 || classes.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(classes) == 0)
+      throw FormatError(file.path + ": metadata 'vae.classes' is " + quote_name(classes) +
+                        ", expected a number of classes from 1 to 999999999");
+    a.classes = std::stoull(classes);
+  }
   a.scalar_bytes = sizeof(S);
   a.encoder = sizes("vae.encoder_sizes");
   a.decoder = sizes("vae.decoder_sizes");

@@ -125,16 +125,15 @@ inline void check_network(const RunOptions& o) {
                             std::to_string(kMaxLayerSize) + "]");
   hidden_activations(o);
   // The VAE's (the largest model): the encoder's heads, the mirrored decoder.
-  const std::vector<vae::Index> sizes = encoder_sizes(o);
-  double parameters = 0;
-  for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-    const double in = double(sizes[l]), out = double(sizes[l + 1]);
-    parameters += (l + 2 == sizes.size() ? 2 * out : out) * (in + 1) + in * (out + 1);
-  }
-  if (parameters > kMaxParameters)
+  vae::Architecture a;
+  a.variational = true;
+  for (const vae::Index size : encoder_sizes(o)) a.encoder.push_back(static_cast<std::uint64_t>(size));
+  a.decoder.assign(a.encoder.rbegin(), a.encoder.rend());
+  const vae::Index parameters = vae::parameter_count_of(a);
+  if (parameters < 0 || double(parameters) > kMaxParameters)
     throw vae::ValueError("--hidden " + hidden_text(o.hidden) + " --latent " + std::to_string(o.latent) + ": " +
-                          std::to_string(static_cast<long long>(parameters)) + " parameters, more than vae_mnist's " +
-                          "limit of 1e9");
+                          (parameters < 0 ? std::string("too many") : std::to_string(parameters)) +
+                          " parameters, more than vae_mnist's limit of 1e9");
 }
 
 /// Trains and draws the models --model asks for on Backend (run.hpp;

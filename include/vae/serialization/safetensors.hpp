@@ -87,27 +87,43 @@ void append_network_tensors(const Net& net, std::vector<ModelTensor>& out, const
   }
 }
 
+/// Whether the networks enc and dec (vae's dense ones) take the blog's
+/// names: two dense layers each.
+template <class Enc, class Dec>
+bool blog_names_of(const Enc& enc, const Dec& dec) {
+  return vae::detail::dense_sizes(enc).size() == 3 && vae::detail::dense_sizes(dec).size() == 3;
+}
+
+/// The tensors of a model made of the networks enc and dec (vae's dense ones).
+template <class Enc, class Dec>
+std::vector<ModelTensor> layout_of(const Enc& enc, const Dec& dec, bool variational) {
+  std::vector<ModelTensor> out;
+  const bool blog = blog_names_of(enc, dec);
+  append_network_tensors(enc, out, "encoder.", 0, variational, blog);
+  append_network_tensors(dec, out, "decoder.", vae::detail::net_parameters(enc), false, blog);
+  return out;
+}
+
 }  // namespace detail
 
 /// True when `model`'s tensors take the blog's names (two dense layers in the
 /// encoder and two in the decoder), false for the nn.Sequential names.
 template <class Model>
 bool uses_blog_names(const Model& model) {
-  using Enc = typename Model::EncoderType;
-  using Dec = typename Model::DecoderType;
-  if constexpr (vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>) {
-    return vae::detail::dense_sizes(model.encoder()).size() == 3 && vae::detail::dense_sizes(model.decoder()).size() == 3;
+  if constexpr (vae::detail::is_dense_network_v<typename Model::EncoderType> &&
+                vae::detail::is_dense_network_v<typename Model::DecoderType>) {
+    return detail::blog_names_of(model.encoder(), model.decoder());
   } else {
     return false;  // safetensors_layout refuses such a model
   }
 }
-/// uses_blog_names for a fixed-size model type.
+/// uses_blog_names for a fixed-size model type (its networks, default-built, hold no sizes of their own).
 template <class Model>
 bool uses_blog_names() {
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
   if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
-    return Enc::layer_count == 2 && Dec::layer_count == 2;
+    return detail::blog_names_of(Enc{}, Dec{});
   } else {
     return false;
   }
@@ -124,14 +140,11 @@ std::vector<ModelTensor> safetensors_layout(const Model& model) {
                 "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
                 "VariationalEncoderOf, DecoderOf, or the Dynamic ones) so that every layer has a PyTorch name; "
                 "save a model with custom networks with vae::io::save_checkpoint");
-  std::vector<ModelTensor> out;
   if constexpr (vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>) {
-    const bool blog = uses_blog_names(model);
-    detail::append_network_tensors(model.encoder(), out, "encoder.", 0, Model::is_variational, blog);
-    detail::append_network_tensors(model.decoder(), out, "decoder.", vae::detail::net_parameters(model.encoder()),
-                                   false, blog);
+    return detail::layout_of(model.encoder(), model.decoder(), Model::is_variational);
+  } else {
+    return {};
   }
-  return out;
 }
 /// safetensors_layout for a fixed-size model type (its networks hold no sizes).
 template <class Model>
@@ -143,25 +156,17 @@ std::vector<ModelTensor> safetensors_layout() {
                 "VariationalEncoderOf, DecoderOf) so that every layer has a PyTorch name; save a model with "
                 "custom networks with vae::io::save_checkpoint; a model shaped at run time: "
                 "safetensors_layout(model)");
-  std::vector<ModelTensor> out;
   if constexpr (vae::detail::is_mlp_network<Enc>::value && vae::detail::is_mlp_network<Dec>::value) {
-    const bool blog = uses_blog_names<Model>();
-    detail::append_network_tensors(Enc{}, out, "encoder.", 0, Model::is_variational, blog);
-    detail::append_network_tensors(Dec{}, out, "decoder.", Enc::parameter_count, false, blog);
+    return detail::layout_of(Enc{}, Dec{}, Model::is_variational);
+  } else {
+    return {};
   }
-  return out;
 }
 
-/// The metadata vae writes for `Model`, all strings: "format" "pt" (as
-/// PyTorch's safetensors writer puts it) and, under "vae.", the kind
-/// ("autoencoder", "vae" or "cvae"), the encoder and decoder sizes
-/// ("784,512,2", the latent size once; a conditional VAE's first sizes
-/// include its classes), a conditional VAE's classes, their activations, the
-/// latent size, the naming scheme
-/// ("blog" or "sequential"), the architecture in words and the vae version.
-template <class Model>
-std::map<std::string, std::string> safetensors_metadata(const Model& model) {
-  const Architecture a = model.architecture();
+namespace detail {
+/// The metadata of a model of architecture `a`, latent size `latent`,
+/// named in the blog's way when `blog`.
+inline std::map<std::string, std::string> metadata_of(const Architecture& a, Index latent, bool blog) {
   const auto join = [](const std::vector<std::uint64_t>& sizes) {
     std::string s;
     for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "," : "") + std::to_string(sizes[i]);
@@ -173,19 +178,32 @@ std::map<std::string, std::string> safetensors_metadata(const Model& model) {
           {"vae.decoder_sizes", join(a.decoder)},
           {"vae.encoder_activation", a.encoder_activation},
           {"vae.decoder_activation", a.decoder_activation},
-          {"vae.latent_size", std::to_string(model.num_latent())},
-          {"vae.names", uses_blog_names(model) ? "blog" : "sequential"},
+          {"vae.latent_size", std::to_string(latent)},
+          {"vae.names", blog ? "blog" : "sequential"},
           {"vae.architecture", a.describe()},
           {"vae.version", VAE_VERSION_STRING}};
   if (a.classes > 0) m["vae.classes"] = std::to_string(a.classes);
   return m;
+}
+}  // namespace detail
+
+/// The metadata vae writes for `Model`, all strings: "format" "pt" (as
+/// PyTorch's safetensors writer puts it) and, under "vae.", the kind
+/// ("autoencoder", "vae" or "cvae"), the encoder and decoder sizes
+/// ("784,512,2", the latent size once; a conditional VAE's first sizes
+/// include its classes), a conditional VAE's classes, their activations, the
+/// latent size, the naming scheme
+/// ("blog" or "sequential"), the architecture in words and the vae version.
+template <class Model>
+std::map<std::string, std::string> safetensors_metadata(const Model& model) {
+  return detail::metadata_of(model.architecture(), model.num_latent(), uses_blog_names(model));
 }
 /// safetensors_metadata for a fixed-size model type.
 template <class Model>
 std::map<std::string, std::string> safetensors_metadata() {
   static_assert(Model::parameter_count != Dynamic,
                 "vae::io::safetensors_metadata<Model>(): a model shaped at run time: safetensors_metadata(model)");
-  return safetensors_metadata(Model());
+  return detail::metadata_of(Model::architecture(), Model::latent_size, uses_blog_names<Model>());
 }
 
 namespace detail {

@@ -546,8 +546,9 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typen
 
 /// The model a checkpoint read by read_checkpoint_file holds, built from its
 /// architecture and loaded (with the optimizer state and position when
-/// given): Model is DynamicVae<S, B> or DynamicAutoencoder<S, B>, so the
-/// caller names only the scalar and backend. Throws FormatError naming what
+/// given): Model is DynamicVae<S, B>, DynamicAutoencoder<S, B> or
+/// DynamicCvae<Classes, S, B>, so the caller names only the scalar and
+/// backend (and a conditional VAE's classes). Throws FormatError naming what
 /// the file holds when it is another kind of model, another scalar or a
 /// network vae cannot build.
 template <class Model, class B = typename Model::Backend>

@@ -395,8 +395,8 @@ Architecture architecture_from_metadata(const SafetensorsFile& file) {
 }  // namespace detail
 
 /// The model a safetensors file written by vae holds, built from its
-/// metadata and loaded: Model is DynamicVae<S, B> or DynamicAutoencoder<S,
-/// B> (the file's dtype is converted to S as load_safetensors does). The
+/// metadata and loaded: Model is DynamicVae<S, B>, DynamicAutoencoder<S,
+/// B> or DynamicCvae<Classes, S, B> (the file's dtype is converted to S as load_safetensors does). The
 /// objective is not in the file: the model gets `objective`. Throws
 /// FormatError naming the metadata key that is missing or names a network
 /// vae cannot build, then as load_safetensors.

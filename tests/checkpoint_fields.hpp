@@ -1,5 +1,5 @@
 #pragma once
-// The fields of a version-2 checkpoint as a list of (name, offset, type,
+// The fields of a version-3 checkpoint (or a version-2 one) as a list of (name, offset, type,
 // count), walked from the bytes of a file written by save_checkpoint, so that
 // a test or a fuzzer can set one field to a value of its type and make the
 // CRC match again: the edit then reaches the loader's field checks instead of
@@ -37,7 +37,7 @@ struct CheckpointField {
   }
 };
 
-/// Every field of a version-2 checkpoint, in file order, CRC last.
+/// Every field of a version-3 (or 2) checkpoint, in file order, CRC last.
 inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned char>& bytes) {
   std::vector<CheckpointField> fields;
   std::size_t at = 0;
@@ -55,8 +55,10 @@ inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned
     at += f.width() * f.count;
   };
   add("magic", FieldType::Char, 8);
+  const std::uint32_t version = u32_at(at);
   add("format version", FieldType::U32);
-  const bool variational = u32_at(at) == 2;
+  const std::uint32_t kind = u32_at(at);
+  const bool variational = kind >= 2;
   add("model kind", FieldType::U32);
   const std::uint32_t scalar_bytes = u32_at(at);
   add("scalar size", FieldType::U32);
@@ -89,6 +91,35 @@ inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned
     const std::uint32_t n = u32_at(at);
     add(std::string(part) + ".length", FieldType::U32);
     add(part, FieldType::Char, n);
+  }
+  if (kind == 3) add("classes", FieldType::U64);
+  if (version >= 3) {
+    const auto text = [&](const std::string& name) {
+      const std::uint32_t n = u32_at(at);
+      add(name + ".length", FieldType::U32);
+      add(name, FieldType::Char, n);
+    };
+    const auto layer = [&](const std::string& name) {
+      text(name + ".kind");
+      for (const char* shape : {".input", ".output"}) {
+        const std::uint32_t n = u32_at(at);
+        add(name + shape + ".rank", FieldType::U32);
+        add(name + shape, FieldType::U64, n);
+      }
+      text(name + ".activation");
+      const std::uint32_t n = u32_at(at);
+      add(name + ".settings.count", FieldType::U32);
+      add(name + ".settings", FieldType::I64, n);
+    };
+    const auto layers = [&](const std::string& name) {
+      const std::uint32_t n = u32_at(at);
+      add(name + " count", FieldType::U32);
+      for (std::uint32_t i = 0; i < n && at < bytes.size(); ++i) layer(name + "[" + std::to_string(i) + "]");
+    };
+    layers("encoder layers");
+    layer("latent");
+    layers("decoder layers");
+    text("output");
   }
   add("objective.reconstruction", FieldType::U32);
   add("objective.kl", FieldType::U32);

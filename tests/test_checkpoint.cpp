@@ -35,6 +35,7 @@
 
 #include "checkpoint_fields.hpp"
 #include "temp_dir.hpp"
+#include "wrapped_stack.hpp"
 
 namespace fs = std::filesystem;
 
@@ -125,16 +126,21 @@ TEST_CASE("a checkpoint round-trips model, optimizer and position exactly") {
   const Vae model = trained(opt, 1);
   const vae::io::TrainingPosition pos{7, 1234};
   vae::io::save_checkpoint(path.string(), model, &opt, &pos);
-  // Header 32, architecture 2 x (4 + 3 x 8) + 2 x (4 + 4), objective 16,
-  // parameters, optimizer 48 + two moments, position 16, CRC 4.
-  CHECK(fs::file_size(path) == 32 + 56 + 16 + 16 + 4 * Vae::parameter_count + 48 + 8 * Vae::parameter_count + 16 + 4);
+  // Header 32, architecture 2 x (4 + 3 x 8) + 2 x (4 + 4), layers 259,
+  // objective 16, parameters, optimizer 48 + two moments, position 16, CRC 4.
+  // The layers: encoder and decoder each a count (4), a hidden layer (kind
+  // 4 + 5, shapes 2 x (4 + 8), "relu" 4 + 4, settings 4) and a last one
+  // ("identity" 4 + 8); the latent stage ("gaussian" 4 + 8, shapes 24,
+  // "identity" 12, settings 4); the output ("sigmoid" 4 + 7).
+  CHECK(fs::file_size(path) ==
+        32 + 56 + 16 + 259 + 16 + 4 * Vae::parameter_count + 48 + 8 * Vae::parameter_count + 16 + 4);
 
   Vae loaded(99);
   vae::Adam<float> opt2;
   vae::io::TrainingPosition pos2;
   const auto info = vae::io::load_checkpoint(path.string(), loaded, &opt2, &pos2);
   CHECK(info.shape() == "VAE 64-32-3 relu (float)");
-  CHECK(info.version == 2);
+  CHECK(info.version == 3);
   CHECK(loaded.parameters_host() == model.parameters_host());
   CHECK(loaded.objective().reconstruction == vae::Reconstruction::BinaryCrossEntropy);
   CHECK(loaded.objective().beta == 0.5f);
@@ -339,6 +345,119 @@ TEST_CASE("a version-1 checkpoint (the first release's format) still loads") {
   CHECK(loaded.objective().kl == vae::KlForm::Blog);
 }
 
+TEST_CASE("format 3 records every layer; a version-2 file (sizes and names only) still loads") {
+  const fs::path dir = temp_dir(), path = dir / "v3.ckpt", v2 = dir / "v2.ckpt";
+  vae::Adam<float> opt;
+  const Vae model = trained(opt, 21);
+  vae::io::save_checkpoint(path.string(), model, &opt);
+  const auto info = vae::io::read_checkpoint_info(path.string());
+  CHECK(info.version == 3);
+  const vae::Architecture& a = info.architecture;
+  REQUIRE(a.encoder_layers.size() == 2);
+  CHECK(a.encoder_layers[0].describe() == "dense 64->32 relu");
+  CHECK(a.encoder_layers[1].describe() == "dense 32->6 identity");
+  CHECK(a.latent.describe() == "gaussian 6->3 identity");
+  REQUIRE(a.decoder_layers.size() == 2);
+  CHECK(a.decoder_layers[1].describe() == "dense 32->64 identity");
+  CHECK(a.output == "sigmoid");
+  CHECK(a == Vae::architecture());
+
+  // The same file as format 2 wrote it: no layers, version 2.
+  std::vector<unsigned char> b = read_bytes(path);
+  const auto fields = vae::test::checkpoint_fields(b);
+  const std::size_t from = vae::test::field_named(fields, "encoder layers count").offset,
+                    to = vae::test::field_named(fields, "objective.reconstruction").offset;
+  b.erase(b.begin() + std::ptrdiff_t(from), b.begin() + std::ptrdiff_t(to));
+  const std::uint32_t version = 2;
+  const std::uint64_t payload = b.size() - 36;
+  std::memcpy(b.data() + 8, &version, 4);
+  std::memcpy(b.data() + 24, &payload, 8);
+  vae::test::fix_crc(b);
+  write_bytes(v2, b);
+  Vae loaded(3);
+  vae::Adam<float> opt2;
+  const auto old = vae::io::load_checkpoint(v2.string(), loaded, &opt2);
+  CHECK(old.version == 2);
+  CHECK(old.architecture == a);  // its layers are the dense ones its sizes say
+  CHECK(loaded.parameters_host() == model.parameters_host());
+  CHECK(vae::io::load_checkpoint_model<vae::DynamicVae<float>>(v2.string()).parameters_host() == model.parameters_host());
+}
+
+TEST_CASE("a layer kind or output the library does not build is refused naming what the file holds") {
+  const fs::path dir = temp_dir(), good = dir / "kinds.ckpt", bad = dir / "kinds_bad.ckpt";
+  auto dynamic = vae::make_mlp_vae<float>({64, 32, 3}, {vae::ActivationKind::Relu}, 4);
+  vae::io::save_checkpoint(good.string(), dynamic);
+  const std::vector<unsigned char> bytes = read_bytes(good);
+
+  std::vector<unsigned char> b = bytes;
+  const auto kind = vae::test::field_named(vae::test::checkpoint_fields(b), "decoder layers[0].kind");
+  std::memcpy(b.data() + kind.offset, "conv2", 5);  // "dense" -> "conv2"
+  vae::test::fix_crc(b);
+  write_bytes(bad, b);
+  CHECK(vae::io::read_checkpoint_info(bad.string()).shape() ==
+        "VAE encoder [dense 64->32 relu, dense 32->6 identity], gaussian latent 3, decoder [conv2 3->32 relu, "
+        "dense 32->64 identity], sigmoid output (float)");
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint_model<vae::DynamicVae<float>>(bad.string()),
+                       doctest::Contains("with a layer of kind 'conv2'; vae builds networks of dense layers"),
+                       vae::FormatError);
+  Vae fixed(1);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), fixed),
+                       doctest::Contains("decoder [conv2 3->32 relu, dense 32->64 identity], sigmoid output (float), "
+                                         "the model is a VAE 64-32-3 relu (float)"),
+                       vae::ShapeError);
+
+  b = bytes;
+  const auto output = vae::test::field_named(vae::test::checkpoint_fields(b), "output");
+  std::memcpy(b.data() + output.offset, "\x1b[2J", 4);  // "sigmoid" -> "\x1b[2Joid": escaped in messages
+  vae::test::fix_crc(b);
+  write_bytes(bad, b);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint_model<vae::DynamicVae<float>>(bad.string()),
+                       doctest::Contains("whose output is '\\x1b[2Joid'; vae builds sigmoid outputs"), vae::FormatError);
+}
+
+namespace {
+
+/// A stack vae cannot look into (it wraps vae's own dense encoder and hides
+/// its sizes), describing its layers or not.
+template <class Inner, bool Describes>
+struct Wrapped : vae::test::WrappedStack<Inner> {
+  template <bool D = Describes, std::enable_if_t<D, int> = 0>
+  static std::vector<vae::LayerSpec> layer_specs() {
+    return vae::detail::dense_layers({std::uint64_t(Inner::input_size), 8, std::uint64_t(Inner::latent_size)},
+                                     Inner::Activation::name, 1);
+  }
+};
+
+template <bool Describes>
+using ReluStack = Wrapped<vae::EncoderOf<vae::Layers<16, 8, 2>, vae::Relu>, Describes>;
+template <bool Describes>
+using TanhStack = Wrapped<vae::EncoderOf<vae::Layers<16, 8, 2>, vae::Tanh>, Describes>;
+using Dec = vae::Decoder<2, 8, 16>;
+
+}  // namespace
+
+TEST_CASE("custom stacks that describe their layers are told apart; ones that do not are 'custom'") {
+  const fs::path path = temp_dir() / "custom.ckpt";
+  // Two stacks with the same ends and parameter count, another activation.
+  const vae::AutoencoderOf<ReluStack<true>, Dec> relu(1);
+  vae::AutoencoderOf<TanhStack<true>, Dec> tanh(2);
+  vae::io::save_checkpoint(path.string(), relu);
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), tanh),
+                       doctest::Contains("the checkpoint holds an autoencoder encoder [dense 16->8 relu, dense 8->2 "
+                                         "identity], deterministic latent 2, decoder [dense 2->8 relu, dense 8->16 "
+                                         "identity], sigmoid output (float), the model is an autoencoder encoder "
+                                         "[dense 16->8 tanh"),
+                       vae::ShapeError);
+  // Without layer_specs both are one custom layer 16->2: vae cannot tell them apart.
+  const vae::AutoencoderOf<ReluStack<false>, Dec> opaque_relu(1);
+  vae::AutoencoderOf<TanhStack<false>, Dec> opaque_tanh(2);
+  CHECK(opaque_relu.architecture().encoder_layers.size() == 1);
+  CHECK(opaque_relu.architecture().encoder_layers[0].describe() == "custom 16->2 custom");
+  vae::io::save_checkpoint(path.string(), opaque_relu);
+  vae::io::load_checkpoint(path.string(), opaque_tanh);
+  CHECK(opaque_tanh.parameters_host() == opaque_relu.parameters_host());
+}
+
 TEST_CASE("CRC-32 is the standard one") {
   const unsigned char check[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
   CHECK(vae::detail::crc32_of(check, 9) == 0xCBF43926u);
@@ -373,7 +492,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   vae::io::save_checkpoint(good.string(), saved, &saved_opt, &saved_pos);
   const Bytes bytes = read_bytes(good);
   const auto fields = vae::test::checkpoint_fields(bytes);
-  CHECK(fields.size() == 29);
+  CHECK(fields.size() == 83);  // 29 of format 2, 54 of the layers
   CHECK(vae::test::field_named(fields, "parameters").count == std::size_t(Vae::parameter_count));
 
   // The load's target differs from the file in every respect.
@@ -390,7 +509,18 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
   using U64 = std::uint64_t;
   using I64 = std::int64_t;
   const std::vector<FieldEdit> edits = {
-      set_to<U32>("format version", 3, "format version is 3, this library reads versions 1 and 2"),
+      set_to<U32>("format version", 4, "format version is 4, this library reads versions 1 to 3"),
+      set_to<U32>("encoder layers count", 0, "field 'encoder layers count' is 0, expected 1 to 1024"),
+      set_to<U32>("decoder layers count", 3, "field 'decoder layers[2]."),  // the count now claims more
+      set_to<U32>("encoder layers[0].input.rank", 5, "field 'encoder layers[0].input' has 5 dimensions, expected 1 to 4"),
+      set_to<U64>("decoder layers[1].output", 0, "field 'decoder layers[1].output' holds a dimension of 0"),
+      set_to<U32>("latent.settings.count", 100, "field 'latent.settings' holds 100 values, expected at most 64"),
+      set_to<U32>("output.length", 0, "field 'output' is 0 bytes long, expected 1 to 256"),
+      // The sizes say 64-32-3: a dense layer that says otherwise contradicts them.
+      set_to<U64>("encoder layers[0].output", 31, "the layers (VAE encoder [dense 64->31 relu, dense 32->6 identity], "
+                  "gaussian latent 3, decoder [dense 3->32 relu, dense 32->64 identity], sigmoid output (float)) "
+                  "contradict the sizes and activations (VAE 64-32-3 relu (float))"),
+      set_to<U64>("latent.output", 4, "contradict the sizes"),
       set_to<U32>("model kind", 4, "model kind is 4, expected 1, 2 or 3"),
       set_to<U32>("scalar size", 2, "scalar size is 2, expected 4 or 8"),
       set_to<U32>("contents flags", 8, "contents flags are 8, expected a combination of 1, 2 and 4"),
@@ -600,7 +730,10 @@ TEST_CASE("names from a file reach messages with unprintable bytes escaped") {
                                     {"\xff\xfe\xc3(", "\\xff\\xfe\\xc3("},
                                     {"r\xc3\xa9l", "r\xc3\xa9l"}}) {  // valid UTF-8 (U+00E9) stays as it is
     Bytes b = read_bytes(good);
-    for (std::size_t i = 0; i < 4; ++i) vae::test::set_field<char>(b, "encoder activation", name[i], i);
+    for (std::size_t i = 0; i < 4; ++i) {  // the name and the layer's (format 3): they must agree
+      vae::test::set_field<char>(b, "encoder activation", name[i], i);
+      vae::test::set_field<char>(b, "encoder layers[0].activation", name[i], i);
+    }
     write_bytes(bad, b);
     Vae model(1);
     std::string message;

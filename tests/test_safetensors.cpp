@@ -239,6 +239,66 @@ TEST_CASE("the metadata records the architecture, all strings") {
   CHECK(h.metadata.at("vae.names") == "sequential");
   CHECK(h.metadata.at("vae.architecture") == "VAE 12-8-6-3 tanh (double)");
   for (const auto& t : h.tensors) CHECK(std::string(vae::io::dtype_name(t.dtype)) == "F64");
+  // Every layer, the latent stage and the output, as JSON.
+  const json layers = json::parse(h.metadata.at("vae.layers"));
+  REQUIRE(layers.at("encoder").size() == 3);
+  CHECK(layers["encoder"][0].dump() ==
+        R"({"kind":"dense","input":[12],"output":[8],"activation":"tanh","settings":[]})");
+  CHECK(layers["encoder"][2].dump() ==
+        R"({"kind":"dense","input":[6],"output":[6],"activation":"identity","settings":[]})");
+  CHECK(layers["latent"].dump() ==
+        R"({"kind":"gaussian","input":[6],"output":[3],"activation":"identity","settings":[]})");
+  CHECK(layers.at("decoder").size() == 3);
+  CHECK(layers["decoder"][2]["activation"] == "identity");
+  CHECK(layers["output"] == "sigmoid");
+}
+
+TEST_CASE("models are built from vae.layers when a file has it, and an unknown layer is refused by name") {
+  const std::string path = path_of("layers.safetensors");
+  const auto edited = [&](const std::function<void(json&)>& edit) {
+    Parts p = split(saved<TanhVae>());
+    json layers = json::parse(p.header["__metadata__"]["vae.layers"].get<std::string>());
+    edit(layers);
+    p.header["__metadata__"]["vae.layers"] = layers.dump();
+    write_bytes(path, join(p));
+  };
+  edited([](json&) {});
+  auto model = vae::io::load_safetensors_model<vae::DynamicVae<float>>(path);
+  CHECK(model.architecture() == TanhVae::architecture());
+  // A layer of a kind this build cannot make, an output it does not have.
+  edited([](json& l) { l["encoder"][0]["kind"] = "conv2"; });
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("with a layer of kind 'conv2'; vae builds networks of dense layers"),
+                       vae::Error);
+  edited([](json& l) { l["output"] = "gaussian"; });
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("whose output is 'gaussian'"), vae::Error);
+  // Layers that contradict the sizes, or malformed: refused naming the key.
+  // The same layers with the keys in another order are the same layers.
+  edited([](json& l) {
+    json reordered;
+    for (const char* key : {"output", "decoder", "latent", "encoder"}) reordered[key] = l[key];
+    l = reordered;
+  });
+  {
+    TanhVae loaded(9);
+    vae::io::load_safetensors(path, loaded);
+    CHECK(loaded.parameters_host() == TanhVae(1).parameters_host());
+  }
+  edited([](json& l) { l["decoder"][0]["activation"] = "elu"; });
+  expect_refused<TanhVae>(read_bytes(path), {"metadata 'vae.layers' is '{", "expected '{"});
+  edited([](json& l) { l.erase("latent"); });
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("metadata 'vae.layers' lacks a part or has one of the wrong type"),
+                       vae::FormatError);
+  edited([](json& l) { l["encoder"][1]["output"] = json::array({0}); });
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("a layer at encoder[1] whose shape is not 1 to 4 dimensions of 1 to 2^32"),
+                       vae::FormatError);
+  edited([](json& l) { l["latent"]["kind"] = 7; });
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
+                       doctest::Contains("a layer at latent without a string kind"), vae::FormatError);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("F16 and BF16 convert exactly, every one of the 65536 values") {

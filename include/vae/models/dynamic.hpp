@@ -241,10 +241,8 @@ Model make_model(const Architecture& a, std::uint64_t seed = 0,
   using S = typename Model::Scalar;
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
-  Architecture shown = a;  // the names come from a file: escaped for the message
-  shown.encoder_activation = io::detail::printable(shown.encoder_activation);
-  shown.decoder_activation = io::detail::printable(shown.decoder_activation);
-  const std::string d = shown.describe(), held = (d[0] == 'a' ? "an " : "a ") + d;
+  // The names come from a file: escaped for the message.
+  const std::string d = io::detail::printable_architecture(a).describe(), held = (d[0] == 'a' ? "an " : "a ") + d;
   if (a.classes != std::uint64_t(Model::classes) || a.variational != Model::is_variational)
     throw FormatError("vae::make_model: the architecture is " + held + "; this builds " +
                       (Model::classes > 0 ? "a conditional VAE of " + std::to_string(Model::classes) + " classes"
@@ -254,11 +252,31 @@ Model make_model(const Architecture& a, std::uint64_t seed = 0,
     throw FormatError("vae::make_model: the architecture is " + held + ", of " +
                       std::to_string(a.scalar_bytes) + "-byte scalars; this model computes in " +
                       (sizeof(S) == 4 ? "float" : "double"));
-  return Model(Enc(detail::sizes_of(a.encoder, "the encoder"),
+  for (const auto* layers : {&a.encoder_layers, &a.decoder_layers})
+    for (const auto& l : *layers)
+      if (l.kind != "dense")
+        throw FormatError("vae::make_model: the architecture is " + held + ", with a layer of kind " +
+                          io::detail::quote_name(l.kind) + "; vae builds networks of dense layers");
+  if (a.output != "sigmoid")
+    throw FormatError("vae::make_model: the architecture is " + held + ", whose output is " +
+                      io::detail::quote_name(a.output) + "; vae builds sigmoid outputs");
+  if (a.latent.kind != (Model::is_variational ? "gaussian" : "deterministic") && !a.latent.input.empty())
+    throw FormatError("vae::make_model: the architecture is " + held + ", whose latent stage is " +
+                      io::detail::quote_name(a.latent.kind) + "; this model's is " +
+                      (Model::is_variational ? "'gaussian'" : "'deterministic'"));
+  Model model(Enc(detail::sizes_of(a.encoder, "the encoder"),
                    detail::activations_named(a.encoder_activation, "the encoder's activation")),
                Dec(detail::sizes_of(a.decoder, "the decoder"),
                    detail::activations_named(a.decoder_activation, "the decoder's activation")),
-               seed, objective, std::move(ctx));
+              seed, objective, std::move(ctx));
+  // What was built must be what was described, layer by layer.
+  const Architecture built = model.architecture();
+  Architecture want = a;
+  if (want.encoder_layers.empty() || want.decoder_layers.empty() || want.latent.input.empty()) want.with_layers();
+  if (built != want)
+    throw FormatError("vae::make_model: the architecture is " + held + "; its sizes and activations build " +
+                      (built.describe()[0] == 'a' ? "an " : "a ") + built.describe_layers() + ", which differs");
+  return model;
 }
 
 }  // namespace vae

@@ -300,7 +300,9 @@ class Model {
     a.encoder_activation = activation_of<Enc>();
     a.decoder_activation = activation_of<Dec>();
     a.classes = static_cast<std::uint64_t>(Classes);
-    return a;
+    if constexpr (has_layer_specs<Enc>::value) a.encoder_layers = Enc{}.layer_specs();
+    if constexpr (has_layer_specs<Dec>::value) a.decoder_layers = Dec{}.layer_specs();
+    return a.with_layers();
   }
   /// Every layer size, the activations, the kind and the scalar.
   template <bool D = sized_at_run_time, std::enable_if_t<D, int> = 0>
@@ -313,7 +315,9 @@ class Model {
     a.encoder_activation = run_time_activation(enc_);
     a.decoder_activation = run_time_activation(dec_);
     a.classes = static_cast<std::uint64_t>(Classes);
-    return a;
+    if constexpr (has_layer_specs<Enc>::value) a.encoder_layers = enc_.layer_specs();
+    if constexpr (has_layer_specs<Dec>::value) a.decoder_layers = dec_.layer_specs();
+    return a.with_layers();
   }
 
   /// The encoder (bound to its part of the parameters).

@@ -2,10 +2,10 @@
 // Versioned, checksummed, atomically written checkpoints of a model,
 // optionally with its Adam state and its training position.
 //
-// Layout, little-endian, format version 2:
+// Layout, little-endian, format version 3:
 //   offset  size  field
 //        0     8  magic "VAECKPT\0"
-//        8     4  format version (2)
+//        8     4  format version (3)
 //       12     4  model kind (1 autoencoder, 2 VAE, 3 conditional VAE)
 //       16     4  scalar size in bytes (4 float, 8 double)
 //       20     4  contents flags (1 optimizer state, 2 training position,
@@ -17,6 +17,13 @@
 //                     activation (each a u32 length, then that many bytes),
 //                     and for a conditional VAE its classes (u64; the first
 //                     encoder and decoder sizes include them)
+//                   layers (format 3): the encoder's layers (u32 count, then
+//                     each layer), the latent stage (one layer), the
+//                     decoder's layers (u32 count, then each layer), the
+//                     output (string). A layer: kind (string), input shape
+//                     and output shape (each a u32 rank, then that many u64),
+//                     activation (string), settings (u32 count, then that
+//                     many i64). A string is a u32 length and its bytes.
 //                   objective: reconstruction (u32), KL form (u32), beta (f64)
 //                   [bound]     bound (u32: 1 importance-weighted), samples k
 //                               (u64): written only for a bound other than
@@ -28,6 +35,8 @@
 //                               steps (i64), first moment, second moment
 //                   [position]  next epoch (i64), seed (u64)
 //   end - 4      4  CRC-32 of every byte before it
+// Version 2 is version 3 without the layers: its layers are the dense ones
+// its sizes and activation names describe. It still loads.
 // Version 1 (three sizes In-Hidden-Latent, ReLU) had a 56-byte header: the kind,
 // scalar and flags as above, then input, hidden and latent sizes (3 x u64)
 // and the payload size; its payload starts at the objective. It still loads.
@@ -61,8 +70,8 @@ namespace vae::io {
 
 /// The first 8 bytes of every checkpoint.
 inline constexpr char kCheckpointMagic[8] = {'V', 'A', 'E', 'C', 'K', 'P', 'T', '\0'};
-/// The format save_checkpoint writes (load_checkpoint also reads format 1).
-inline constexpr std::uint32_t kCheckpointVersion = 2;
+/// The format save_checkpoint writes (load_checkpoint also reads formats 1 and 2).
+inline constexpr std::uint32_t kCheckpointVersion = 3;
 /// The largest k (Objective::samples of an importance-weighted bound) a
 /// checkpoint holds: save_checkpoint refuses a larger one, load_checkpoint
 /// names the field. vae_mnist's --k has the same limit.
@@ -81,7 +90,7 @@ struct TrainingPosition {
 
 /// What a checkpoint's header and architecture say.
 struct CheckpointInfo {
-  /// The file's format, 1 or 2.
+  /// The file's format, 1, 2 or 3.
   std::uint32_t version = 0;
   /// The model the file holds (format 1: the blog's sizes, ReLU).
   Architecture architecture;
@@ -95,10 +104,7 @@ struct CheckpointInfo {
   /// e.g. "VAE 784-512-2 relu (float)"; bytes of the activation names that
   /// are not printable UTF-8 are shown as `\xNN` (the names come from the file).
   std::string shape() const {
-    Architecture shown = architecture;
-    shown.encoder_activation = detail::printable(shown.encoder_activation);
-    shown.decoder_activation = detail::printable(shown.decoder_activation);
-    return shown.describe();
+    return detail::printable_architecture(architecture).describe();
   }
 };
 
@@ -107,7 +113,7 @@ namespace detail {
 inline constexpr std::size_t kHeaderBytesV1 = 56, kHeaderBytes = 32;
 inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2, kHasBound = 4;
 /// Limits that keep a corrupted size field from asking for absurd memory.
-inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256;
+inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256, kMaxRank = 4, kMaxSettings = 64;
 inline constexpr std::uint64_t kMaxLayerSize = std::uint64_t(1) << 32;
 
 /// "a VAE ...", "an autoencoder ...".
@@ -134,6 +140,20 @@ class ByteWriter {
     put(static_cast<std::uint32_t>(s.size()));
     put_array(s.data(), s.size());
   }
+  void put_layer(const LayerSpec& l) {
+    put_string(l.kind);
+    for (const auto* shape : {&l.input, &l.output}) {
+      put(static_cast<std::uint32_t>(shape->size()));
+      put_array(shape->data(), shape->size());
+    }
+    put_string(l.activation);
+    put(static_cast<std::uint32_t>(l.settings.size()));
+    put_array(l.settings.data(), l.settings.size());
+  }
+  void put_layers(const std::vector<LayerSpec>& layers) {
+    put(static_cast<std::uint32_t>(layers.size()));
+    for (const auto& l : layers) put_layer(l);
+  }
   std::vector<unsigned char> bytes;
 };
 
@@ -152,6 +172,7 @@ class ByteReader {
     if (n > (end_ - pos_) / sizeof(T))
       throw FormatError(path_ + ": truncated in field '" + field + "': needs " + std::to_string(n * sizeof(T)) +
                         " bytes at offset " + std::to_string(pos_) + ", the file has " + std::to_string(end_ - pos_));
+    if (n == 0) return;  // an empty list: `out` may be null, which memcpy must not get
     std::memcpy(out, bytes_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
   }
@@ -177,6 +198,43 @@ class ByteReader {
     get_array(s.data(), n, field);
     return s;
   }
+  /// A layer's shape: 1 to 4 dimensions of 1 to 2^32.
+  std::vector<std::uint64_t> get_shape(const std::string& field) {
+    const auto n = get<std::uint32_t>(field.c_str());
+    if (n < 1 || n > kMaxRank)
+      throw FormatError(path_ + ": field '" + field + "' has " + std::to_string(n) + " dimensions, expected 1 to " +
+                        std::to_string(kMaxRank));
+    std::vector<std::uint64_t> d(n);
+    get_array(d.data(), n, field.c_str());
+    for (const auto s : d)
+      if (s == 0 || s > kMaxLayerSize)
+        throw FormatError(path_ + ": field '" + field + "' holds a dimension of " + std::to_string(s) +
+                          ", expected 1 to 2^32");
+    return d;
+  }
+  LayerSpec get_layer(const std::string& field) {
+    LayerSpec l;
+    l.kind = get_string((field + ".kind").c_str());
+    l.input = get_shape(field + ".input");
+    l.output = get_shape(field + ".output");
+    l.activation = get_string((field + ".activation").c_str());
+    const auto n = get<std::uint32_t>((field + ".settings").c_str());
+    if (n > kMaxSettings)
+      throw FormatError(path_ + ": field '" + field + ".settings' holds " + std::to_string(n) +
+                        " values, expected at most " + std::to_string(kMaxSettings));
+    l.settings.resize(n);
+    get_array(l.settings.data(), n, (field + ".settings").c_str());
+    return l;
+  }
+  std::vector<LayerSpec> get_layers(const std::string& field) {
+    const auto n = get<std::uint32_t>((field + " count").c_str());
+    if (n < 1 || n > kMaxLayers)
+      throw FormatError(path_ + ": field '" + field + " count' is " + std::to_string(n) + ", expected 1 to " +
+                        std::to_string(kMaxLayers));
+    std::vector<LayerSpec> layers;
+    for (std::uint32_t i = 0; i < n; ++i) layers.push_back(get_layer(field + "[" + std::to_string(i) + "]"));
+    return layers;
+  }
   std::size_t position() const { return pos_; }
 
  private:
@@ -200,8 +258,8 @@ inline std::vector<unsigned char> read_checkpoint_bytes(const std::string& path)
     throw FormatError(path + ": magic is not \"VAECKPT\": not a vae checkpoint");
   std::uint32_t version;
   std::memcpy(&version, bytes.data() + 8, 4);
-  if (version != 1 && version != kCheckpointVersion)
-    throw FormatError(path + ": format version is " + std::to_string(version) + ", this library reads versions 1 and " +
+  if (version < 1 || version > kCheckpointVersion)
+    throw FormatError(path + ": format version is " + std::to_string(version) + ", this library reads versions 1 to " +
                       std::to_string(kCheckpointVersion));
   const std::size_t header = version == 1 ? kHeaderBytesV1 : kHeaderBytes;
   if (bytes.size() < header)
@@ -277,6 +335,31 @@ inline CheckpointInfo parse_header(const std::string& path, const std::vector<un
                           ", expected 1 to one less than the first encoder and decoder sizes (" +
                           std::to_string(a.encoder.front()) + ", " + std::to_string(a.decoder.front()) + ")");
     }
+  }
+  if (info.version >= 3) {
+    a.encoder_layers = r.get_layers("encoder layers");
+    a.latent = r.get_layer("latent");
+    a.decoder_layers = r.get_layers("decoder layers");
+    a.output = r.get_string("output");
+    // The sizes and names summarise dense stacks: they must say the same.
+    Architecture summary = a;
+    summary.encoder_layers.clear();
+    summary.decoder_layers.clear();
+    summary.latent = LayerSpec{};
+    summary.with_layers();
+    // (A stack that is not all dense has only its ends in the sizes, and "custom".)
+    const auto contradicts = [](const std::vector<LayerSpec>& layers, const std::vector<LayerSpec>& from_sizes) {
+      for (const auto* list : {&layers, &from_sizes})
+        for (const auto& l : *list)
+          if (l.kind != "dense") return false;
+      return layers != from_sizes;
+    };
+    if (contradicts(a.encoder_layers, summary.encoder_layers) || contradicts(a.decoder_layers, summary.decoder_layers) ||
+        a.latent != summary.latent)
+      throw FormatError(path + ": the layers (" + printable_architecture(a).describe_layers() +
+                        ") contradict the sizes and activations (" + printable_architecture(summary).describe() + ")");
+  } else {
+    a.with_layers();
   }
   payload = r.position();
   return info;
@@ -463,6 +546,10 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   payload.put_string(arch.encoder_activation);
   payload.put_string(arch.decoder_activation);
   if (arch.classes > 0) payload.put(arch.classes);
+  payload.put_layers(arch.encoder_layers);
+  payload.put_layer(arch.latent);
+  payload.put_layers(arch.decoder_layers);
+  payload.put_string(arch.output);
   const Objective<S>& o = model.objective();
   payload.put(static_cast<std::uint32_t>(o.reconstruction));
   payload.put(static_cast<std::uint32_t>(o.kl));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "vae/core/error.hpp"
+#include "vae/models/architecture.hpp"
 
 namespace vae::io::detail {
 
@@ -68,5 +69,20 @@ inline std::string quote_name(const std::string& s) {
 
 /// `v` in at most 9 significant digits ("1e+300", "-1e-08", "0.001", "nan").
 inline std::string number(double v) { return vae::detail::number_text(v); }
+
+/// `a` with every name that came from a file escaped for a message.
+inline Architecture printable_architecture(Architecture a) {
+  a.encoder_activation = printable(a.encoder_activation);
+  a.decoder_activation = printable(a.decoder_activation);
+  a.output = printable(a.output);
+  for (auto* layers : {&a.encoder_layers, &a.decoder_layers})
+    for (auto& l : *layers) {
+      l.kind = printable(l.kind);
+      l.activation = printable(l.activation);
+    }
+  a.latent.kind = printable(a.latent.kind);
+  a.latent.activation = printable(a.latent.activation);
+  return a;
+}
 
 }  // namespace vae::io::detail

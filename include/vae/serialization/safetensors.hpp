@@ -164,6 +164,67 @@ std::vector<ModelTensor> safetensors_layout() {
 }
 
 namespace detail {
+/// A layer as JSON, in this order: {"kind", "input", "output", "activation", "settings"}.
+inline nlohmann::ordered_json layer_json(const LayerSpec& l) {
+  return {{"kind", l.kind}, {"input", l.input}, {"output", l.output}, {"activation", l.activation},
+          {"settings", l.settings}};
+}
+/// The layers of `a` as the JSON text of metadata "vae.layers", in the order
+/// data flows: {"encoder": [layer, ...], "latent": layer, "decoder": [...], "output": "sigmoid"}.
+inline std::string layers_json(const Architecture& a) {
+  nlohmann::ordered_json j;
+  for (const auto& l : a.encoder_layers) j["encoder"].push_back(layer_json(l));
+  j["latent"] = layer_json(a.latent);
+  for (const auto& l : a.decoder_layers) j["decoder"].push_back(layer_json(l));
+  j["output"] = a.output;
+  return j.dump();
+}
+/// Reads metadata "vae.layers" into `a`'s layers, latent stage and output;
+/// throws FormatError naming the key and what is wrong.
+inline void read_layers_json(const std::string& path, const std::string& text, Architecture& a) {
+  const auto fail = [&](const std::string& why) {
+    throw FormatError(path + ": metadata 'vae.layers' " + why +
+                      "; expected {\"encoder\": [layers], \"latent\": layer, \"decoder\": [layers], \"output\": name}");
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    fail("is not JSON");
+  }
+  const auto layer = [&](const nlohmann::json& v, const std::string& where) {
+    LayerSpec l;
+    try {
+      l.kind = v.at("kind").get<std::string>();
+      l.input = v.at("input").get<std::vector<std::uint64_t>>();
+      l.output = v.at("output").get<std::vector<std::uint64_t>>();
+      l.activation = v.at("activation").get<std::string>();
+      if (v.contains("settings")) l.settings = v.at("settings").get<std::vector<std::int64_t>>();
+    } catch (const nlohmann::json::exception&) {
+      fail("has a layer at " + where + " without a string kind and activation and integer shapes");
+    }
+    for (const auto* shape : {&l.input, &l.output})
+      if (shape->empty() || shape->size() > 4 ||
+          std::any_of(shape->begin(), shape->end(), [](std::uint64_t d) { return d == 0 || d > (std::uint64_t(1) << 32); }))
+        fail("has a layer at " + where + " whose shape is not 1 to 4 dimensions of 1 to 2^32");
+    if (l.kind.empty() || l.kind.size() > 256 || l.activation.empty() || l.activation.size() > 256 || l.settings.size() > 64)
+      fail("has a layer at " + where + " with an empty or overlong name or too many settings");
+    return l;
+  };
+  if (!j.is_object() || !j.contains("encoder") || !j.contains("decoder") || !j.contains("latent") ||
+      !j.contains("output") || !j["encoder"].is_array() || !j["decoder"].is_array() || !j["output"].is_string() ||
+      j["encoder"].empty() || j["decoder"].empty() || j["encoder"].size() > 1024 || j["decoder"].size() > 1024)
+    fail("lacks a part or has one of the wrong type");
+  a.encoder_layers.clear();
+  a.decoder_layers.clear();
+  for (std::size_t i = 0; i < j["encoder"].size(); ++i)
+    a.encoder_layers.push_back(layer(j["encoder"][i], "encoder[" + std::to_string(i) + "]"));
+  for (std::size_t i = 0; i < j["decoder"].size(); ++i)
+    a.decoder_layers.push_back(layer(j["decoder"][i], "decoder[" + std::to_string(i) + "]"));
+  a.latent = layer(j["latent"], "latent");
+  a.output = j["output"].get<std::string>();
+}
+
 /// The metadata of a model of architecture `a`, latent size `latent`,
 /// named in the blog's way when `blog`.
 inline std::map<std::string, std::string> metadata_of(const Architecture& a, Index latent, bool blog) {
@@ -181,6 +242,7 @@ inline std::map<std::string, std::string> metadata_of(const Architecture& a, Ind
           {"vae.latent_size", std::to_string(latent)},
           {"vae.names", blog ? "blog" : "sequential"},
           {"vae.architecture", a.describe()},
+          {"vae.layers", layers_json(a)},
           {"vae.version", VAE_VERSION_STRING}};
   if (a.classes > 0) m["vae.classes"] = std::to_string(a.classes);
   return m;
@@ -193,7 +255,10 @@ inline std::map<std::string, std::string> metadata_of(const Architecture& a, Ind
 /// ("784,512,2", the latent size once; a conditional VAE's first sizes
 /// include its classes), a conditional VAE's classes, their activations, the
 /// latent size, the naming scheme
-/// ("blog" or "sequential"), the architecture in words and the vae version.
+/// ("blog" or "sequential"), the architecture in words, every layer as JSON
+/// ("vae.layers": kind, input and output shapes, activation, settings of each
+/// encoder and decoder layer, the latent stage and the output) and the vae
+/// version.
 template <class Model>
 std::map<std::string, std::string> safetensors_metadata(const Model& model) {
   return detail::metadata_of(model.architecture(), model.num_latent(), uses_blog_names(model));
@@ -219,7 +284,7 @@ std::string model_words(const Model& model) {
 /// (an activation cannot be seen in the shapes).
 inline const char* const kCheckedMetadata[] = {"vae.kind",          "vae.encoder_sizes",      "vae.decoder_sizes",
                                                "vae.latent_size",   "vae.encoder_activation", "vae.decoder_activation",
-                                               "vae.names",         "vae.classes"};
+                                               "vae.names",         "vae.classes",            "vae.layers"};
 
 /// For each tensor of `layout`, its entry in `h`; throws FormatError naming
 /// the first tensor that is missing, has another shape, or is not the
@@ -253,7 +318,12 @@ std::vector<const TensorInfo*> match_layout(const Model& model, const std::strin
   for (const char* key : kCheckedMetadata) {
     const auto it = h.metadata.find(key);
     const auto w = want.find(key);  // absent for a key the model does not have (vae.classes)
-    if (it != h.metadata.end() && (w == want.end() || it->second != w->second))
+    // vae.layers is JSON: equal as values, whatever the order of an object's keys.
+    const auto same = [&] {
+      if (std::string(key) != "vae.layers") return it->second == w->second;
+      return nlohmann::json::parse(it->second, nullptr, false) == nlohmann::json::parse(w->second);
+    };
+    if (it != h.metadata.end() && (w == want.end() || !same()))
       throw FormatError(path + ": metadata '" + key + "' is " + quote_name(it->second) + ", expected " +
                         (w == want.end() ? std::string("none") : "'" + w->second + "'") + " for " +
                         model_words(model));
@@ -390,7 +460,10 @@ Architecture architecture_from_metadata(const SafetensorsFile& file) {
   a.decoder = sizes("vae.decoder_sizes");
   a.encoder_activation = get("vae.encoder_activation");
   a.decoder_activation = get("vae.decoder_activation");
-  return a;
+  // Files written before the layers were recorded: the dense layers the sizes say.
+  const auto layers = file.header.metadata.find("vae.layers");
+  if (layers != file.header.metadata.end()) read_layers_json(file.path, layers->second, a);
+  return a.with_layers();
 }
 }  // namespace detail
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command on one of OpenBLAS's kernel sets, after checking that the
 # CPU can run it and that OpenBLAS then really loads it:
-#   environment  OPENBLAS_CORETYPE as the environment has it (set or not);
+#   environment  OPENBLAS_CORETYPE as the environment has it: skipped (77)
+#                when that is unset or a set named below, whose own entry
+#                makes the same run;
 #   unset        without OPENBLAS_CORETYPE (OpenBLAS's own choice);
 #   NAME         OPENBLAS_CORETYPE=NAME: Prescott (SSE3), Haswell and Zen
 #                (AVX2 + FMA), SkylakeX (AVX-512).
@@ -17,7 +19,15 @@ field() {  # name line
   sed -nE "s/.*(^| )$1=([^ ]*).*/\\2/p" <<< "$2"
 }
 case $mode in
-  environment) ;;
+  environment)
+    # Unset, or one of the sets forced below: the same run as that entry, made once.
+    given=${OPENBLAS_CORETYPE-unset}
+    case ${given,,} in
+      unset | prescott | haswell | zen | skylakex)
+        echo "SKIP: OPENBLAS_CORETYPE is ${OPENBLAS_CORETYPE:-not set}: the ${OPENBLAS_CORETYPE:-unset} entry makes this run"
+        exit 77 ;;
+    esac
+    ;;
   unset) unset OPENBLAS_CORETYPE ;;
   *)
     best=$(field cpu_best "$(env -u OPENBLAS_CORETYPE "$probe")")

@@ -34,6 +34,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
@@ -155,9 +156,10 @@ MPI_Datatype datatype() {
 /// MPI for the lifetime of a program: initialises it (unless already done)
 /// with errors returned rather than fatal, and finalises it on destruction.
 /// Destroyed by an exception (one left its scope) with more than one rank,
-/// it calls MPI_Abort(MPI_COMM_WORLD, 1) instead: finalising would leave the
-/// other ranks blocked in their next collective call. Catch inside its scope
-/// to print the error first.
+/// it says so on stderr ("vae::mpi::Session: left by an exception on rank 1
+/// of 2: ...") and calls MPI_Abort(MPI_COMM_WORLD, 1) instead: finalising
+/// would leave the other ranks blocked in their next collective call. Catch
+/// inside its scope to print the error first.
 class Session {
  public:
   /// Initialises MPI (MPI_THREAD_FUNNELED) unless the program already did; pass
@@ -181,7 +183,16 @@ class Session {
     if (!owner_ || finalized) return;
     int ranks = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-    if (std::uncaught_exceptions() > uncaught_ && ranks > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (std::uncaught_exceptions() > uncaught_ && ranks > 1) {
+      // Said here, by the rank that ends the job: the launcher's own report
+      // of an abort is not always printed (Open MPI 4.1 can lose it).
+      int r = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &r);
+      std::fprintf(stderr, "vae::mpi::Session: left by an exception on rank %d of %d: MPI_Abort ends every rank\n", r,
+                   ranks);
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
     MPI_Finalize();
   }
 

@@ -59,16 +59,23 @@ struct LayerSpec {
 
 namespace detail {
 
-/// The activation names of "relu" or "relu,tanh" for `hidden` hidden layers
-/// (one name for all, or one each); empty when the count does not fit.
-inline std::vector<std::string> split_activations(const std::string& text, std::size_t hidden) {
-  std::vector<std::string> names;
+/// The comma-separated parts of `text` ("relu,tanh": relu, tanh; "": one
+/// empty part).
+inline std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
-    names.push_back(text.substr(start, comma - start));
+    parts.push_back(text.substr(start, comma - start));
     start = comma + 1;
   }
+  return parts;
+}
+
+/// The activation names of "relu" or "relu,tanh" for `hidden` hidden layers
+/// (one name for all, or one each); empty when the count does not fit.
+inline std::vector<std::string> split_activations(const std::string& text, std::size_t hidden) {
+  std::vector<std::string> names = split_commas(text);
   if (names.size() == 1) names.assign(hidden, names.front());
   if (names.size() != hidden) names.clear();
   return names;
@@ -172,8 +179,7 @@ struct Architecture {
                   : "encoder " + join(enc) + " " + encoder_activation + ", decoder " + join(dec) + " " +
                         decoder_activation;
     if (classes > 0) s += ", " + std::to_string(classes) + " classes";
-    return s + (scalar_bytes == 4 ? " (float)" : scalar_bytes == 8 ? " (double)" : " (scalar of " +
-                                                                         std::to_string(scalar_bytes) + " bytes)");
+    return s + scalar_words();
   }
 
   /// Whether the sizes and activation names say every layer (both networks
@@ -201,8 +207,14 @@ struct Architecture {
          (latent.output.empty() ? std::string("?") : std::to_string(latent.output.front())) + ", decoder " +
          list(decoder_layers) + ", " + output + " output";
     if (classes > 0) s += ", " + std::to_string(classes) + " classes";
-    return s + (scalar_bytes == 4 ? " (float)" : scalar_bytes == 8 ? " (double)" : " (scalar of " +
-                                                                         std::to_string(scalar_bytes) + " bytes)");
+    return s + scalar_words();
+  }
+
+  /// " (float)", " (double)" or " (scalar of N bytes)".
+  std::string scalar_words() const {
+    return scalar_bytes == 4   ? " (float)"
+           : scalar_bytes == 8 ? " (double)"
+                               : " (scalar of " + std::to_string(scalar_bytes) + " bytes)";
   }
 
   /// Fills the layer lists, the latent stage and the output from the sizes

@@ -188,18 +188,13 @@ namespace detail {
 /// layer); throws FormatError naming `what` for a name vae does not know.
 inline std::vector<ActivationKind> activations_named(const std::string& text, const std::string& what) {
   std::vector<ActivationKind> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    const std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& name : split_commas(text)) {
     ActivationKind k{};
     if (!activation_from_name(name, k))
       throw FormatError(what + " is " + io::detail::quote_name(text) +
                         ": not one of vae's activations (identity, relu, tanh, softplus, elu, sigmoid), "
                         "so no model can be built for it");
     out.push_back(k);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return out;
 }
@@ -272,7 +267,7 @@ Model make_model(const Architecture& a, std::uint64_t seed = 0,
   // What was built must be what was described, layer by layer.
   const Architecture built = model.architecture();
   Architecture want = a;
-  if (want.encoder_layers.empty() || want.decoder_layers.empty() || want.latent.input.empty()) want.with_layers();
+  want.with_layers();  // a description without layers: the dense ones its sizes say
   if (built != want)
     throw FormatError("vae::make_model: the architecture is " + held + "; its sizes and activations build " +
                       (built.describe()[0] == 'a' ? "an " : "a ") + built.describe_layers() + ", which differs");

@@ -18,7 +18,7 @@ packages=(
   libgif-dev zlib1g-dev  # GIF output, gzip IDX input
   libcli11-dev           # command-line parsing in the examples
   dataset-fashion-mnist  # Fashion-MNIST, read by the IDX tests
-  clang libclang-rt-14-dev  # libFuzzer and the sanitizer build
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer and the sanitizer builds (clang, its OpenMP)
   libopenmpi-dev openmpi-bin  # data-parallel training (vae::mpi) and its tests under mpirun
   nlohmann-json3-dev     # safetensors weights (vae::safetensors)
   python3-torch python3-numpy  # the round trips of weights with PyTorch (tests/pytorch/)

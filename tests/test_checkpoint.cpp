@@ -385,7 +385,7 @@ TEST_CASE("format 3 records every layer; a version-2 file (sizes and names only)
 
 TEST_CASE("a layer kind or output the library does not build is refused naming what the file holds") {
   const fs::path dir = temp_dir(), good = dir / "kinds.ckpt", bad = dir / "kinds_bad.ckpt";
-  auto dynamic = vae::make_mlp_vae<float>({64, 32, 3}, {vae::ActivationKind::Relu}, 4);
+  auto dynamic = vae::make_mlp_vae<float>({64, 32, 3}, vae::ActivationKind::Relu, 4);
   vae::io::save_checkpoint(good.string(), dynamic);
   const std::vector<unsigned char> bytes = read_bytes(good);
 
@@ -645,7 +645,8 @@ TEST_CASE("an importance-weighted objective is stored with its k; an ELBO checkp
   // Out-of-domain values are refused by name, and change nothing.
   Vae target(4);
   const Eigen::VectorXf before = target.parameters_host();
-  for (const auto& [field, value, expected] :
+  // (No structured bindings: CAPTURE's lambda cannot name them before C++20.)
+  for (const auto& row :
        {std::tuple<const char*, std::uint64_t, const char*>{"objective.bound", 0, "field 'objective.bound' is 0,"},
         {"objective.bound", 2, "field 'objective.bound' is 2, expected 1"},
         {"objective.samples", 0, "field 'objective.samples' is 0, expected a count in [1, 5000]"},
@@ -653,6 +654,9 @@ TEST_CASE("an importance-weighted objective is stored with its k; an ELBO checkp
         {"objective.samples", 100000, "field 'objective.samples' is 100000, expected a count in [1, 5000]"},
         {"objective.samples", 5001, "field 'objective.samples' is 5001,"},
         {"objective.samples", ~std::uint64_t(0), "field 'objective.samples' is 18446744073709551615,"}}) {
+    const char* field = std::get<0>(row);
+    const std::uint64_t value = std::get<1>(row);
+    const char* expected = std::get<2>(row);
     CAPTURE(field);
     CAPTURE(value);
     Bytes b = bytes;

@@ -152,7 +152,8 @@ TEST_CASE("evaluate holds at most kMaxDecodedColumns samples at once, and its bo
   // columns into the same passes (40 inputs x k = 600 is 24,000 columns,
   // in chunks of 27 inputs; 3 inputs x k = 20,000 in passes of 16,384
   // samples of one input). Held at once, the draws would land elsewhere.
-  for (const auto& [n, k] : {std::pair<vae::Index, vae::Index>{40, 600}, {3, 20000}}) {
+  for (const auto& nk : {std::pair<vae::Index, vae::Index>{40, 600}, {3, 20000}}) {
+    const vae::Index n = nk.first, k = nk.second;  // (CAPTURE cannot name structured bindings before C++20)
     CAPTURE(n);
     CAPTURE(k);
     REQUIRE(n * k > Model::kMaxDecodedColumns);

@@ -130,8 +130,9 @@ TEST_CASE("after a move each model's layers point into its own buffers") {
   // other's old buffers, and its layers must follow them.
   const auto owns = [](const Vae& m) {
     const double* first = m.parameters().data;
-    return m.encoder().weight(0).data == first &&
-           m.decoder().weight(0).data == first + Vae::EncoderType::parameter_count;
+    // (A moved-from model's buffers are empty: no offset from a null pointer.)
+    const double* decoder_first = first ? first + Vae::EncoderType::parameter_count : nullptr;
+    return m.encoder().weight(0).data == first && m.decoder().weight(0).data == decoder_first;
   };
   Vae a(4), b(5);
   const Eigen::VectorXd b_params = b.parameters_host();

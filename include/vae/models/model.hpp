@@ -722,10 +722,13 @@ class Model {
   Workspace train_ws_;
 
  private:
+  // A moved-from model's buffers are empty (null): its networks bind to null,
+  // never to an offset from it.
   void bind() {
     const Index split = net_parameters(enc_);
+    const auto at = [split](S* p) { return p ? p + split : p; };
     enc_.bind(params_.data(), grads_.data());
-    dec_.bind(params_.data() + split, grads_.data() + split);
+    dec_.bind(at(params_.data()), at(grads_.data()));
   }
 
   /// num_parameters(), after checking that a run-time model's networks fit

@@ -226,6 +226,8 @@ void one_hidden_layer_gradient_checks() {
   model_gradient_check<Ae>({R::BinaryCrossEntropy});
   model_gradient_check<Vae>({R::SquaredError, K::HalfVariancePrior, 1.0});
   model_gradient_check<Vae>({R::BinaryCrossEntropy, K::Exact, 4.0});
+  model_gradient_check<Vae>({R::ContinuousBernoulli, K::Exact, 1.0});
+  model_gradient_check<Vae>({R::Gaussian, K::Exact, 1.0});
 }
 
 /// A three-hidden-layer autoencoder and VAE with activation Act.
@@ -288,8 +290,8 @@ TEST_CASE_TEMPLATE("the library's kernels run one element at a time (as on the G
     });
   }
 
-  SUBCASE("ReconstructionLoss through column_sums: loss per column and gradient in place, both losses") {
-    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy}) {
+  SUBCASE("ReconstructionLoss through column_sums: loss per column and gradient in place, every loss") {
+    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy, R::ContinuousBernoulli, R::Gaussian}) {
       vae::with_reconstruction(kind, [&](auto loss) {
         using L = decltype(loss);
         INFO("loss " << L::name);
@@ -580,9 +582,9 @@ TEST_CASE_TEMPLATE("Ops<Cuda> matches Ops<Cpu> primitive by primitive", S, float
     CHECK(sc.padding_untouched(g));
   }
 
-  SUBCASE("column_sums with ReconstructionLoss, both losses: loss per column, sum, gradient in place") {
+  SUBCASE("column_sums with ReconstructionLoss, every loss: loss per column, sum, gradient in place") {
     const Index tall = 700;  // more rows than a block has threads
-    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy}) {
+    for (auto kind : {R::SquaredError, R::BinaryCrossEntropy, R::ContinuousBernoulli, R::Gaussian}) {
       vae::with_reconstruction(kind, [&](auto loss) {
         using L = decltype(loss);
         INFO("loss " << L::name);
@@ -774,6 +776,11 @@ TEST_CASE("CPU and GPU models agree: inference, losses, gradients") {
   if (no_device("CPU/GPU model parity")) return;
   model_parity<vae::Autoencoder<kIn, kHidden, kLatent, double>, vae::Autoencoder<kIn, kHidden, kLatent, double, Gpu>>(
       {R::BinaryCrossEntropy}, 1e-10);
+  model_parity<vae::VariationalAutoencoder<kIn, kHidden, kLatent, double>,
+               vae::VariationalAutoencoder<kIn, kHidden, kLatent, double, Gpu>>({R::ContinuousBernoulli, K::Exact, 1.0},
+                                                                                1e-10);
+  model_parity<vae::Autoencoder<kIn, kHidden, kLatent, double>, vae::Autoencoder<kIn, kHidden, kLatent, double, Gpu>>(
+      {R::Gaussian}, 1e-10);
   model_parity<vae::VariationalAutoencoder<kIn, kHidden, kLatent, double>,
                vae::VariationalAutoencoder<kIn, kHidden, kLatent, double, Gpu>>({R::SquaredError, K::Exact, 1.0},
                                                                                 1e-10);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include <vae/vae.hpp>
 
@@ -44,15 +45,25 @@ double reconstruction_sum(vae::Reconstruction kind, Eigen::MatrixXd logits, cons
 }
 
 void check_reconstruction(vae::Reconstruction kind, const char* name) {
-  const Eigen::MatrixXd logits = 3 * Eigen::MatrixXd::Random(6, 5);
+  Eigen::MatrixXd logits = 3 * Eigen::MatrixXd::Random(6, 5);
+  // Logits on both sides of the continuous Bernoulli's series threshold 1/4.
+  logits(0, 0) = 1e-3;
+  logits(1, 1) = -0.2;
+  logits(2, 2) = 0.26;
   const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(6, 5).array() + 1) / 2;
   Eigen::MatrixXd grad;
   const double value = reconstruction_sum(kind, logits, x, &grad);
 
-  const Eigen::ArrayXXd p = 1 / (1 + (-logits.array()).exp());
-  const double expected = kind == vae::Reconstruction::SquaredError
-                              ? (p - x.array()).square().sum()
-                              : -(x.array() * p.log() + (1 - x.array()) * (1 - p).log()).sum();
+  const Eigen::ArrayXXd t = logits.array(), p = 1 / (1 + (-t).exp());
+  const Eigen::ArrayXXd bce = -(x.array() * p.log() + (1 - x.array()) * (1 - p).log());
+  double expected = 0;
+  switch (kind) {
+    case vae::Reconstruction::SquaredError: expected = (p - x.array()).square().sum(); break;
+    case vae::Reconstruction::BinaryCrossEntropy: expected = bce.sum(); break;
+    // Less the log of the normaliser t / tanh(t / 2), written out here.
+    case vae::Reconstruction::ContinuousBernoulli: expected = (bce - (t / (t / 2).tanh()).log()).sum(); break;
+    case vae::Reconstruction::Gaussian: expected = 0.5 * (t - x.array()).square().sum(); break;
+  }
   CHECK(value == doctest::Approx(expected).epsilon(1e-12));
 
   Eigen::VectorXd flat = Eigen::Map<const Eigen::VectorXd>(logits.data(), logits.size());
@@ -103,6 +114,87 @@ TEST_CASE("squared error: value and gradient") { check_reconstruction(vae::Recon
 
 TEST_CASE("binary cross-entropy: value and gradient") {
   check_reconstruction(vae::Reconstruction::BinaryCrossEntropy, "BCE");
+}
+
+TEST_CASE("continuous Bernoulli: value and gradient") {
+  check_reconstruction(vae::Reconstruction::ContinuousBernoulli, "continuous Bernoulli");
+}
+
+TEST_CASE("gaussian: value and gradient") { check_reconstruction(vae::Reconstruction::Gaussian, "gaussian"); }
+
+namespace {
+/// Composite Simpson's rule for the integral of f over [a, b] on n (even) intervals.
+template <class F>
+double simpson(F f, double a, double b, int n = 20000) {
+  double sum = 0;
+  for (int i = 0; i <= n; ++i) sum += (i == 0 || i == n ? 1 : (i % 2 ? 4 : 2)) * f(a + (b - a) * i / n);
+  return sum * (b - a) / n / 3;
+}
+/// One element's loss and gradient from loss L in scalar S.
+template <class L, class S>
+std::pair<S, S> element(S t, S x) {
+  S grad;
+  const S value = L::value(t, x, grad);
+  return {value, grad};
+}
+}  // namespace
+
+TEST_CASE("continuous Bernoulli: a density on [0, 1] with the stated mean, for every logit, near 0 too") {
+  using CB = vae::ContinuousBernoulliLoss;
+  // Both sides of the series' threshold 1/4, 0 itself (the mean 1/2), and far out.
+  for (const double t : {-40.0, -3.0, -0.2500001, -0.2499999, -1e-3, -1e-9, 0.0, 1e-6, 0.1, 0.25, 0.3, 2.0, 35.0}) {
+    CAPTURE(t);
+    const double mass = simpson([&](double x) { return std::exp(-element<CB>(t, x).first); }, 0, 1);
+    const double mean = simpson([&](double x) { return x * std::exp(-element<CB>(t, x).first); }, 0, 1);
+    CHECK(mass == doctest::Approx(1.0).epsilon(1e-9));
+    CHECK(CB::mean(t) == doctest::Approx(mean).epsilon(1e-9));
+  }
+  // The mean lies between 1/2 and sigmoid(t): the continuous Bernoulli is not the Bernoulli.
+  CHECK(CB::mean(2.0) < 1 / (1 + std::exp(-2.0)));
+  CHECK(CB::mean(2.0) > 0.5);
+  CHECK(CB::mean(0.0) == 0.5);
+}
+
+TEST_CASE("continuous Bernoulli in float: finite and as in double across the series' threshold and far out") {
+  using CB = vae::ContinuousBernoulliLoss;
+  for (const double t : {-90.0, -20.0, -0.26, -0.25, -0.24, -1e-4, 0.0, 1e-6, 0.01, 0.2499, 0.2501, 1.0, 20.0, 90.0}) {
+    for (const double x : {0.0, 0.3, 1.0}) {
+      CAPTURE(t);
+      CAPTURE(x);
+      const auto [vd, gd] = element<CB>(t, x);
+      const auto [vf, gf] = element<CB>(static_cast<float>(t), static_cast<float>(x));
+      REQUIRE(std::isfinite(vf));
+      REQUIRE(std::isfinite(gf));
+      CHECK(std::abs(vf - vd) <= 1e-5 * (1 + std::abs(vd)));
+      CHECK(std::abs(gf - gd) <= 1e-5 * (1 + std::abs(gd)));
+      CHECK(std::abs(CB::mean(static_cast<float>(t)) - CB::mean(t)) <= 1e-6);
+    }
+  }
+  // The packet path (Eigen arrays, as the CPU backend runs it) agrees with the
+  // scalar path (to the last bits of Eigen's and the C library's exp and log).
+  using Packet = Eigen::Array<float, 8, 1>;
+  Packet t, x, grad;
+  t << -30, -0.3f, -0.1f, 0, 1e-5f, 0.2f, 0.26f, 30;
+  x << 0, 0.2f, 0.5f, 1, 0.7f, 0.1f, 1, 0.4f;
+  const Packet values = CB::value(t, x, grad);
+  const Packet means = CB::mean(t);
+  for (int i = 0; i < 8; ++i) {
+    const auto [v, g] = element<CB>(t[i], x[i]);
+    CHECK(values[i] == doctest::Approx(v).epsilon(1e-6));
+    CHECK(grad[i] == doctest::Approx(g).epsilon(1e-6));
+    CHECK(means[i] == doctest::Approx(CB::mean(t[i])).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("gaussian: a density over the reals with its offset, whose mean is the output") {
+  using G = vae::GaussianLoss;
+  const double offset = G::log_likelihood_offset(1);
+  for (const double t : {-3.0, 0.0, 1.5}) {
+    CAPTURE(t);
+    CHECK(simpson([&](double x) { return std::exp(-element<G>(t, x).first + offset); }, t - 12, t + 12) ==
+          doctest::Approx(1.0).epsilon(1e-9));
+    CHECK(G::mean(t) == t);
+  }
 }
 
 TEST_CASE("binary cross-entropy stays finite and exact for extreme logits") {
@@ -185,4 +277,11 @@ TEST_CASE("a reconstruction loss or KL form that names no formula throws instead
   CHECK(vae::log_likelihood_offset(vae::Reconstruction::BinaryCrossEntropy, 784) == 0.0);
   CHECK(vae::log_likelihood_offset(vae::Reconstruction::SquaredError, 784) ==
         doctest::Approx(-392.0 * std::log(3.14159265358979323846)).epsilon(1e-15));
+  CHECK(vae::log_likelihood_offset(vae::Reconstruction::ContinuousBernoulli, 784) == 0.0);
+  CHECK(vae::log_likelihood_offset(vae::Reconstruction::Gaussian, 784) ==
+        doctest::Approx(-392.0 * std::log(2 * 3.14159265358979323846)).epsilon(1e-15));
+  CHECK(std::string(vae::name_of(vae::Reconstruction::ContinuousBernoulli)) == "continuous-bernoulli");
+  CHECK(std::string(vae::name_of(vae::Reconstruction::Gaussian)) == "gaussian");
+  CHECK(vae::needs_unit_range(vae::Reconstruction::ContinuousBernoulli));
+  CHECK_FALSE(vae::needs_unit_range(vae::Reconstruction::Gaussian));
 }

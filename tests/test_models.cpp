@@ -37,6 +37,7 @@ double model_gradient_error(vae::Objective<double> objective, const char* name) 
 TEST_CASE("autoencoder gradients match finite differences") {
   model_gradient_error<Ae>({vae::Reconstruction::SquaredError}, "autoencoder, squared error");
   model_gradient_error<Ae>({vae::Reconstruction::BinaryCrossEntropy}, "autoencoder, BCE");
+  model_gradient_error<Ae>({vae::Reconstruction::Gaussian}, "autoencoder, gaussian");
 }
 
 TEST_CASE("VAE gradients match finite differences") {
@@ -46,6 +47,8 @@ TEST_CASE("VAE gradients match finite differences") {
   model_gradient_error<Vae>({R::SquaredError, K::Exact, 1.0}, "VAE, squared error + exact KL");
   model_gradient_error<Vae>({R::BinaryCrossEntropy, K::Exact, 1.0}, "VAE, BCE + exact KL");
   model_gradient_error<Vae>({R::BinaryCrossEntropy, K::Exact, 4.0}, "VAE, BCE + 4 x exact KL");
+  model_gradient_error<Vae>({R::ContinuousBernoulli, K::Exact, 1.0}, "VAE, continuous Bernoulli + exact KL");
+  model_gradient_error<Vae>({R::Gaussian, K::Exact, 0.5}, "VAE, gaussian + 0.5 x exact KL");
 }
 
 TEST_CASE("parameter count and layout follow the blog's layers") {
@@ -162,4 +165,36 @@ TEST_CASE("deep models: parameter layout in nn.Sequential order, and the blog's 
                                vae::MlpVae<vae::Layers<784, 512, 2>, vae::Relu, double>>);
   static_assert(std::is_same_v<vae::ReversedLayers<vae::Layers<1, 2, 3>>, vae::Layers<3, 2, 1>>);
   CHECK(Deep::architecture().describe() == "VAE 784-400-200-20 tanh (float)");
+}
+
+TEST_CASE("the likelihood decides the targets' range and what decode returns") {
+  vae::Adam<double> opt;
+  vae::Rng rng(3);
+  Eigen::MatrixXd out_of_range = batch();
+  out_of_range(0, 0) = 1.5;
+  // The continuous Bernoulli is a density on [0, 1]; the error names it.
+  Vae cb(1, {vae::Reconstruction::ContinuousBernoulli});
+  CHECK_THROWS_WITH_AS(cb.train_step(out_of_range, opt, rng), doctest::Contains("continuous-bernoulli"), vae::ValueError);
+  CHECK(opt.steps() == 0);
+  // Its decode is the distribution's mean, not sigmoid(logit).
+  Vae bce = cb;
+  bce.set_objective({vae::Reconstruction::BinaryCrossEntropy});
+  const Eigen::MatrixXd z = Eigen::MatrixXd::Random(kLatent, kBatch);
+  const Eigen::MatrixXd s = bce.decode(z), m = cb.decode(z);
+  for (Eigen::Index i = 0; i < s.size(); ++i) {
+    const double logit = std::log(s(i) / (1 - s(i)));
+    CHECK(m(i) == doctest::Approx(vae::ContinuousBernoulliLoss::mean(logit)).epsilon(1e-9));
+  }
+
+  // The gaussian loss takes any real values, and its identity output
+  // reproduces values a sigmoid never reaches.
+  Eigen::MatrixXd wide = 6 * batch().array() - 3;  // [-3, 3]
+  Vae gaussian(2, {vae::Reconstruction::Gaussian});
+  vae::Adam<double> adam;
+  const double first = gaussian.evaluate(wide, rng).total;
+  for (int step = 0; step < 400; ++step) gaussian.train_step(wide, adam, rng);
+  CHECK(gaussian.evaluate(wide, rng).total < first);
+  const Eigen::MatrixXd r = gaussian.reconstruct(wide);
+  CHECK(r.minCoeff() < 0);
+  CHECK(r.maxCoeff() > 1);
 }

@@ -160,7 +160,11 @@ int main(int argc, char** argv) {
   // The models compute in float: a double setting must stay > 0 and finite there.
   app.add_option("--lr", o.lr, "Adam learning rate")->check(in_range(FLT_MIN, FLT_MAX))->capture_default_str();
   app.add_option("--beta", o.beta, "weight of the KL term (VAE)")->check(in_range(0, FLT_MAX))->capture_default_str();
-  app.add_option("--loss", o.loss, "reconstruction loss: sse (the blog's) or bce")->check(CLI::IsMember({"sse", "bce"}))->capture_default_str();
+  app.add_option("--loss", o.loss,
+                 "reconstruction loss: sse (the blog's), bce (Bernoulli), cb (continuous Bernoulli) or gaussian "
+                 "(unit variance, identity output)")
+      ->check(CLI::IsMember({"sse", "bce", "cb", "gaussian"}))
+      ->capture_default_str();
   app.add_option("--kl", o.kl, "KL term: blog (the blog's formula) or exact")->check(CLI::IsMember({"blog", "exact"}))->capture_default_str();
   app.add_option("--seed", o.seed, "seed of every random stream")->capture_default_str();
   app.add_option("--backend", o.backend, "cpu, or cuda (builds with VAE_WITH_CUDA and a GPU)")

@@ -300,7 +300,10 @@ void train_and_draw(Model& model, const std::string& name, const std::string& ti
 template <class Backend>
 int run(const RunOptions& o, const Data& data) {
   const vae::Objective<float> objective{
-      o.loss == "bce" ? vae::Reconstruction::BinaryCrossEntropy : vae::Reconstruction::SquaredError,
+      o.loss == "bce"        ? vae::Reconstruction::BinaryCrossEntropy
+      : o.loss == "cb"       ? vae::Reconstruction::ContinuousBernoulli
+      : o.loss == "gaussian" ? vae::Reconstruction::Gaussian
+                             : vae::Reconstruction::SquaredError,
       o.kl == "exact" ? vae::KlForm::Exact : vae::KlForm::Blog, static_cast<float>(o.beta)};
   vae::Objective<float> vae_objective = objective;
   if (o.objective == "iwae") {

@@ -1,12 +1,16 @@
 #pragma once
-// Reconstruction losses, each formula written once (core/elementwise.hpp) and
-// run by every backend. A loss struct L provides
+// Reconstruction losses: the output distributions p(x|z), each formula
+// written once (core/elementwise.hpp) and run by every backend. A loss struct
+// L provides
 //   static constexpr Reconstruction kind;   static constexpr const char* name;
+//   static constexpr bool unit_range;
 //   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad);
+//   VAE_ELEMENTWISE(class T) static T mean(const T& t);
 //   static double log_likelihood_offset(Index features);
-// the loss of one element with logit t (x_hat = sigmoid(t)) against target
-// x, writing dl/dt to grad, and the constant c with log p(x|z) = -loss + c
-// for a sample of `features` values. with_reconstruction() maps the run-time
+// the loss of one element with decoder output t against target x, writing
+// dl/dt to grad; the mean of p(x|z) given t (what decode and reconstruct
+// return); whether targets must lie in [0, 1]; and the constant c with
+// log p(x|z) = -loss + c for a sample of `features` values. with_reconstruction() maps the run-time
 // choice to the struct; adding a loss means a struct, an enum value and a
 // case in with_reconstruction and is_known, all in this file (a value
 // missing from either switch is a -Wswitch warning; a value cast from an
@@ -29,7 +33,21 @@ enum class Reconstruction {
   /// sum -[x log x_hat + (1 - x) log(1 - x_hat)], from the logit
   /// (BinaryCrossEntropyLoss).
   BinaryCrossEntropy = 1,
+  /// The continuous Bernoulli's -log p(x|t) for x in [0, 1] (Loaiza-Ganem
+  /// and Cunningham, 2019; ContinuousBernoulliLoss).
+  ContinuousBernoulli = 2,
+  /// -log N(x; t, I): a Gaussian with unit variance around the decoder's
+  /// output itself (identity output, any real x; GaussianLoss).
+  Gaussian = 3,
 };
+
+namespace detail {
+/// sigmoid(t) = 1 / (1 + e^-t).
+VAE_ELEMENTWISE(class T) T sigmoid(const T& t) {
+  using S = el::scalar_t<T>;
+  return S(1) / (S(1) + el::exp(-t));
+}
+}  // namespace detail
 
 /// l = (x_hat - x)^2,  dl/dt = 2 (x_hat - x) x_hat (1 - x_hat).
 struct SquaredErrorLoss {
@@ -37,15 +55,19 @@ struct SquaredErrorLoss {
   static constexpr Reconstruction kind = Reconstruction::SquaredError;
   /// The loss's name, as name_of() returns it.
   static constexpr const char* name = "squared-error";
+  /// Targets may be any real values (x_hat stays in (0, 1)).
+  static constexpr bool unit_range = false;
   /// The loss of one element from its logit t against the target x; writes
   /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
     using S = el::scalar_t<T>;
-    const T x_hat = S(1) / (S(1) + el::exp(-t));
+    const T x_hat = detail::sigmoid(t);
     const T d = x_hat - x;
     grad = S(2) * d * x_hat * (S(1) - x_hat);
     return d * d;
   }
+  /// The mean x_hat = sigmoid(t).
+  VAE_ELEMENTWISE(class T) static T mean(const T& t) { return detail::sigmoid(t); }
   /// The sum (x - x_hat)^2 is -log N(x; x_hat, sigma^2 I) up to a constant
   /// exactly when 1 / (2 sigma^2) = 1, i.e. sigma^2 = 1/2, whose constant is
   /// -(D/2) log(2 pi sigma^2) = -(D/2) log(pi).
@@ -61,15 +83,107 @@ struct BinaryCrossEntropyLoss {
   static constexpr Reconstruction kind = Reconstruction::BinaryCrossEntropy;
   /// The loss's name, as name_of() returns it.
   static constexpr const char* name = "binary-cross-entropy";
+  /// Targets are probabilities (or binary pixels): [0, 1].
+  static constexpr bool unit_range = true;
   /// The loss of one element from its logit t against the target x; writes
   /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
     using S = el::scalar_t<T>;
-    grad = S(1) / (S(1) + el::exp(-t)) - x;
+    grad = detail::sigmoid(t) - x;
     return el::max(t, S(0)) - t * x + el::log1p(el::exp(-el::abs(t)));
   }
+  /// The mean sigmoid(t).
+  VAE_ELEMENTWISE(class T) static T mean(const T& t) { return detail::sigmoid(t); }
   /// The Bernoulli log-likelihood itself: no constant.
   static double log_likelihood_offset(Index) { return 0.0; }
+};
+
+/// The continuous Bernoulli with logit t, p(x|t) = C(t) s^x (1 - s)^(1-x)
+/// on [0, 1], s = sigmoid(t): the density proportional to e^(t x), whose
+/// normaliser is C(t) = t / tanh(t / 2) (2 at t = 0, where s = 1/2). The loss
+/// is the binary cross-entropy less log C(t):
+///   l = max(t, 0) - t x + log1p(e^-|t|) - log C(t),
+///   dl/dt = sigmoid(t) - x - (1/t - 1/sinh t).
+/// Near t = 0 both log C and 1/t - 1/sinh t cancel to a few digits in
+/// float, so for |t| < 1/4 they come from their Taylor series (log C to t^8,
+/// its derivative and the mean to t^7: the next terms are below 1e-10
+/// there); elsewhere from
+/// log C = log|t| - log tanh(|t|/2) and 1/sinh t = 2 / (expm1(t) - expm1(-t)),
+/// which stay finite for any t.
+struct ContinuousBernoulliLoss {
+  /// The enum value that selects this loss.
+  static constexpr Reconstruction kind = Reconstruction::ContinuousBernoulli;
+  /// The loss's name, as name_of() returns it.
+  static constexpr const char* name = "continuous-bernoulli";
+  /// A density on [0, 1]: targets must lie there.
+  static constexpr bool unit_range = true;
+  /// Below this |t| the series are used.
+  static constexpr double kSeriesBelow = 0.25;
+  /// log C(t) = log(t / tanh(t / 2)).
+  VAE_ELEMENTWISE(class T) static T log_normalizer(const T& t) {
+    using S = el::scalar_t<T>;
+    const T a = el::max(el::abs(t), S(kSeriesBelow));  // the series' branch computes this too: keep it finite
+    const T direct = el::log(a) - el::log(el::tanh(S(0.5) * a));
+    const T t2 = t * t;
+    const T series = S(0.69314718055994530942) +
+                     t2 * (S(1) / S(12) + t2 * (S(-7) / S(1440) + t2 * (S(31) / S(90720) + t2 * (S(-127) / S(4838400)))));
+    return el::select(el::abs(t) < S(kSeriesBelow), series, direct);
+  }
+  /// d log C / dt = 1/t - 1/sinh t.
+  VAE_ELEMENTWISE(class T) static T log_normalizer_grad(const T& t) {
+    using S = el::scalar_t<T>;
+    const T safe = el::select(el::abs(t) < S(kSeriesBelow), el::constant<T>(S(1)), t);
+    const T direct = S(1) / safe - S(2) / (el::expm1(safe) - el::expm1(-safe));
+    const T t2 = t * t;
+    const T series = t * (S(1) / S(6) + t2 * (S(-7) / S(360) + t2 * (S(31) / S(15120) + t2 * (S(-127) / S(604800)))));
+    return el::select(el::abs(t) < S(kSeriesBelow), series, direct);
+  }
+  /// The loss of one element from its logit t against the target x; writes
+  /// dl/dt to grad. T is a scalar or an Eigen packet.
+  VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
+    using S = el::scalar_t<T>;
+    grad = detail::sigmoid(t) - x - log_normalizer_grad(t);
+    return el::max(t, S(0)) - t * x + el::log1p(el::exp(-el::abs(t))) - log_normalizer(t);
+  }
+  /// The mean 1 / (1 - e^-t) - 1/t (1/2 at t = 0; series for |t| < 1/4).
+  /// It is not sigmoid(t): the continuous Bernoulli's mean lies closer to 1/2.
+  VAE_ELEMENTWISE(class T) static T mean(const T& t) {
+    using S = el::scalar_t<T>;
+    const T safe = el::select(el::abs(t) < S(kSeriesBelow), el::constant<T>(S(1)), t);
+    const T direct = S(-1) / el::expm1(-safe) - S(1) / safe;
+    const T t2 = t * t;
+    const T series = S(0.5) + t * (S(1) / S(12) + t2 * (S(-1) / S(720) + t2 * (S(1) / S(30240) + t2 * (S(-1) / S(1209600)))));
+    return el::select(el::abs(t) < S(kSeriesBelow), series, direct);
+  }
+  /// A normalised density: no constant.
+  static double log_likelihood_offset(Index) { return 0.0; }
+};
+
+/// A Gaussian with unit variance around the decoder's output, identity
+/// output (no squashing: any real x):
+///   l = (t - x)^2 / 2,  dl/dt = t - x,  log p(x|z) = -l - (1/2) log(2 pi)
+/// per element. For data of another scale, standardise it (or scale it by
+/// 1/sigma for a fixed sigma): docs/likelihood.md on scales and beta.
+struct GaussianLoss {
+  /// The enum value that selects this loss.
+  static constexpr Reconstruction kind = Reconstruction::Gaussian;
+  /// The loss's name, as name_of() returns it.
+  static constexpr const char* name = "gaussian";
+  /// Any real targets.
+  static constexpr bool unit_range = false;
+  /// The loss of one element from its output t against the target x; writes
+  /// dl/dt to grad. T is a scalar or an Eigen packet.
+  VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
+    using S = el::scalar_t<T>;
+    grad = t - x;
+    return S(0.5) * grad * grad;
+  }
+  /// The mean: t itself.
+  VAE_ELEMENTWISE(class T) static T mean(const T& t) { return t; }
+  /// -(D/2) log(2 pi).
+  static double log_likelihood_offset(Index features) {
+    return -0.5 * static_cast<double>(features) * std::log(2 * 3.14159265358979323846);
+  }
 };
 
 /// Calls f(L{}) with the loss struct of `kind`.
@@ -80,6 +194,10 @@ decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
       return f(SquaredErrorLoss{});
     case Reconstruction::BinaryCrossEntropy:
       return f(BinaryCrossEntropyLoss{});
+    case Reconstruction::ContinuousBernoulli:
+      return f(ContinuousBernoulliLoss{});
+    case Reconstruction::Gaussian:
+      return f(GaussianLoss{});
   }
   throw ValueError("vae: reconstruction loss " + std::to_string(static_cast<int>(kind)) + " is not a known loss");
 }
@@ -89,14 +207,21 @@ inline bool is_known(Reconstruction kind) {
   switch (kind) {
     case Reconstruction::SquaredError:
     case Reconstruction::BinaryCrossEntropy:
+    case Reconstruction::ContinuousBernoulli:
+    case Reconstruction::Gaussian:
       return true;
   }
   return false;
 }
 
-/// "squared-error" or "binary-cross-entropy".
+/// "squared-error", "binary-cross-entropy", "continuous-bernoulli" or "gaussian".
 inline const char* name_of(Reconstruction kind) {
   return with_reconstruction(kind, [](auto loss) { return decltype(loss)::name; });
+}
+
+/// Whether the loss `kind` takes targets in [0, 1] only.
+inline bool needs_unit_range(Reconstruction kind) {
+  return with_reconstruction(kind, [](auto loss) { return decltype(loss)::unit_range; });
 }
 
 }  // namespace vae
@@ -114,6 +239,15 @@ struct ReconstructionLoss {
     const T l = L::value(el::load<T>(&logits(i, j)), el::load<T>(&x(i, j)), grad);
     el::store(&logits(i, j), grad);
     return l;
+  }
+};
+
+/// The mean of p(x|z) from the decoder's outputs, in place (loss L's mean).
+template <class L, class S>
+struct OutputMean {
+  View<S> out;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index j) const {
+    el::store(&out(i, j), L::mean(el::load<T>(&out(i, j))));
   }
 };
 

@@ -23,6 +23,7 @@
 #include "vae/core/error.hpp"
 #include "vae/core/rng.hpp"
 #include "vae/core/types.hpp"
+#include "vae/losses/reconstruction.hpp"
 #include "vae/models/dynamic_mlp.hpp"
 
 namespace vae {
@@ -69,32 +70,51 @@ void initialize_glorot(Model& model, std::uint64_t seed) {
   model.set_parameters(host);
 }
 
-/// Sets the bias of the decoder's last layer to logit(mean) per output,
-/// mean clipped to [0.001, 0.999], leaving every other parameter as it is:
-/// before training moves the weights, the decoded image is near `mean` (for
-/// images, the training set's mean pixel values). Throws ShapeError unless
-/// mean has the model's output_size entries, ValueError for an entry
-/// outside [0, 1] (or NaN).
+/// Sets the bias of the decoder's last layer so that, before training moves
+/// the weights, the decoded mean is near `mean` per output (for images, the
+/// training set's mean pixel values), leaving every other parameter as it
+/// is: logit(mean) for the sigmoid losses (mean clipped to [0.001, 0.999]),
+/// the continuous Bernoulli's logit whose mean it is (same clip), the mean
+/// itself for the gaussian loss. Throws ShapeError unless mean has the
+/// model's output_size entries, ValueError for a NaN entry or, with a loss
+/// whose mean lies in [0, 1] (all but the gaussian), an entry outside it.
 template <class Model>
 void initialize_output_bias(Model& model, const Vector<double>& mean) {
   detail::require_mlp_networks<Model>();
   using S = typename Model::Scalar;
+  const Reconstruction loss = model.objective().reconstruction;
   const std::vector<Index> sizes = detail::dense_sizes(model.decoder());
   const std::size_t last = sizes.size() - 2;
   const Index outputs = sizes[last + 1];
   if (mean.size() != outputs)
     throw ShapeError("vae::initialize_output_bias: got a mean of " + std::to_string(mean.size()) +
                      " values, the decoder has " + std::to_string(outputs) + " outputs");
+  // Every loss but the gaussian has its mean in (0, 1).
+  const bool unit = loss != Reconstruction::Gaussian;
   for (Index i = 0; i < outputs; ++i)
-    if (!(mean[i] >= 0.0 && mean[i] <= 1.0))
+    if (!(unit ? mean[i] >= 0.0 && mean[i] <= 1.0 : std::isfinite(mean[i])))
       throw ValueError("vae::initialize_output_bias: mean[" + std::to_string(i) + "] = " + std::to_string(mean[i]) +
-                       "; expected a value in [0, 1]");
+                       (unit ? "; expected a value in [0, 1] (the " + std::string(name_of(loss)) + " loss)"
+                             : std::string("; expected a finite value")));
   Vector<S> host = model.parameters_host();
   S* bias = host.data() + detail::net_parameters(model.encoder()) + model.decoder().parameter_offset(last) +
             outputs * sizes[last];
   for (Index i = 0; i < outputs; ++i) {
-    const double m = std::clamp(mean[i], 0.001, 0.999);
-    bias[i] = static_cast<S>(std::log(m / (1.0 - m)));
+    const double m = unit ? std::clamp(mean[i], 0.001, 0.999) : mean[i];
+    double t = m;  // the gaussian loss's mean is its output
+    if (loss == Reconstruction::ContinuousBernoulli) {
+      // The mean 1/(1 - e^-t) - 1/t rises from 0 to 1 over the reals:
+      // bisection (mean 0.001 is at t = -1000).
+      double lo = -2000, hi = 2000;
+      for (int step = 0; step < 200 && hi - lo > 1e-12; ++step) {
+        const double mid = 0.5 * (lo + hi);
+        (ContinuousBernoulliLoss::mean(mid) < m ? lo : hi) = mid;
+      }
+      t = 0.5 * (lo + hi);
+    } else if (unit) {
+      t = std::log(m / (1.0 - m));
+    }
+    bias[i] = static_cast<S>(t);
   }
   model.set_parameters(host);
 }

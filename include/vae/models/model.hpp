@@ -28,20 +28,22 @@
 namespace vae::detail {
 
 /// Throws ShapeError/ValueError unless `x` is a non-empty batch of `rows`
-/// features per column with finite values (in [0, 1] when `unit_range`).
-/// `where` is `who` + `method` ("vae::Autoencoder" "::encode"); the strings
-/// are joined only for a message, so a valid batch costs no allocation.
+/// features per column with finite values (in [0, 1] when `unit_range_loss`,
+/// the name of a loss that needs it, is given). `where` is `who` + `method`
+/// ("vae::Autoencoder" "::encode"); the strings are joined only for a
+/// message, so a valid batch costs no allocation.
 template <class S>
 void check_batch(const MatrixRef<S>& x, Index rows, const char* who, const char* method, const char* what,
-                 bool unit_range = false) {
+                 const char* unit_range_loss = nullptr) {
   const auto where = [&] { return std::string(who) + method; };
   if (x.rows() != rows)
     throw ShapeError(where() + ": " + what + " has " + std::to_string(x.rows()) + " rows, expected " +
                      std::to_string(rows) + " (one column per sample)");
   if (x.cols() == 0) throw ShapeError(where() + ": " + what + " is empty (0 columns), expected at least 1 sample");
   if (!x.allFinite()) throw ValueError(where() + ": " + what + " contains NaN or infinite values");
-  if (unit_range && (x.minCoeff() < S(0) || x.maxCoeff() > S(1)))
-    throw ValueError(where() + ": " + what + " has values outside [0, 1], which binary cross-entropy requires as targets");
+  if (unit_range_loss && (x.minCoeff() < S(0) || x.maxCoeff() > S(1)))
+    throw ValueError(where() + ": " + what + " has values outside [0, 1], which the " + unit_range_loss +
+                     " loss requires as targets (the gaussian loss takes any values)");
 }
 
 /// The batch sum of the reconstruction loss `kind` of logits against x (both
@@ -376,9 +378,11 @@ class Model {
     return to_host(Latent::point(ConstView<S>(encoder_output(x, ws))));
   }
 
-  /// x_hat = sigmoid(decoder(z)) for z (decoder_input_size x B: the code,
+  /// x_hat, the mean of p(x|z), for z (decoder_input_size x B: the code,
   /// and a conditional model's one-hot label after it); returns
-  /// feature_size x B in [0, 1].
+  /// feature_size x B: sigmoid(decoder(z)) in [0, 1] for the Bernoulli and
+  /// squared-error losses, the continuous Bernoulli's mean (in [0, 1]), the
+  /// decoder's output itself for the gaussian loss.
   Matrix<S> decode(const MatrixRef<S>& z) const {
     const CallScope<Backend> call;
     check_batch(z, num_decoder_inputs(), name(), "::decode", "latent batch");
@@ -388,7 +392,7 @@ class Model {
     return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws));
   }
 
-  /// decoder(encode(x)): feature_size x B in [0, 1].
+  /// decode(encode(x)): feature_size x B, the mean of p(x|z) as decode gives it.
   Matrix<S> reconstruct(const MatrixRef<S>& x) const {
     const CallScope<Backend> call;
     check_batch(x, num_inputs(), name(), "::reconstruct", "input batch");
@@ -500,10 +504,11 @@ class Model {
     return out;
   }
 
-  /// check_batch for an input batch, [0, 1] values required for binary cross-entropy.
+  /// check_batch for an input batch, with values in [0, 1] where the loss
+  /// needs them (binary cross-entropy, the continuous Bernoulli).
   void check_input(const MatrixRef<S>& x, const char* where) const {
     check_batch(x, num_inputs(), name(), where, "input batch",
-                objective_.reconstruction == Reconstruction::BinaryCrossEntropy);
+                needs_unit_range(objective_.reconstruction) ? name_of(objective_.reconstruction) : nullptr);
   }
 
   /// The encoder's output for a host batch x, staged into ws.input.
@@ -511,10 +516,13 @@ class Model {
     return enc_.forward(ctx_, Ops::stage(ctx_, view_of(x), ws.input), ws.enc);
   }
 
-  /// sigmoid(decoder(z)) in ws's output.
+  /// The mean of p(x|z) (the loss's mean of the decoder's outputs: sigmoid
+  /// for the Bernoulli and squared error) in ws's output.
   View<S> decode_logits(ConstView<S> z, typename Dec::Workspace& ws) const {
     const View<S> logits = dec_.forward(ctx_, z, ws);
-    Ops::for_each(ctx_, logits.rows, logits.cols, kernels::Activation<Sigmoid, S>{logits, logits});
+    with_reconstruction(objective_.reconstruction, [&](auto loss) {
+      Ops::for_each(ctx_, logits.rows, logits.cols, kernels::OutputMean<decltype(loss), S>{logits});
+    });
     return logits;
   }
 

@@ -3,14 +3,14 @@
 # UndefinedBehaviorSanitizer) and runs each for SECONDS seconds from its seed
 # corpus, which grows in $VAE_FUZZ_DIR/corpus/ (default build-fuzz/).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-#   targets: idx, checkpoint (raw bytes), safetensors, checkpoint_fields (field-aware
+#   targets: idx, checkpoint (raw bytes), safetensors, table (CSV and .npy), checkpoint_fields (field-aware
 #   mutations of valid checkpoints with the CRC recomputed); default: all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(idx checkpoint checkpoint_fields safetensors)
+[[ ${#targets[@]} -gt 0 ]] || targets=(idx checkpoint checkpoint_fields safetensors table)
 out=${VAE_FUZZ_DIR:-build-fuzz}
 
 mkdir -p "$out"

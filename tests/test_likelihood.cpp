@@ -29,17 +29,6 @@ Eigen::MatrixXd binary_inputs() {
   return x;
 }
 
-/// The continuous Bernoulli's logit whose mean is m, by bisection (the mean
-/// rises with the logit).
-double continuous_bernoulli_logit(double m) {
-  double lo = -2000, hi = 2000;
-  for (int step = 0; step < 80; ++step) {
-    const double mid = 0.5 * (lo + hi);
-    (vae::ContinuousBernoulliLoss::mean(mid) < m ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
-
 /// log p(x|z) of column x for each decoded column of x_hat (kIn x n, the
 /// means decode returns), each density written out: Bernoulli for binary
 /// cross-entropy, N(x_hat, I/2) for squared error, the continuous Bernoulli
@@ -57,7 +46,7 @@ Eigen::VectorXd log_conditional(vae::Reconstruction rec, const Eigen::VectorXd& 
           break;
         case vae::Reconstruction::SquaredError: l += -(x[i] - p) * (x[i] - p) - 0.5 * std::log(kPi); break;
         case vae::Reconstruction::ContinuousBernoulli: {
-          const double t = continuous_bernoulli_logit(p), s = 1 / (1 + std::exp(-t));
+          const double t = vae::ContinuousBernoulliLoss::logit_of_mean(p), s = 1 / (1 + std::exp(-t));
           const double log_c = std::abs(t) < 1e-6 ? std::log(2.0) : std::log(t / std::tanh(t / 2));
           l += log_c + x[i] * std::log(s) + (1 - x[i]) * std::log1p(-s);
           break;

@@ -76,6 +76,8 @@ TEST_CASE("CSV: every refusal names the file and what is wrong") {
   refuses("label.csv", "a,b\n1,2\n", "the label column 'class' is not in the header", "class");
   refuses("only_label.csv", "class\nx\n", "the header names no feature column", "class");
   CHECK_THROWS_AS(vae::io::read_csv(path_of("no_such.csv")), vae::IoError);
+  CHECK_THROWS_WITH_AS(vae::io::read_csv(vae::test::temp_dir("vae_table").string()), doctest::Contains("is a folder"),
+                       vae::IoError);
 }
 
 TEST_CASE(".npy: float32, float64 and uint8 in C order, one column per sample") {
@@ -125,9 +127,11 @@ TEST_CASE("written tables read back to the same values, as CSV and as .npy") {
       1.0 / 3, 4, 5, 6,           //
       7, 8, 9, -0.0;
   const std::string csv = path_of("out.csv"), f8 = path_of("out.npy"), f4 = path_of("out_f4.npy");
-  vae::io::write_csv(csv, m, {"x", "y", "z"});
+  // Names holding the separator or a quote are quoted, and read back as they were.
+  const std::vector<std::string> names{"x", "radius, mean", "say \"z\""};
+  vae::io::write_csv(csv, m, names);
   const vae::io::Table t = vae::io::read_csv(csv);
-  CHECK(t.columns == std::vector<std::string>{"x", "y", "z"});
+  CHECK(t.columns == names);
   CHECK(t.values == m);
   vae::io::write_npy(f8, m);
   CHECK(vae::io::read_npy(f8).values == m);

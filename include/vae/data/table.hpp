@@ -17,17 +17,17 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "vae/core/error.hpp"
 #include "vae/core/types.hpp"
 #include "vae/serialization/atomic_file.hpp"
+#include "vae/serialization/input_file.hpp"
 
 namespace vae::io {
 
@@ -107,14 +107,28 @@ inline double csv_number(const std::string& cell, const std::string& path, std::
   return v;
 }
 
-/// The whole file at `path` as bytes; IoError if it cannot be read.
-inline std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open for reading");
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": read failed");
-  return out.str();
+/// The largest table file read: 16 GiB.
+inline constexpr std::uint64_t kMaxTableBytes = std::uint64_t(1) << 34;
+
+/// The whole file at `path` as bytes (InputFile: IoError naming the path for
+/// a file that cannot be read or a folder; a device such as /dev/zero stops
+/// at kMaxTableBytes and is refused).
+inline std::string read_all(const std::string& path, const char* kind) {
+  InputFile in(path, kind);
+  std::vector<unsigned char> bytes;
+  const std::uint64_t limit = in.size() == InputFile::kUnknownSize ? kMaxTableBytes + 1 : in.size();
+  if (in.read_up_to(limit, bytes) > kMaxTableBytes)
+    throw FormatError(path + ": more than " + std::to_string(kMaxTableBytes) + " bytes; too large for a table");
+  return std::string(bytes.begin(), bytes.end());
+}
+
+/// A CSV cell for `text`: as it is, or quoted (a quote doubled) when it
+/// holds the separator, a quote or a line end, so that read_csv reads it back.
+inline std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (const char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
 }
 
 }  // namespace detail
@@ -126,7 +140,7 @@ inline std::string read_all(const std::string& path) {
 /// header, a label column not in the header, no rows) or ValueError (a
 /// missing or non-numeric cell: its line and column named).
 inline Table read_csv(const std::string& path, const CsvOptions& options = {}) {
-  const std::string text = detail::read_all(path);
+  const std::string text = detail::read_all(path, "CSV file");
   std::istringstream lines(text);
   std::string line;
   std::size_t line_number = 0;
@@ -216,7 +230,7 @@ inline std::string npy_field(const std::string& header, const std::string& key, 
 /// file, another dtype or Fortran order or rank, a file shorter than its
 /// shape, NaN or infinite values named by their sample and feature).
 inline Table read_npy(const std::string& path) {
-  const std::string bytes = detail::read_all(path);
+  const std::string bytes = detail::read_all(path, ".npy file");
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     throw FormatError(path + ": not a NumPy .npy file (it does not start with \\x93NUMPY)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -310,7 +324,7 @@ inline Table read_table(const std::string& path, const CsvOptions& options = {})
 
 /// Writes `values` (features x samples, one column per sample) as CSV, one
 /// row per sample, under the header `columns` (one name per feature; "0",
-/// "1", ... when empty), each number with the digits that read back to the
+/// "1", ... when empty; quoted where a name needs it), each number with the digits that read back to the
 /// same value. Atomic: the file is complete or untouched. Throws ShapeError
 /// for a header of another size, IoError if the file cannot be written.
 template <class Derived>
@@ -323,7 +337,7 @@ void write_csv(const std::string& path, const Eigen::MatrixBase<Derived>& values
                      std::to_string(values.rows()) + " features (rows of the matrix)");
   using S = typename Derived::Scalar;
   std::string out;
-  for (std::size_t j = 0; j < columns.size(); ++j) out += (j ? "," : "") + columns[j];
+  for (std::size_t j = 0; j < columns.size(); ++j) out += (j ? "," : "") + detail::csv_cell(columns[j]);
   out += '\n';
   char buffer[64];
   for (Index i = 0; i < values.cols(); ++i) {

@@ -155,6 +155,16 @@ struct ContinuousBernoulliLoss {
     const T series = S(0.5) + t * (S(1) / S(12) + t2 * (S(-1) / S(720) + t2 * (S(1) / S(30240) + t2 * (S(-1) / S(1209600)))));
     return el::select(el::abs(t) < S(kSeriesBelow), series, direct);
   }
+  /// The logit whose mean is m, for m in (0, 1) (host only): bisection, the
+  /// mean rising from 0 to 1 over the reals (mean 0.001 is at t = -1000).
+  static double logit_of_mean(double m) {
+    double lo = -2000, hi = 2000;
+    for (int step = 0; step < 200 && hi - lo > 1e-12; ++step) {
+      const double mid = 0.5 * (lo + hi);
+      (mean(mid) < m ? lo : hi) = mid;
+    }
+    return 0.5 * (lo + hi);
+  }
   /// A normalised density: no constant.
   static double log_likelihood_offset(Index) { return 0.0; }
 };

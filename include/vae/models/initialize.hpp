@@ -103,14 +103,7 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
     const double m = unit ? std::clamp(mean[i], 0.001, 0.999) : mean[i];
     double t = m;  // the gaussian loss's mean is its output
     if (loss == Reconstruction::ContinuousBernoulli) {
-      // The mean 1/(1 - e^-t) - 1/t rises from 0 to 1 over the reals:
-      // bisection (mean 0.001 is at t = -1000).
-      double lo = -2000, hi = 2000;
-      for (int step = 0; step < 200 && hi - lo > 1e-12; ++step) {
-        const double mid = 0.5 * (lo + hi);
-        (ContinuousBernoulliLoss::mean(mid) < m ? lo : hi) = mid;
-      }
-      t = 0.5 * (lo + hi);
+      t = ContinuousBernoulliLoss::logit_of_mean(m);
     } else if (unit) {
       t = std::log(m / (1.0 - m));
     }

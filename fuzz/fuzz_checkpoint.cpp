@@ -1,6 +1,7 @@
 // libFuzzer target: loading any bytes as a checkpoint either succeeds with a
 // finite model or throws vae::Error, and a failed load leaves the model as
 // it was.
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -31,6 +32,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     vae::io::load_checkpoint(path, model);
+  } catch (const vae::Error& e) {
+    vae::fuzz::require_printable(e.what());
+  }
+  try {
+    vae::DataStatistics data;
+    vae::io::load_checkpoint(path, model, nullptr, nullptr, &data);
+    for (const double s : data.scale)
+      if (!(s > 0) || !std::isfinite(s)) __builtin_trap();  // a scale the reader should have refused
   } catch (const vae::Error& e) {
     vae::fuzz::require_printable(e.what());
   }

@@ -141,6 +141,18 @@ inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned
     add("position.next_epoch", FieldType::I64);
     add("position.seed", FieldType::U64);
   }
+  if (flags & 8u) {
+    const std::uint32_t n = u32_at(at);
+    add("data.features", FieldType::U32);
+    add("data.standardize", FieldType::Char);
+    add("data.mean", FieldType::F64, n);
+    add("data.scale", FieldType::F64, n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t length = u32_at(at);
+      add("data.columns[" + std::to_string(i) + "].length", FieldType::U32);
+      add("data.columns[" + std::to_string(i) + "]", FieldType::Char, length);
+    }
+  }
   add("crc", FieldType::U32);
   if (at != bytes.size())
     throw std::runtime_error("checkpoint_fields: the fields end at byte " + std::to_string(at) + ", the file has " +

@@ -161,6 +161,91 @@ TEST_CASE("a checkpoint round-trips model, optimizer and position exactly") {
   CHECK(a.parameters_host() == b.parameters_host());
 }
 
+TEST_CASE("the training data's statistics travel with the model: names, means, scales, standardisation") {
+  const fs::path dir = temp_dir(), path = dir / "data.ckpt", plain = dir / "plain.ckpt", bad = dir / "data_bad.ckpt";
+  vae::Adam<float> opt;
+  const Vae model = trained(opt, 31);
+  Eigen::MatrixXd x = Eigen::MatrixXd::Random(64, 40) * 3.0;
+  x.row(5).setConstant(2.5);  // a constant feature: centred, scale 1
+  std::vector<std::string> names;
+  for (int i = 0; i < 64; ++i) names.push_back("feature \"" + std::to_string(i) + "\", mm");
+  const vae::DataStatistics stats = vae::statistics_of(x, names, true);
+  CHECK(stats.scale[5] == 1.0);
+  const vae::io::TrainingPosition pos{4, 77};
+  vae::io::save_checkpoint(path.string(), model, &opt, &pos, &stats);
+  vae::io::save_checkpoint(plain.string(), model, &opt, &pos);
+
+  const std::vector<unsigned char> bytes = read_bytes(path);
+  CHECK(vae::test::get_field<std::uint32_t>(bytes, "contents flags") == 11u);
+  CHECK(vae::test::get_field<std::uint32_t>(bytes, "data.features") == 64u);
+  CHECK(vae::io::read_checkpoint_info(path.string()).has_data);
+  CHECK_FALSE(vae::io::read_checkpoint_info(plain.string()).has_data);
+
+  vae::DataStatistics back;
+  vae::io::TrainingPosition pos2;
+  auto loaded = vae::io::load_checkpoint_model<vae::DynamicVae<float>>(path.string(), nullptr, &pos2, {}, &back);
+  CHECK(back == stats);
+  CHECK(pos2.next_epoch == 4);
+  CHECK(loaded.parameters_host() == model.parameters_host());
+  // Without asking for them, the statistics are skipped.
+  Vae into(1);
+  vae::io::load_checkpoint(path.string(), into);
+  CHECK(into.parameters_host() == model.parameters_host());
+  // Asked of a file without them: refused, nothing changed.
+  vae::DataStatistics none;
+  Vae other(2);
+  const Eigen::VectorXf before = other.parameters_host();
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(plain.string(), other, nullptr, nullptr, &none),
+                       doctest::Contains("holds no data statistics"), vae::FormatError);
+  CHECK(other.parameters_host() == before);
+
+  // Applied and undone: to_model standardises, from_model gives the data back.
+  const Eigen::MatrixXd z = vae::to_model<double>(back, x);
+  CHECK(std::abs(z.row(3).mean()) < 1e-12);
+  CHECK(std::abs((z.row(3).array().square().mean()) - 1.0) < 1e-12);
+  CHECK(z.row(5).isZero(0));
+  CHECK((vae::from_model(back, z) - x).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK(back.log_scale_sum() == doctest::Approx([&] {
+          double s = 0;
+          for (const double v : back.scale) s += std::log(v);
+          return s;
+        }()));
+  CHECK_THROWS_AS(vae::to_model<float>(back, Eigen::MatrixXd::Zero(63, 2)), vae::ShapeError);
+
+  // Every field checked behind a valid CRC.
+  const auto fields = vae::test::checkpoint_fields(bytes);
+  const auto corrupt = [&](const std::string& field, std::size_t element, const auto value, const char* message) {
+    std::vector<unsigned char> b = bytes;
+    const auto& f = vae::test::field_named(fields, field);
+    std::memcpy(b.data() + f.offset + element * f.width(), &value, sizeof value);
+    vae::test::fix_crc(b);
+    write_bytes(bad, b);
+    vae::DataStatistics d;
+    CAPTURE(field);
+    CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), into, nullptr, nullptr, &d), doctest::Contains(message),
+                         vae::FormatError);
+  };
+  corrupt("data.features", 0, std::uint32_t(63), "field 'data.features' is 63, expected 64");
+  corrupt("data.standardize", 0, std::uint8_t(2), "field 'data.standardize' is 2, expected 0 or 1");
+  corrupt("data.scale", 7, 0.0, "field 'data.scale' is 0, expected finite values > 0");
+  corrupt("data.mean", 2, std::numeric_limits<double>::infinity(), "field 'data.mean'");
+  corrupt("data.columns[3].length", 0, std::uint32_t(0), "expected 1 to 4096");
+  {
+    std::vector<unsigned char> b = bytes;  // a byte too many, inside the payload
+    b.insert(b.end() - 4, 0);
+    const std::uint64_t payload = vae::test::get_field<std::uint64_t>(bytes, "payload size") + 1;
+    std::memcpy(b.data() + 24, &payload, 8);
+    vae::test::fix_crc(b);
+    write_bytes(bad, b);
+    CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), into), doctest::Contains("1 bytes follow the last field"),
+                         vae::FormatError);
+  }
+  // Statistics that do not fit the model are not written.
+  vae::DataStatistics short_stats = vae::statistics_of(x.topRows(10), {}, true);
+  CHECK_THROWS_WITH_AS(vae::io::save_checkpoint(bad.string(), model, &opt, &pos, &short_stats),
+                       doctest::Contains("the model (64)"), vae::ValueError);
+}
+
 TEST_CASE("loading into another kind or size names both shapes and changes nothing") {
   const fs::path path = temp_dir() / "shape.ckpt";
   vae::Adam<float> opt;
@@ -523,7 +608,7 @@ TEST_CASE("every field is checked behind a valid CRC, and a refused load changes
       set_to<U64>("latent.output", 4, "contradict the sizes"),
       set_to<U32>("model kind", 4, "model kind is 4, expected 1, 2 or 3"),
       set_to<U32>("scalar size", 2, "scalar size is 2, expected 4 or 8"),
-      set_to<U32>("contents flags", 8, "contents flags are 8, expected a combination of 1, 2 and 4"),
+      set_to<U32>("contents flags", 16, "contents flags are 16, expected a combination of 1, 2, 4 and 8"),
       set_to<U32>("contents flags", 0x80000003u, "contents flags are 2147483651"),
       set_to<U64>("payload size", bytes.size() - 36 + 8, "payload size field says"),
       set_to<U32>("encoder sizes.count", 1, "field 'encoder sizes' lists 1 layer sizes, expected 2 to 1024"),

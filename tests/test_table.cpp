@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include <vae/data/statistics.hpp>
 #include <vae/data/table.hpp>
 
 #include "temp_dir.hpp"
@@ -141,6 +142,27 @@ TEST_CASE("written tables read back to the same values, as CSV and as .npy") {
   CHECK(vae::io::read_table(f4).values.cast<float>() == mf);
   CHECK_THROWS_AS(vae::io::write_csv(csv, m, {"only one"}), vae::ShapeError);
   CHECK(vae::io::read_csv(csv).values == m);  // the refused write left the file as it was
+  // A label column first, read back as the label column.
+  const std::string labelled = path_of("labelled.csv");
+  vae::io::write_csv(labelled, m, names, {"benign", "a, b", "", "x"}, "diagnosis");
+  const vae::io::Table l = vae::io::read_csv(labelled, {"diagnosis"});
+  CHECK(l.columns == names);
+  CHECK(l.values == m);
+  CHECK(l.labels == std::vector<std::string>{"benign", "a, b", "", "x"});
+  CHECK_THROWS_AS(vae::io::write_csv(labelled, m, names, {"one"}), vae::ShapeError);
+
+  // The statistics of a table, applied and undone.
+  const Eigen::MatrixXd small = m.bottomRows(2);
+  const std::vector<std::string> small_names{names[1], names[2]};
+  const vae::DataStatistics stats = vae::statistics_of(small, small_names, true);
+  CHECK(stats.columns == small_names);
+  CHECK(stats.mean[1] == doctest::Approx((7.0 + 8 + 9 + 0) / 4));
+  CHECK(stats.scale[1] == doctest::Approx(std::sqrt((1.0 + 4 + 9 + 36) / 4)));
+  CHECK((vae::from_model(stats, vae::to_model<double>(stats, small)) - small).cwiseAbs().maxCoeff() <= 1e-14);
+  CHECK(vae::to_model<float>(vae::statistics_of(small, small_names, false), small) == small.cast<float>());
+  CHECK_THROWS_WITH_AS(vae::statistics_of(m, names, true), doctest::Contains("feature 0 ('x')"), vae::ValueError);
+  CHECK_THROWS_AS(vae::statistics_of(m, {"a"}), vae::ShapeError);
+  CHECK_THROWS_AS(vae::statistics_of(Eigen::MatrixXd(0, 3)), vae::ShapeError);
 
   // NumPy reads what vae writes, and vae what NumPy writes, where NumPy is installed.
   if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {

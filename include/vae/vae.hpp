@@ -32,6 +32,7 @@
 #include "vae/optim/adam.hpp"
 #include "vae/optim/schedule.hpp"
 #include "vae/data/idx.hpp"
+#include "vae/data/statistics.hpp"
 #include "vae/data/table.hpp"
 #include "vae/serialization/atomic_file.hpp"
 #include "vae/serialization/checkpoint.hpp"

@@ -32,6 +32,10 @@ set(args -DVAE_CONSUME=${consume} -DVAE_SOURCE_DIR=${VAE_SOURCE_DIR} -DCMAKE_BUI
 if(consume STREQUAL "package")
   run(${CMAKE_COMMAND} --install ${VAE_BUILD_DIR} --prefix ${WORK_DIR}/prefix)
   list(APPEND args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+  # The vae tool is installed with the package (where the examples are built).
+  if(EXISTS ${VAE_BUILD_DIR}/examples/vae)
+    run(${WORK_DIR}/prefix/bin/vae info --help)
+  endif()
   # The exported targets name their dependencies (vae::openblas, GIF::GIF,
   # ...), found again on the consumer's machine: no absolute path of this one.
   file(GLOB_RECURSE exports ${WORK_DIR}/prefix/*Targets.cmake)

@@ -325,22 +325,30 @@ inline Table read_table(const std::string& path, const CsvOptions& options = {})
 /// Writes `values` (features x samples, one column per sample) as CSV, one
 /// row per sample, under the header `columns` (one name per feature; "0",
 /// "1", ... when empty; quoted where a name needs it), each number with the digits that read back to the
-/// same value. Atomic: the file is complete or untouched. Throws ShapeError
-/// for a header of another size, IoError if the file cannot be written.
+/// same value. With `labels` (one per sample), a first column
+/// `label_column` holds them, as read_csv's label column reads them back.
+/// Atomic: the file is complete or untouched. Throws ShapeError for a header
+/// or labels of another size, IoError if the file cannot be written.
 template <class Derived>
 void write_csv(const std::string& path, const Eigen::MatrixBase<Derived>& values,
-               std::vector<std::string> columns = {}) {
+               std::vector<std::string> columns = {}, const std::vector<std::string>& labels = {},
+               const std::string& label_column = "label") {
   if (columns.empty())
     for (Index j = 0; j < values.rows(); ++j) columns.push_back(std::to_string(j));
   if (static_cast<Index>(columns.size()) != values.rows())
     throw ShapeError("vae::io::write_csv: " + std::to_string(columns.size()) + " column names for " +
                      std::to_string(values.rows()) + " features (rows of the matrix)");
+  if (!labels.empty() && static_cast<Index>(labels.size()) != values.cols())
+    throw ShapeError("vae::io::write_csv: " + std::to_string(labels.size()) + " labels for " +
+                     std::to_string(values.cols()) + " samples (columns of the matrix)");
   using S = typename Derived::Scalar;
   std::string out;
+  if (!labels.empty()) out += detail::csv_cell(label_column) + (columns.empty() ? "" : ",");
   for (std::size_t j = 0; j < columns.size(); ++j) out += (j ? "," : "") + detail::csv_cell(columns[j]);
   out += '\n';
   char buffer[64];
   for (Index i = 0; i < values.cols(); ++i) {
+    if (!labels.empty()) out += detail::csv_cell(labels[std::size_t(i)]) + (values.rows() ? "," : "");
     for (Index j = 0; j < values.rows(); ++j) {
       const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, static_cast<S>(values(j, i)));
       if (j) out += ',';

@@ -9,7 +9,7 @@
 //       12     4  model kind (1 autoencoder, 2 VAE, 3 conditional VAE)
 //       16     4  scalar size in bytes (4 float, 8 double)
 //       20     4  contents flags (1 optimizer state, 2 training position,
-//                  4 objective bound)
+//                  4 objective bound, 8 data statistics)
 //       24     8  payload size in bytes (u64)
 //       32     -  payload:
 //                   architecture: encoder sizes, decoder sizes (each a u32
@@ -34,6 +34,11 @@
 //                   [optimizer] lr, beta1, beta2, eps, weight decay (5 x f64),
 //                               steps (i64), first moment, second moment
 //                   [position]  next epoch (i64), seed (u64)
+//                   [data]      the features the model was trained on
+//                               (DataStatistics): count D (u32, the
+//                               model's features), standardize (u8, 0 or
+//                               1), D means and D scales (f64), D names
+//                               (strings of 1 to 4096 bytes)
 //   end - 4      4  CRC-32 of every byte before it
 // Version 2 is version 3 without the layers: its layers are the dense ones
 // its sizes and activation names describe. It still loads.
@@ -53,6 +58,7 @@
 
 #include "vae/core/error.hpp"
 #include "vae/core/types.hpp"
+#include "vae/data/statistics.hpp"
 #include "vae/losses/objective.hpp"
 #include "vae/models/architecture.hpp"
 #include "vae/models/dynamic.hpp"
@@ -101,6 +107,9 @@ struct CheckpointInfo {
   /// Whether the objective's bound and samples follow beta (an
   /// importance-weighted bound; absent for the ELBO).
   bool has_bound = false;
+  /// Whether the statistics of the training data follow (DataStatistics:
+  /// feature names, means, scales, whether the model sees them standardised).
+  bool has_data = false;
   /// e.g. "VAE 784-512-2 relu (float)"; bytes of the activation names that
   /// are not printable UTF-8 are shown as `\xNN` (the names come from the file).
   std::string shape() const {
@@ -111,7 +120,13 @@ struct CheckpointInfo {
 namespace detail {
 
 inline constexpr std::size_t kHeaderBytesV1 = 56, kHeaderBytes = 32;
-inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2, kHasBound = 4;
+/// B, out of reach of deduction: an optimizer argument given as nullptr
+/// takes the model's backend.
+template <class B>
+using Same = typename std::enable_if<true, B>::type;
+inline constexpr std::uint32_t kHasOptimizer = 1, kHasPosition = 2, kHasBound = 4, kHasData = 8;
+/// The longest feature name a checkpoint's data statistics hold.
+inline constexpr std::uint32_t kMaxColumnNameBytes = 4096;
 /// Limits that keep a corrupted size field from asking for absurd memory.
 inline constexpr std::uint32_t kMaxLayers = 1024, kMaxNameBytes = 256, kMaxRank = 4, kMaxSettings = 64;
 inline constexpr std::uint64_t kMaxLayerSize = std::uint64_t(1) << 32;
@@ -189,11 +204,11 @@ class ByteReader {
                           ", expected 1 to 2^32");
     return sizes;
   }
-  std::string get_string(const char* field) {
+  std::string get_string(const char* field, std::uint32_t max_bytes = kMaxNameBytes) {
     const auto n = get<std::uint32_t>(field);
-    if (n == 0 || n > kMaxNameBytes)
+    if (n == 0 || n > max_bytes)
       throw FormatError(path_ + ": field '" + field + "' is " + std::to_string(n) + " bytes long, expected 1 to " +
-                        std::to_string(kMaxNameBytes));
+                        std::to_string(max_bytes));
     std::string s(n, '\0');
     get_array(s.data(), n, field);
     return s;
@@ -236,6 +251,8 @@ class ByteReader {
     return layers;
   }
   std::size_t position() const { return pos_; }
+  /// The bytes left before the end.
+  std::size_t left() const { return end_ - pos_; }
 
  private:
   const std::string& path_;
@@ -306,13 +323,16 @@ inline CheckpointInfo parse_header(const std::string& path, const std::vector<un
   if (a.scalar_bytes != 4 && a.scalar_bytes != 8)
     throw FormatError(path + ": scalar size is " + std::to_string(a.scalar_bytes) + ", expected 4 or 8");
   const auto flags = r.get<std::uint32_t>("contents flags");
-  const std::uint32_t known = info.version == 1 ? (kHasOptimizer | kHasPosition) : (kHasOptimizer | kHasPosition | kHasBound);
+  const std::uint32_t known = info.version == 1   ? (kHasOptimizer | kHasPosition)
+                              : info.version == 2 ? (kHasOptimizer | kHasPosition | kHasBound)
+                                                  : (kHasOptimizer | kHasPosition | kHasBound | kHasData);
   if (flags & ~known)
     throw FormatError(path + ": contents flags are " + std::to_string(flags) + ", expected a combination of " +
-                      (info.version == 1 ? "1 and 2" : "1, 2 and 4"));
+                      (info.version == 1 ? "1 and 2" : info.version == 2 ? "1, 2 and 4" : "1, 2, 4 and 8"));
   info.has_optimizer = flags & kHasOptimizer;
   info.has_position = flags & kHasPosition;
   info.has_bound = flags & kHasBound;
+  info.has_data = flags & kHasData;
   if (info.version == 1) {
     std::uint64_t d[3];
     r.get_array(d, 3, "input, hidden and latent sizes");
@@ -374,6 +394,7 @@ struct CheckpointContents {
   AdamOptions adam;
   std::int64_t steps = 0;
   TrainingPosition position;
+  DataStatistics data;
 };
 
 /// Throws FormatError naming the field, its value and what was expected
@@ -460,17 +481,40 @@ void parse_adam(ByteReader& r, const std::string& path, CheckpointContents<S>& c
   check_field(c.steps >= 0, path, "optimizer.steps", c.steps, "a count >= 0");
 }
 
+/// The data statistics: one name, mean and scale per feature of the model.
+inline DataStatistics parse_data(ByteReader& r, const std::string& path, const CheckpointInfo& info) {
+  const std::uint64_t features = info.architecture.decoder.back();
+  const auto n = r.get<std::uint32_t>("data.features");
+  check_field(n == features, path, "data.features", n, std::to_string(features) + ", the model's features");
+  const auto standardize = r.get<std::uint8_t>("data.standardize");
+  check_field(standardize <= 1, path, "data.standardize", unsigned(standardize), "0 or 1");
+  DataStatistics d;
+  d.standardize = standardize == 1;
+  d.mean.resize(n);
+  d.scale.resize(n);
+  r.get_array(d.mean.data(), n, "data.mean");
+  r.get_array(d.scale.data(), n, "data.scale");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    check_field(std::isfinite(d.mean[i]), path, "data.mean", d.mean[i], "finite values");
+    check_field(std::isfinite(d.scale[i]) && d.scale[i] > 0, path, "data.scale", d.scale[i], "finite values > 0");
+  }
+  for (std::uint32_t i = 0; i < n; ++i) d.columns.push_back(r.get_string("data.columns", kMaxColumnNameBytes));
+  return d;
+}
+
 template <class S>
 CheckpointContents<S> parse_contents(const std::string& path, const std::vector<unsigned char>& bytes,
                                      const CheckpointInfo& info, std::size_t at, Index parameter_count) {
   // The sizes first: a payload of another length would shift every field and
   // the first one read would be blamed for it.
+  // The data statistics' names vary in length: they need at least their fixed part.
   const std::uint64_t want = expected_contents_bytes(info, parameter_count), have = bytes.size() - 4 - at;
-  if (have != want)
+  if (info.has_data ? have < want + 5 : have != want)
     throw FormatError(path + ": the payload holds " + std::to_string(have) + " bytes after the architecture, " +
                       detail::with_article(info.shape()) + " of " + std::to_string(parameter_count) + " parameters" +
                       (info.has_optimizer ? " with optimizer state" : "") +
-                      (info.has_position ? " and a training position" : "") + " needs " + std::to_string(want));
+                      (info.has_position ? " and a training position" : "") +
+                      (info.has_data ? " and data statistics needs more than " : " needs ") + std::to_string(want));
   ByteReader r(path, bytes, at, bytes.size() - 4);
   CheckpointContents<S> c;
   c.objective = parse_objective<S>(r, path, info);
@@ -492,12 +536,31 @@ CheckpointContents<S> parse_contents(const std::string& path, const std::vector<
                 c.position.next_epoch, "an epoch in [0, 2^31 - 1]");
     c.position.seed = r.get<std::uint64_t>("position.seed");
   }
+  if (info.has_data) c.data = parse_data(r, path, info);
+  if (r.left() != 0)
+    throw FormatError(path + ": " + std::to_string(r.left()) + " bytes follow the last field, expected none");
   return c;
 }
 
 /// Refuses to write what load_checkpoint would refuse to read back.
 template <class S>
-void check_savable(const std::string& path, const Objective<S>& o, const TrainingPosition* position) {
+void check_savable(const std::string& path, const Objective<S>& o, const TrainingPosition* position,
+                   const DataStatistics* data, Index features) {
+  if (data) {
+    const auto fail = [&](const std::string& what) {
+      throw ValueError(path + ": the data statistics " + what + "; a checkpoint holds one finite mean, one finite "
+                       "scale > 0 and one name of 1 to " + std::to_string(kMaxColumnNameBytes) +
+                       " bytes per feature of the model (" + std::to_string(features) + ")");
+    };
+    if (data->features() != features || data->scale.size() != data->mean.size() ||
+        data->columns.size() != data->mean.size())
+      fail("hold " + std::to_string(data->mean.size()) + " means, " + std::to_string(data->scale.size()) +
+           " scales and " + std::to_string(data->columns.size()) + " names");
+    for (Index i = 0; i < features; ++i)
+      if (!std::isfinite(data->mean[i]) || !std::isfinite(data->scale[i]) || !(data->scale[i] > 0) ||
+          data->columns[i].empty() || data->columns[i].size() > kMaxColumnNameBytes)
+        fail("of feature " + std::to_string(i) + " are out of range");
+  }
   if (o.bound != Bound::Elbo && (o.samples < 1 || std::uint64_t(o.samples) > kMaxBoundSamples))
     throw ValueError(path + ": the objective's samples k is " + std::to_string(o.samples) +
                      ", a checkpoint holds k in [1, " + std::to_string(kMaxBoundSamples) + "]");
@@ -532,13 +595,13 @@ inline CheckpointFile read_checkpoint_file(const std::string& path) {
 /// Reads and checks a checkpoint's header, architecture and CRC.
 inline CheckpointInfo read_checkpoint_info(const std::string& path) { return read_checkpoint_file(path).info; }
 
-/// Writes `model` (and, when given, the optimizer state and training
-/// position) to `path` atomically: the old file survives any failure.
+/// Writes `model` (and, when given, the optimizer state, training
+/// position and the statistics of its training data) to `path` atomically: the old file survives any failure.
 template <class Model, class B = typename Model::Backend>
-void save_checkpoint(const std::string& path, const Model& model, const Adam<typename Model::Scalar, B>* optimizer = nullptr,
-                     const TrainingPosition* position = nullptr) {
+void save_checkpoint(const std::string& path, const Model& model, const Adam<typename Model::Scalar, detail::Same<B>>* optimizer = nullptr,
+                     const TrainingPosition* position = nullptr, const DataStatistics* data = nullptr) {
   using S = typename Model::Scalar;
-  detail::check_savable(path, model.objective(), position);
+  detail::check_savable(path, model.objective(), position, data, model.num_features());
   const Architecture arch = model.architecture();
   detail::ByteWriter payload;
   payload.put_sizes(arch.encoder);
@@ -575,13 +638,20 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
     payload.put(position->next_epoch);
     payload.put(position->seed);
   }
+  if (data) {
+    payload.put(static_cast<std::uint32_t>(data->features()));
+    payload.put(static_cast<std::uint8_t>(data->standardize ? 1 : 0));
+    payload.put_array(data->mean.data(), data->mean.size());
+    payload.put_array(data->scale.data(), data->scale.size());
+    for (const std::string& name : data->columns) payload.put_string(name);
+  }
   detail::ByteWriter file;
   file.put_array(kCheckpointMagic, 8);
   file.put(kCheckpointVersion);
   file.put(static_cast<std::uint32_t>(arch.classes > 0 ? 3 : Model::is_variational ? 2 : 1));
   file.put(static_cast<std::uint32_t>(sizeof(S)));
   file.put(static_cast<std::uint32_t>((optimizer ? detail::kHasOptimizer : 0) | (position ? detail::kHasPosition : 0) |
-                                      (bound ? detail::kHasBound : 0)));
+                                      (bound ? detail::kHasBound : 0) | (data ? detail::kHasData : 0)));
   file.put(static_cast<std::uint64_t>(payload.bytes.size()));
   file.bytes.insert(file.bytes.end(), payload.bytes.begin(), payload.bytes.end());
   file.put(vae::detail::crc32_of(file.bytes.data(), file.bytes.size()));
@@ -591,12 +661,13 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
 }
 
 /// Loads a checkpoint read by read_checkpoint_file into `model` (and the
-/// optimizer / position when given). All or nothing: every field is checked
+/// optimizer / position / data statistics when given). All or nothing: every field is checked
 /// before the model, optimizer or position changes. Throws ShapeError naming
 /// both architectures when the file holds a different one. Returns the header.
 template <class Model, class B = typename Model::Backend>
 CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
-                               Adam<typename Model::Scalar, B>* optimizer = nullptr, TrainingPosition* position = nullptr) {
+                               Adam<typename Model::Scalar, detail::Same<B>>* optimizer = nullptr, TrainingPosition* position = nullptr,
+                               DataStatistics* data = nullptr) {
   using S = typename Model::Scalar;
   const std::string& path = file.path;
   std::size_t at = 0;
@@ -608,6 +679,7 @@ CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
   detail::CheckpointContents<S> c = detail::parse_contents<S>(path, file.bytes, info, at, model.num_parameters());
   if (optimizer && !info.has_optimizer) throw FormatError(path + ": the checkpoint holds no optimizer state");
   if (position && !info.has_position) throw FormatError(path + ": the checkpoint holds no training position");
+  if (data && !info.has_data) throw FormatError(path + ": the checkpoint holds no data statistics");
   if (optimizer) {
     // Settings the file does not hold (gradient clipping) stay as the caller set them.
     c.adam.max_grad_norm = optimizer->options().max_grad_norm;
@@ -621,14 +693,15 @@ CheckpointInfo load_checkpoint(const CheckpointFile& file, Model& model,
     optimizer->restore(model.num_parameters(), c.m.data(), c.v.data(), c.steps);
   }
   if (position) *position = c.position;
+  if (data) *data = std::move(c.data);
   return info;
 }
 
 /// Reads `path` once and loads it: load_checkpoint(read_checkpoint_file(path), ...).
 template <class Model, class B = typename Model::Backend>
-CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, B>* optimizer = nullptr,
-                               TrainingPosition* position = nullptr) {
-  return load_checkpoint(read_checkpoint_file(path), model, optimizer, position);
+CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typename Model::Scalar, detail::Same<B>>* optimizer = nullptr,
+                               TrainingPosition* position = nullptr, DataStatistics* data = nullptr) {
+  return load_checkpoint(read_checkpoint_file(path), model, optimizer, position, data);
 }
 
 /// The model a checkpoint read by read_checkpoint_file holds, built from its
@@ -639,8 +712,9 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Adam<typen
 /// the file holds when it is another kind of model, another scalar or a
 /// network vae cannot build.
 template <class Model, class B = typename Model::Backend>
-Model load_checkpoint_model(const CheckpointFile& file, Adam<typename Model::Scalar, B>* optimizer = nullptr,
-                            TrainingPosition* position = nullptr, typename Model::Context ctx = {}) {
+Model load_checkpoint_model(const CheckpointFile& file, Adam<typename Model::Scalar, detail::Same<B>>* optimizer = nullptr,
+                            TrainingPosition* position = nullptr, typename Model::Context ctx = {},
+                            DataStatistics* data = nullptr) {
   const Index count = parameter_count_of(file.info.architecture);
   if (count < 0 || std::uint64_t(count) * file.info.architecture.scalar_bytes > file.bytes.size())
     throw FormatError(file.path + ": the checkpoint holds " + detail::with_article(file.info.shape()) + " of " +
@@ -657,15 +731,16 @@ Model load_checkpoint_model(const CheckpointFile& file, Adam<typename Model::Sca
                         ", whose networks do not fit together: " + e.what());
     }
   }();
-  load_checkpoint(file, model, optimizer, position);
+  load_checkpoint(file, model, optimizer, position, data);
   return model;
 }
 
 /// Reads `path` once and builds the model it holds: load_checkpoint_model(read_checkpoint_file(path), ...).
 template <class Model, class B = typename Model::Backend>
-Model load_checkpoint_model(const std::string& path, Adam<typename Model::Scalar, B>* optimizer = nullptr,
-                            TrainingPosition* position = nullptr, typename Model::Context ctx = {}) {
-  return load_checkpoint_model<Model>(read_checkpoint_file(path), optimizer, position, std::move(ctx));
+Model load_checkpoint_model(const std::string& path, Adam<typename Model::Scalar, detail::Same<B>>* optimizer = nullptr,
+                            TrainingPosition* position = nullptr, typename Model::Context ctx = {},
+                            DataStatistics* data = nullptr) {
+  return load_checkpoint_model<Model>(read_checkpoint_file(path), optimizer, position, std::move(ctx), data);
 }
 
 }  // namespace vae::io

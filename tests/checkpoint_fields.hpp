@@ -145,6 +145,7 @@ inline std::vector<CheckpointField> checkpoint_fields(const std::vector<unsigned
     const std::uint32_t n = u32_at(at);
     add("data.features", FieldType::U32);
     add("data.standardize", FieldType::Char);
+    add("data.sigma", FieldType::F64);
     add("data.mean", FieldType::F64, n);
     add("data.scale", FieldType::F64, n);
     for (std::uint32_t i = 0; i < n; ++i) {

@@ -169,7 +169,7 @@ TEST_CASE("the training data's statistics travel with the model: names, means, s
   x.row(5).setConstant(2.5);  // a constant feature: centred, scale 1
   std::vector<std::string> names;
   for (int i = 0; i < 64; ++i) names.push_back("feature \"" + std::to_string(i) + "\", mm");
-  const vae::DataStatistics stats = vae::statistics_of(x, names, true);
+  const vae::DataStatistics stats = vae::statistics_of(x, names, true, 0.25);
   CHECK(stats.scale[5] == 1.0);
   const vae::io::TrainingPosition pos{4, 77};
   vae::io::save_checkpoint(path.string(), model, &opt, &pos, &stats);
@@ -202,12 +202,12 @@ TEST_CASE("the training data's statistics travel with the model: names, means, s
   // Applied and undone: to_model standardises, from_model gives the data back.
   const Eigen::MatrixXd z = vae::to_model<double>(back, x);
   CHECK(std::abs(z.row(3).mean()) < 1e-12);
-  CHECK(std::abs((z.row(3).array().square().mean()) - 1.0) < 1e-12);
+  CHECK(std::abs((z.row(3).array().square().mean()) - 16.0) < 1e-12);  // a standard deviation of 1 / sigma
   CHECK(z.row(5).isZero(0));
   CHECK((vae::from_model(back, z) - x).cwiseAbs().maxCoeff() < 1e-12);
   CHECK(back.log_scale_sum() == doctest::Approx([&] {
           double s = 0;
-          for (const double v : back.scale) s += std::log(v);
+          for (const double v : back.scale) s += std::log(v * 0.25);
           return s;
         }()));
   CHECK_THROWS_AS(vae::to_model<float>(back, Eigen::MatrixXd::Zero(63, 2)), vae::ShapeError);
@@ -228,6 +228,7 @@ TEST_CASE("the training data's statistics travel with the model: names, means, s
   corrupt("data.features", 0, std::uint32_t(63), "field 'data.features' is 63, expected 64");
   corrupt("data.standardize", 0, std::uint8_t(2), "field 'data.standardize' is 2, expected 0 or 1");
   corrupt("data.scale", 7, 0.0, "field 'data.scale' is 0, expected finite values > 0");
+  corrupt("data.sigma", 0, -1.0, "field 'data.sigma' is -1, expected a finite value > 0");
   corrupt("data.mean", 2, std::numeric_limits<double>::infinity(), "field 'data.mean'");
   corrupt("data.columns[3].length", 0, std::uint32_t(0), "expected 1 to 4096");
   {

@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -161,6 +162,12 @@ TEST_CASE("written tables read back to the same values, as CSV and as .npy") {
   CHECK((vae::from_model(stats, vae::to_model<double>(stats, small)) - small).cwiseAbs().maxCoeff() <= 1e-14);
   CHECK(vae::to_model<float>(vae::statistics_of(small, small_names, false), small) == small.cast<float>());
   CHECK_THROWS_WITH_AS(vae::statistics_of(m, names, true), doctest::Contains("feature 0 ('x')"), vae::ValueError);
+  // sigma divides what the model sees, standardised or not, and adds D log sigma.
+  const vae::DataStatistics halves = vae::statistics_of(small, small_names, false, 0.5);
+  CHECK(vae::to_model<double>(halves, small) == 2 * small);
+  CHECK(vae::from_model(halves, vae::to_model<double>(halves, small)) == small);
+  CHECK(halves.log_scale_sum() == doctest::Approx(2 * std::log(0.5)));
+  CHECK_THROWS_AS(vae::statistics_of(small, small_names, false, 0.0), vae::ValueError);
   CHECK_THROWS_AS(vae::statistics_of(m, {"a"}), vae::ShapeError);
   CHECK_THROWS_AS(vae::statistics_of(Eigen::MatrixXd(0, 3)), vae::ShapeError);
 

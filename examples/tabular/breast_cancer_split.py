@@ -3,7 +3,11 @@
 as breast_cancer.csv, without a header line) as two CSV files with named
 columns and a `diagnosis` label column:
   OUT/train.csv  benign rows only (250 of 357, drawn with the seed),
-  OUT/test.csv   the other 107 benign rows and all 212 malignant ones.
+  OUT/test.csv   the other 107 benign rows and all 212 malignant ones;
+and the same rows squashed into [0, 1] by the training rows' minimum and
+maximum of each feature (held-out values clipped), as train_unit.csv and
+test_unit.csv: the data as many users hand it to a VAE (docs/likelihood.md,
+"Scales and beta").
 Usage: breast_cancer_split.py OUT [--seed S]"""
 import argparse
 import csv
@@ -29,16 +33,20 @@ test = np.sort(np.setdiff1d(np.arange(len(y)), train))
 os.makedirs(args.out, exist_ok=True)
 
 
-def write(path, rows):
+def write(path, rows, values):
     with open(path + ".tmp", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["diagnosis"] + names)
         for i in rows:
-            w.writerow([data.target_names[y[i]]] + [repr(float(v)) for v in x[i]])
+            w.writerow([data.target_names[y[i]]] + [repr(float(v)) for v in values[i]])
     os.replace(path + ".tmp", path)
 
 
-write(os.path.join(args.out, "train.csv"), train)
-write(os.path.join(args.out, "test.csv"), test)
+lo, hi = x[train].min(0), x[train].max(0)
+unit = np.clip((x - lo) / np.where(hi > lo, hi - lo, 1), 0, 1)
+write(os.path.join(args.out, "train.csv"), train, x)
+write(os.path.join(args.out, "test.csv"), test, x)
+write(os.path.join(args.out, "train_unit.csv"), train, unit)
+write(os.path.join(args.out, "test_unit.csv"), test, unit)
 print(f"breast_cancer_split: {len(train)} benign training rows, {len(test)} held-out rows "
       f"({int((y[test] == 0).sum())} malignant) in {args.out}")

@@ -46,7 +46,7 @@ struct TrainOptions {
   std::string objective = "elbo";
   vae::Index latent = 2, batch = 64, k = 5;
   int epochs = 100;
-  double lr = 1e-3, beta = 1.0, validation_fraction = 0.1;
+  double lr = 1e-3, beta = 1.0, validation_fraction = 0.1, sigma = 1.0;
   std::uint64_t seed = 0;
   bool standardize = false, quiet = false, k_given = false;
 };

@@ -73,6 +73,8 @@ int train(const TrainOptions& o) {
   if (o.standardize && likelihood != vae::Reconstruction::Gaussian)
     throw UsageError("--standardize gives values outside [0, 1], where --likelihood " + o.likelihood +
                      " has no density: use --likelihood gaussian");
+  if (o.sigma != 1.0 && likelihood != vae::Reconstruction::Gaussian)
+    throw UsageError("--sigma sets the Gaussian's standard deviation: it takes --likelihood gaussian");
   if (o.objective == "elbo" && o.k_given && o.k != 1)
     throw UsageError("--k " + std::to_string(o.k) + " takes --objective iwae (the ELBO draws one sample)");
   if (fs::exists(o.out) && !fs::is_directory(o.out)) throw UsageError("--out " + o.out + " is a file, expected a folder");
@@ -81,7 +83,7 @@ int train(const TrainOptions& o) {
   Eigen::MatrixXd train_values, validation_values;
   std::vector<std::string> train_labels;
   split(table, o.validation_fraction, o.seed, train_values, validation_values, train_labels);
-  const vae::DataStatistics stats = vae::statistics_of(train_values, table.columns, o.standardize);
+  const vae::DataStatistics stats = vae::statistics_of(train_values, table.columns, o.standardize, o.sigma);
   if (!o.standardize) check_unit_range(table.values, table.columns, likelihood, o.data);
   const Eigen::MatrixXf x = vae::to_model<float>(stats, train_values);
   const Eigen::MatrixXf v = vae::to_model<float>(stats, validation_values);
@@ -191,8 +193,11 @@ int info(const std::string& path) {
               << (l.info.has_optimizer ? ", optimizer state kept" : "") << "\n";
   std::cout << "data:          " << l.stats.features() << " features, "
             << (l.stats.standardize ? "standardised by the training rows' mean and standard deviation"
-                                    : "as given (statistics for reference)")
-            << "\n";
+                                    : "as given (statistics for reference)");
+  if (l.stats.sigma != 1.0)
+    std::cout << ", divided by sigma " << l.stats.sigma << " (the Gaussian's standard deviation"
+              << (l.stats.standardize ? " in standardised units)" : ")");
+  std::cout << "\n";
   std::size_t width = 7;
   for (const auto& c : l.stats.columns) width = std::max(width, c.size());
   std::cout << "  " << std::left << std::setw(int(width)) << "feature" << std::right << std::setw(14) << "mean"
@@ -224,6 +229,10 @@ int main(int argc, char** argv) {
                     "bernoulli or continuous-bernoulli (values in [0, 1])")
       ->check(CLI::IsMember({"bernoulli", "continuous-bernoulli", "gaussian"}))
       ->capture_default_str();
+  train->add_option("--sigma", t.sigma,
+                    "the Gaussian's standard deviation per feature, in standardised units with --standardize (the "
+                    "data's otherwise): set it near the noise the model should not explain")
+      ->check(CLI::Range(1e-6, 1e6))->capture_default_str();
   train->add_flag("--standardize", t.standardize,
                   "train on (x - mean) / std of each feature over the training rows; kept in the checkpoint and "
                   "applied (and undone) by the other commands");

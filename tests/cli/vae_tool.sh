@@ -79,6 +79,19 @@ echo "outliers against inliers: ROC AUC $nll_auc by NLL, $rec_auc by reconstruct
 awk -v n="$nll_auc" -v r="$rec_auc" 'BEGIN { exit !(n >= 0.55 && r >= 0.8) }' ||
   { fail "outliers rank with AUC $nll_auc by NLL (expected >= 0.55), $rec_auc by reconstruction error (>= 0.8)"; cat "$work/scores.csv"; }
 
+# A standard deviation near the data's noise (--sigma, in standardised units)
+# makes the NLL a sharp score as well.
+check train_sigma "$bin" train --data "$work/train.csv" --label-column label --out "$work/sigma" --standardize \
+  --sigma 0.3 --hidden 16 --latent 2 --epochs 60 --batch 32 --seed 3 --quiet
+check score_sigma "$bin" score --model "$work/sigma/model.ckpt" --data "$work/score.csv" --label-column label \
+  --out "$work/scores_sigma.csv" --k 50 --seed 1
+check info_sigma "$bin" info --model "$work/sigma/model.ckpt"
+grep -qF "divided by sigma 0.3" "$work/log" || { fail "info does not show sigma"; cat "$work/log"; }
+nll_auc=$(auc "$work/scores_sigma.csv" 2) rec_auc=$(auc "$work/scores_sigma.csv" 3)
+echo "with --sigma 0.3: ROC AUC $nll_auc by NLL, $rec_auc by reconstruction error"
+awk -v n="$nll_auc" -v r="$rec_auc" 'BEGIN { exit !(n >= 0.75 && r >= 0.95) }' ||
+  fail "with --sigma 0.3 outliers rank with AUC $nll_auc by NLL (expected >= 0.75), $rec_auc by reconstruction error (>= 0.95)"
+
 check sample "$bin" sample --model "$work/run/model.ckpt" --out "$work/samples.csv" --n 7 --seed 2
 [[ $(wc -l < "$work/samples.csv") -eq 8 ]] || fail "sample wrote $(wc -l < "$work/samples.csv") lines, expected 8"
 
@@ -107,6 +120,8 @@ refuse out_is_file "is a file, expected a folder" "$work/a_file/model.ckpt" trai
 refuse hidden_zero "'0' is not a layer size" "$work/o5" train --data "$work/train.csv" --label-column label --out "$work/o5" --hidden 16,0
 refuse k_elbo "takes --objective iwae" "$work/o6" train --data "$work/train.csv" --label-column label --out "$work/o6" --k 3
 refuse no_label_column "'nope' is not in the header" "$work/o7" train --data "$work/train.csv" --label-column nope --out "$work/o7"
+refuse sigma_bernoulli "--sigma sets the Gaussian's standard deviation" "$work/o14" train --data "$work/train.csv" \
+  --label-column label --out "$work/o14" --likelihood bernoulli --sigma 0.5
 refuse likelihood_name "gaussian-learned" "$work/o8" train --data "$work/train.csv" --out "$work/o8" --likelihood gaussian-learned
 refuse other_columns "3 feature columns, the model was trained on 12" "$work/o9.csv" encode --model "$m" \
   --data "$work/other_columns.csv" --label-column label --out "$work/o9.csv"

@@ -1,9 +1,11 @@
 #pragma once
 // What a model was trained on, kept with it: the features' names, their means
-// and standard deviations over the training data, and whether the model sees
-// the data standardised, x' = (x - mean) / scale. Checkpoints store it
-// (serialization/checkpoint.hpp), so that a model applies and undoes its own
-// standardisation on new data.
+// and standard deviations over the training data, whether the model sees the
+// data standardised, x' = (x - mean) / scale, and a further divisor sigma:
+// the model sees x' / sigma, so that its unit-variance Gaussian is, in x's
+// units, a Gaussian of standard deviation sigma * scale per feature.
+// Checkpoints store it (serialization/checkpoint.hpp), so that a model
+// applies and undoes its own transform on new data.
 //
 //   vae::DataStatistics stats = vae::statistics_of(train.values, train.columns, /*standardize=*/true);
 //   Eigen::MatrixXf x = vae::to_model<float>(stats, table.values);        // what the model takes
@@ -31,21 +33,26 @@ struct DataStatistics {
   std::vector<double> scale;
   /// Whether the model sees (x - mean) / scale instead of x.
   bool standardize = false;
+  /// The model sees (standardised) x divided by sigma (> 0, finite): a unit
+  /// Gaussian on x / sigma is a Gaussian of standard deviation sigma on x.
+  double sigma = 1.0;
 
   /// The number of features.
   Index features() const { return static_cast<Index>(mean.size()); }
-  /// The sum of log scale when standardising (0 otherwise): log p(x) =
-  /// log p(x') - log_scale_sum() for the model's density p(x') of the
-  /// standardised x'.
+  /// The log-determinant of the transform to the model's input: the sum of
+  /// log scale when standardising, plus features * log sigma. log p(x) =
+  /// log p(x') - log_scale_sum() for the model's density p(x') of what it
+  /// sees, x'.
   double log_scale_sum() const {
-    double s = 0;
+    double s = static_cast<double>(mean.size()) * std::log(sigma);
     if (standardize)
       for (const double v : scale) s += std::log(v);
     return s;
   }
   /// Equal in every field.
   bool operator==(const DataStatistics& o) const {
-    return columns == o.columns && mean == o.mean && scale == o.scale && standardize == o.standardize;
+    return columns == o.columns && mean == o.mean && scale == o.scale && standardize == o.standardize &&
+           sigma == o.sigma;
   }
   /// Not equal in some field.
   bool operator!=(const DataStatistics& o) const { return !(*this == o); }
@@ -56,7 +63,9 @@ struct DataStatistics {
 /// for an empty x or a names list of another length, ValueError for a value
 /// that is not finite.
 inline DataStatistics statistics_of(const Matrix<double>& x, std::vector<std::string> columns = {},
-                                    bool standardize = false) {
+                                    bool standardize = false, double sigma = 1.0) {
+  if (!(sigma > 0) || !std::isfinite(sigma))
+    throw ValueError("vae::statistics_of: sigma is " + std::to_string(sigma) + ", expected a finite value > 0");
   if (x.rows() == 0 || x.cols() == 0)
     throw ShapeError("vae::statistics_of: the data is " + std::to_string(x.rows()) + " x " + std::to_string(x.cols()) +
                      ", expected at least one feature and one sample");
@@ -69,6 +78,7 @@ inline DataStatistics statistics_of(const Matrix<double>& x, std::vector<std::st
   DataStatistics s;
   s.columns = std::move(columns);
   s.standardize = standardize;
+  s.sigma = sigma;
   for (Index i = 0; i < x.rows(); ++i) {
     const double m = x.row(i).mean();
     const double var = (x.row(i).array() - m).square().mean();
@@ -92,24 +102,32 @@ inline void check_statistics_rows(const DataStatistics& s, Index rows, const cha
 }  // namespace detail
 
 /// x (features x samples, the data's units) as the model takes it, in S:
-/// standardised when s.standardize, as it is otherwise.
+/// standardised when s.standardize, then divided by s.sigma.
 template <class S>
 Matrix<S> to_model(const DataStatistics& s, const Matrix<double>& x) {
   detail::check_statistics_rows(s, x.rows(), "vae::to_model");
-  if (!s.standardize) return x.cast<S>();
   Matrix<double> y = x;
-  for (Index i = 0; i < y.rows(); ++i) y.row(i) = (y.row(i).array() - s.mean[i]) / s.scale[i];
+  for (Index i = 0; i < y.rows(); ++i)
+    if (s.standardize) {
+      y.row(i) = (y.row(i).array() - s.mean[i]) / (s.scale[i] * s.sigma);
+    } else if (s.sigma != 1.0) {
+      y.row(i) /= s.sigma;
+    }
   return y.cast<S>();
 }
 
 /// y (features x samples, as the model outputs it) in the data's units:
-/// the standardisation undone when s.standardize.
+/// to_model undone.
 template <class S>
 Matrix<double> from_model(const DataStatistics& s, const Matrix<S>& y) {
   detail::check_statistics_rows(s, y.rows(), "vae::from_model");
   Matrix<double> x = y.template cast<double>();
-  if (s.standardize)
-    for (Index i = 0; i < x.rows(); ++i) x.row(i) = x.row(i).array() * s.scale[i] + s.mean[i];
+  for (Index i = 0; i < x.rows(); ++i)
+    if (s.standardize) {
+      x.row(i) = x.row(i).array() * (s.scale[i] * s.sigma) + s.mean[i];
+    } else if (s.sigma != 1.0) {
+      x.row(i) *= s.sigma;
+    }
   return x;
 }
 

@@ -37,8 +37,8 @@
 //                   [data]      the features the model was trained on
 //                               (DataStatistics): count D (u32, the
 //                               model's features), standardize (u8, 0 or
-//                               1), D means and D scales (f64), D names
-//                               (strings of 1 to 4096 bytes)
+//                               1), sigma (f64), D means and D scales
+//                               (f64), D names (strings of 1 to 4096 bytes)
 //   end - 4      4  CRC-32 of every byte before it
 // Version 2 is version 3 without the layers: its layers are the dense ones
 // its sizes and activation names describe. It still loads.
@@ -490,6 +490,8 @@ inline DataStatistics parse_data(ByteReader& r, const std::string& path, const C
   check_field(standardize <= 1, path, "data.standardize", unsigned(standardize), "0 or 1");
   DataStatistics d;
   d.standardize = standardize == 1;
+  d.sigma = r.get<double>("data.sigma");
+  check_field(std::isfinite(d.sigma) && d.sigma > 0, path, "data.sigma", d.sigma, "a finite value > 0");
   d.mean.resize(n);
   d.scale.resize(n);
   r.get_array(d.mean.data(), n, "data.mean");
@@ -550,8 +552,10 @@ void check_savable(const std::string& path, const Objective<S>& o, const Trainin
     const auto fail = [&](const std::string& what) {
       throw ValueError(path + ": the data statistics " + what + "; a checkpoint holds one finite mean, one finite "
                        "scale > 0 and one name of 1 to " + std::to_string(kMaxColumnNameBytes) +
-                       " bytes per feature of the model (" + std::to_string(features) + ")");
+                       " bytes per feature of the model (" + std::to_string(features) + "), and a finite sigma > 0");
     };
+    if (!std::isfinite(data->sigma) || !(data->sigma > 0))
+      fail("have a sigma of " + std::to_string(data->sigma));
     if (data->features() != features || data->scale.size() != data->mean.size() ||
         data->columns.size() != data->mean.size())
       fail("hold " + std::to_string(data->mean.size()) + " means, " + std::to_string(data->scale.size()) +
@@ -641,6 +645,7 @@ void save_checkpoint(const std::string& path, const Model& model, const Adam<typ
   if (data) {
     payload.put(static_cast<std::uint32_t>(data->features()));
     payload.put(static_cast<std::uint8_t>(data->standardize ? 1 : 0));
+    payload.put(data->sigma);
     payload.put_array(data->mean.data(), data->mean.size());
     payload.put_array(data->scale.data(), data->scale.size());
     for (const std::string& name : data->columns) payload.put_string(name);

@@ -247,6 +247,24 @@ TEST_CASE("the training data's statistics travel with the model: names, means, s
                        doctest::Contains("the model (64)"), vae::ValueError);
 }
 
+TEST_CASE("a model whose decoder outputs a scale per feature is rebuilt from its checkpoint with its loss") {
+  const fs::path path = temp_dir() / "hetero.ckpt";
+  const vae::Objective<float> objective{vae::Reconstruction::HeteroscedasticGaussian};
+  auto model = vae::make_mlp_vae<float>({10, 8, 2}, vae::ActivationKind::Tanh, 4, objective);
+  vae::io::save_checkpoint(path.string(), model);
+  const auto loaded = vae::io::load_checkpoint_model<vae::DynamicVae<float>>(path.string());
+  CHECK(loaded.objective().reconstruction == vae::Reconstruction::HeteroscedasticGaussian);
+  CHECK(loaded.architecture() == model.architecture());
+  CHECK(loaded.parameters_host() == model.parameters_host());
+  CHECK(vae::test::get_field<std::uint32_t>(read_bytes(path), "objective.reconstruction") == 4u);
+  // Into a model with one output per feature: both shapes named, nothing changed.
+  auto unit = vae::make_mlp_vae<float>({10, 8, 2}, vae::ActivationKind::Tanh, 4);
+  const Eigen::VectorXf before = unit.parameters_host();
+  CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(path.string(), unit), doctest::Contains("VAE 10-8-2 tanh"),
+                       vae::ShapeError);
+  CHECK(unit.parameters_host() == before);
+}
+
 TEST_CASE("loading into another kind or size names both shapes and changes nothing") {
   const fs::path path = temp_dir() / "shape.ckpt";
   vae::Adam<float> opt;

@@ -172,7 +172,9 @@ TEST_CASE("run-time shapes that do not fit are refused with the sizes named") {
                        doctest::Contains("the decoder takes 3 inputs, the encoder's code has 2"), vae::ShapeError);
   CHECK_THROWS_WITH_AS(vae::DynamicVae<float>(Enc({784, 512, 2}, {ActivationKind::Relu}),
                                               Dec({2, 512, 780}, {ActivationKind::Relu})),
-                       doctest::Contains("the decoder outputs 780 features, the encoder takes 784"), vae::ShapeError);
+                       doctest::Contains("vae::VariationalAutoencoder: the decoder outputs 780 rows, the encoder "
+                                         "takes 784; the squared-error loss needs as many"),
+                       vae::ShapeError);
   auto model = vae::make_mlp_vae<float>({10, 6, 2}, ActivationKind::Relu);
   CHECK_THROWS_WITH_AS(model.encode(vae::Matrix<float>::Zero(11, 2)),
                        doctest::Contains("input batch has 11 rows, expected 10"), vae::ShapeError);
@@ -285,7 +287,7 @@ TEST_CASE("a checkpoint naming an activation vae does not have is refused by nam
                        vae::FormatError);
   a = vae::make_mlp_vae<float>({6, 4, 2}, ActivationKind::Relu).architecture();
   a.decoder = {2, 4, 7};
-  CHECK_THROWS_WITH_AS(vae::make_model<vae::DynamicVae<float>>(a), doctest::Contains("the decoder outputs 7 features"),
+  CHECK_THROWS_WITH_AS(vae::make_model<vae::DynamicVae<float>>(a), doctest::Contains("the decoder outputs 7 rows, the encoder takes 6"),
                        vae::ShapeError);
   std::remove(path.c_str());
 }

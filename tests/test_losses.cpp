@@ -63,6 +63,7 @@ void check_reconstruction(vae::Reconstruction kind, const char* name) {
     // Less the log of the normaliser t / tanh(t / 2), written out here.
     case vae::Reconstruction::ContinuousBernoulli: expected = (bce - (t / (t / 2).tanh()).log()).sum(); break;
     case vae::Reconstruction::Gaussian: expected = 0.5 * (t - x.array()).square().sum(); break;
+    case vae::Reconstruction::HeteroscedasticGaussian: FAIL("two outputs per feature: its own test case"); break;
   }
   CHECK(value == doctest::Approx(expected).epsilon(1e-12));
 
@@ -194,6 +195,64 @@ TEST_CASE("gaussian: a density over the reals with its offset, whose mean is the
     CHECK(simpson([&](double x) { return std::exp(-element<G>(t, x).first + offset); }, t - 12, t + 12) ==
           doctest::Approx(1.0).epsilon(1e-9));
     CHECK(G::mean(t) == t);
+  }
+}
+
+TEST_CASE("heteroscedastic gaussian: value, gradients, a density for every scale, the floor") {
+  using H = vae::HeteroscedasticGaussianLoss;
+  constexpr vae::Index F = 6, B = 5;
+  Eigen::MatrixXd out = 2 * Eigen::MatrixXd::Random(2 * F, B);  // means over scales
+  out(F, 0) = -30;  // sigma at its floor
+  out(F + 1, 1) = 25;
+  const Eigen::MatrixXd x = 3 * Eigen::MatrixXd::Random(F, B);
+  Eigen::MatrixXd grad;
+  const double value = reconstruction_sum(vae::Reconstruction::HeteroscedasticGaussian, out, x, &grad);
+  const Eigen::ArrayXXd t = out.topRows(F).array(), u = out.bottomRows(F).array();
+  const Eigen::ArrayXXd sigma = H::kSigmaFloor + (1 + u.exp()).log();  // softplus written out
+  const double expected = ((x.array() - t).square() / (2 * sigma.square()) + sigma.log()).sum();
+  CHECK(value == doctest::Approx(expected).epsilon(1e-12));
+  Eigen::VectorXd flat = Eigen::Map<const Eigen::VectorXd>(out.data(), out.size());
+  const auto check = vae::test::check_gradient(
+      [&](const Eigen::VectorXd& o) {
+        return reconstruction_sum(vae::Reconstruction::HeteroscedasticGaussian,
+                                  Eigen::Map<const Eigen::MatrixXd>(o.data(), 2 * F, B), x);
+      },
+      flat, Eigen::Map<const Eigen::VectorXd>(grad.data(), grad.size()));
+  MESSAGE("heteroscedastic gaussian gradient max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
+
+  // A density over the reals, for scales from the floor up, with its offset; mean t.
+  const double offset = H::log_likelihood_offset(1);
+  for (const double mean : {-2.0, 0.0, 1.5})
+    for (const double scale : {-40.0, -3.0, 0.0, H::unit_scale(), 4.0}) {
+      CAPTURE(mean);
+      CAPTURE(scale);
+      double gt = 0, gu = 0;
+      const double sd = H::kSigmaFloor + std::log1p(std::exp(scale));
+      const double mass = simpson([&](double v) { return std::exp(-H::value(mean, scale, v, gt, gu) + offset); },
+                                  mean - 12 * sd, mean + 12 * sd);
+      CHECK(mass == doctest::Approx(1.0).epsilon(1e-9));
+    }
+  double gt = 0, gu = 0;
+  CHECK(H::value(0.0, H::unit_scale(), 1.0, gt, gu) == doctest::Approx(0.5).epsilon(1e-12));  // sigma 1
+  CHECK(H::value(0.0, -200.0, 0.0, gt, gu) == doctest::Approx(std::log(H::kSigmaFloor)).epsilon(1e-12));
+  CHECK(H::mean(1.25) == 1.25);
+  CHECK(vae::outputs_per_feature(vae::Reconstruction::HeteroscedasticGaussian) == 2);
+  CHECK(vae::outputs_per_feature(vae::Reconstruction::Gaussian) == 1);
+
+  // The packet path agrees with the scalar path, in float.
+  using Packet = Eigen::Array<float, 8, 1>;
+  Packet pt, pu, px, pgt, pgu;
+  pt << -3, -0.5f, 0, 0.1f, 1, 2, 4, 0.3f;
+  pu << -30, -2, -0.5f, 0, 0.5f, 1, 3, 20;
+  px << 0, 0.2f, -1, 1, 0.7f, 2.5f, 1, -4;
+  const Packet values = H::value(pt, pu, px, pgt, pgu);
+  for (int i = 0; i < 8; ++i) {
+    float st = 0, su = 0;
+    const float v = H::value(pt[i], pu[i], px[i], st, su);
+    CHECK(values[i] == doctest::Approx(v).epsilon(1e-5));
+    CHECK(pgt[i] == doctest::Approx(st).epsilon(1e-5));
+    CHECK(pgu[i] == doctest::Approx(su).epsilon(1e-5));
   }
 }
 

@@ -167,6 +167,62 @@ TEST_CASE("deep models: parameter layout in nn.Sequential order, and the blog's 
   CHECK(Deep::architecture().describe() == "VAE 784-400-200-20 tanh (float)");
 }
 
+TEST_CASE("heteroscedastic gaussian: the decoder outputs a mean and a scale per feature") {
+  using R = vae::Reconstruction;
+  const vae::Objective<double> objective{R::HeteroscedasticGaussian, vae::KlForm::Exact, 1.0};
+  auto model = vae::make_mlp_vae<double>({kIn, kHidden, kLatent}, vae::ActivationKind::Tanh, 11, objective);
+  CHECK(model.num_features() == kIn);
+  CHECK(model.architecture().decoder.back() == 2 * kIn);
+  const auto check = vae::test::model_gradient_check(model, batch(), vae::Rng(5));
+  MESSAGE("VAE, heteroscedastic gaussian: " << check.checked << " parameters, max relative error "
+                                            << check.max_relative_error);
+  CHECK(check.checked == model.num_parameters());
+  CHECK(check.max_relative_error <= 1e-6);
+  auto ae = vae::make_mlp_autoencoder<double>({kIn, kHidden, kLatent}, vae::ActivationKind::Relu, 11, objective);
+  const auto ae_check = vae::test::model_gradient_check(ae, batch(), vae::Rng(5));
+  MESSAGE("autoencoder, heteroscedastic gaussian: max relative error " << ae_check.max_relative_error);
+  CHECK(ae_check.max_relative_error <= 1e-6);
+
+  // decode and reconstruct return the means: one row per feature.
+  CHECK(model.decode(Eigen::MatrixXd::Random(kLatent, 2)).rows() == kIn);
+  CHECK(model.reconstruct(batch()).rows() == kIn);
+  // The decoder's width fixes which losses fit: one output per feature or two.
+  CHECK_THROWS_WITH_AS(model.set_objective({R::Gaussian}), doctest::Contains("the gaussian loss needs as many"),
+                       vae::ShapeError);
+  CHECK(model.objective().reconstruction == R::HeteroscedasticGaussian);
+  Vae fixed(1);
+  CHECK_THROWS_WITH_AS(fixed.set_objective(objective),
+                       doctest::Contains("the heteroscedastic-gaussian loss needs 2 per feature (24)"), vae::ShapeError);
+  CHECK_THROWS_AS(Vae(1, objective), vae::ShapeError);
+
+  // On data whose noise is far below 1, the decoded scale beats the unit
+  // variance: the held-out NLL drops by more than a nat per feature.
+  vae::Rng data_rng(7);
+  Eigen::MatrixXd factors(2, 600);
+  data_rng.fill_normal(factors.data(), factors.size());
+  Eigen::MatrixXd noise(kIn, 600);
+  data_rng.fill_normal(noise.data(), noise.size());
+  const Eigen::MatrixXd mix = Eigen::MatrixXd::Random(kIn, 2);
+  const Eigen::MatrixXd data = mix * factors + 0.05 * noise;
+  const Eigen::MatrixXd train = data.leftCols(500), test = data.rightCols(100);
+  const auto held_out_nll = [&](R loss) {
+    auto m = vae::make_mlp_vae<double>({kIn, 16, 2}, vae::ActivationKind::Relu, 3, {loss});
+    vae::AdamOptions o;
+    o.lr = 3e-3;
+    vae::Adam<double> adam(o);
+    vae::TrainOptions t;
+    t.epochs = 150;
+    t.batch_size = 50;
+    t.adapt_threads = false;
+    vae::fit(m, adam, train, nullptr, t);
+    vae::Rng rng(9);
+    return -m.log_likelihood(test, 200, rng).mean() / double(kIn);
+  };
+  const double unit = held_out_nll(R::Gaussian), decoded = held_out_nll(R::HeteroscedasticGaussian);
+  MESSAGE("held-out NLL per feature: unit variance " << unit << ", decoded scale " << decoded);
+  CHECK(decoded < unit - 1.0);
+}
+
 TEST_CASE("the likelihood decides the targets' range and what decode returns") {
   vae::Adam<double> opt;
   vae::Rng rng(3);

@@ -3,7 +3,8 @@
 # beta"), measured on the breast-cancer split of breast_cancer.sh: the same
 # 30-64-32-2 VAE trained on the benign rows
 #   - standardised, unit-variance Gaussian, beta 1, and with the Gaussian's
-#     standard deviation (--sigma) 0.5 and 0.3 in standardised units;
+#     standard deviation (--sigma) 0.5 and 0.3 in standardised units, and
+#     with the decoder's own scale per feature and row (gaussian-decoder);
 #   - squashed into [0, 1], unit-variance Gaussian, beta 1 (the latent collapses);
 #   - squashed into [0, 1], unit-variance Gaussian, beta 0.01;
 #   - squashed into [0, 1], continuous Bernoulli, beta 1;
@@ -55,6 +56,7 @@ echo "| --- | --- | --- | --- | --- |"
 run "standardised, gaussian, beta 1" train.csv test.csv --standardize --likelihood gaussian
 run "standardised, gaussian, sigma 0.5, beta 1" train.csv test.csv --standardize --likelihood gaussian --sigma 0.5
 run "standardised, gaussian, sigma 0.3, beta 1" train.csv test.csv --standardize --likelihood gaussian --sigma 0.3
+run "standardised, gaussian-decoder, beta 1" train.csv test.csv --standardize --likelihood gaussian-decoder
 run "in [0, 1], gaussian, beta 1" train_unit.csv test_unit.csv --likelihood gaussian
 run "in [0, 1], gaussian, beta 0.01" train_unit.csv test_unit.csv --likelihood gaussian --beta 0.01
 run "in [0, 1], continuous Bernoulli, beta 1" train_unit.csv test_unit.csv --likelihood continuous-bernoulli

@@ -30,7 +30,8 @@ inline const std::map<std::string, vae::Reconstruction>& likelihoods() {
   static const std::map<std::string, vae::Reconstruction> m{
       {"bernoulli", vae::Reconstruction::BinaryCrossEntropy},
       {"continuous-bernoulli", vae::Reconstruction::ContinuousBernoulli},
-      {"gaussian", vae::Reconstruction::Gaussian}};
+      {"gaussian", vae::Reconstruction::Gaussian},
+      {"gaussian-decoder", vae::Reconstruction::HeteroscedasticGaussian}};
   return m;
 }
 
@@ -93,7 +94,7 @@ inline void write_output(const std::string& path, const Eigen::MatrixXd& values,
 /// first one (its row counted from 1, as in the file, and its column).
 inline void check_unit_range(const Eigen::MatrixXd& x, const std::vector<std::string>& columns, vae::Reconstruction r,
                              const std::string& path) {
-  if (r == vae::Reconstruction::Gaussian) return;
+  if (!vae::needs_unit_range(r)) return;
   for (vae::Index i = 0; i < x.cols(); ++i)
     for (vae::Index j = 0; j < x.rows(); ++j)
       if (x(j, i) < 0 || x(j, i) > 1)

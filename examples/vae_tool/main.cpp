@@ -70,7 +70,7 @@ int train(const TrainOptions& o) {
     throw UsageError("--activation lists " + std::to_string(activations.size()) + " activations for " +
                      std::to_string(sizes.size()) + " hidden layers: give one, or one per layer");
   const vae::Reconstruction likelihood = likelihoods().at(o.likelihood);
-  if (o.standardize && likelihood != vae::Reconstruction::Gaussian)
+  if (o.standardize && vae::needs_unit_range(likelihood))
     throw UsageError("--standardize gives values outside [0, 1], where --likelihood " + o.likelihood +
                      " has no density: use --likelihood gaussian");
   if (o.sigma != 1.0 && likelihood != vae::Reconstruction::Gaussian)
@@ -225,9 +225,10 @@ int main(int argc, char** argv) {
   train->add_option("--latent", t.latent, "latent dimensions")->check(CLI::Range(1, 4096))->capture_default_str();
   train->add_option("--activation", t.activation, "hidden activation, or one per hidden layer")->capture_default_str();
   train->add_option("--likelihood", t.likelihood,
-                    "the output distribution: gaussian (unit variance, any real values; use with --standardize), "
-                    "bernoulli or continuous-bernoulli (values in [0, 1])")
-      ->check(CLI::IsMember({"bernoulli", "continuous-bernoulli", "gaussian"}))
+                    "the output distribution: gaussian (variance sigma^2, any real values; use with --standardize), "
+                    "gaussian-decoder (mean and standard deviation from the decoder per feature and row, at least "
+                    "0.001), bernoulli or continuous-bernoulli (values in [0, 1])")
+      ->check(CLI::IsMember({"bernoulli", "continuous-bernoulli", "gaussian", "gaussian-decoder"}))
       ->capture_default_str();
   train->add_option("--sigma", t.sigma,
                     "the Gaussian's standard deviation per feature, in standardised units with --standardize (the "

@@ -92,6 +92,22 @@ echo "with --sigma 0.3: ROC AUC $nll_auc by NLL, $rec_auc by reconstruction erro
 awk -v n="$nll_auc" -v r="$rec_auc" 'BEGIN { exit !(n >= 0.75 && r >= 0.95) }' ||
   fail "with --sigma 0.3 outliers rank with AUC $nll_auc by NLL (expected >= 0.75), $rec_auc by reconstruction error (>= 0.95)"
 
+# The decoder's own scale per feature and row (--likelihood gaussian-decoder)
+# learns the noise level itself.
+check train_decoder "$bin" train --data "$work/train.csv" --label-column label --out "$work/hetero" --standardize \
+  --likelihood gaussian-decoder --hidden 16 --latent 2 --epochs 60 --batch 32 --seed 3 --quiet
+check score_decoder "$bin" score --model "$work/hetero/model.ckpt" --data "$work/score.csv" --label-column label \
+  --out "$work/scores_hetero.csv" --k 50 --seed 1
+check info_decoder "$bin" info --model "$work/hetero/model.ckpt"
+grep -qF "likelihood:    gaussian-decoder" "$work/log" || { fail "info does not name gaussian-decoder"; cat "$work/log"; }
+check reconstruct_decoder "$bin" reconstruct --model "$work/hetero/model.ckpt" --data "$work/score.csv" \
+  --label-column label --out "$work/rec_hetero.npy"
+[[ $(stat -c %s "$work/rec_hetero.npy") -eq $((128 + 60 * 12 * 8)) ]] || fail "gaussian-decoder reconstructions are $(stat -c %s "$work/rec_hetero.npy") bytes"
+nll_auc=$(auc "$work/scores_hetero.csv" 2) rec_auc=$(auc "$work/scores_hetero.csv" 3)
+echo "with --likelihood gaussian-decoder: ROC AUC $nll_auc by NLL, $rec_auc by reconstruction error"
+awk -v n="$nll_auc" 'BEGIN { exit !(n >= 0.85) }' ||
+  fail "with --likelihood gaussian-decoder outliers rank with AUC $nll_auc by NLL (expected >= 0.85)"
+
 check sample "$bin" sample --model "$work/run/model.ckpt" --out "$work/samples.csv" --n 7 --seed 2
 [[ $(wc -l < "$work/samples.csv") -eq 8 ]] || fail "sample wrote $(wc -l < "$work/samples.csv") lines, expected 8"
 

@@ -61,18 +61,15 @@ struct TileColumns {
   }
 };
 
-/// The loss of logit (i, c) (In x k B) against x(i, c mod B) (x: In x B); the
-/// logit is overwritten with dl/dt. Run through column_sums: one sum per column.
+/// The loss of feature i of column c of the decoder's outputs (k B
+/// columns) against x(i, c mod B) (x: In x B); the outputs are overwritten
+/// with their gradients. Run through column_sums over x's rows: one sum per
+/// column.
 template <class L, class S>
 struct TiledReconstructionLoss {
   View<S> logits;
   ConstView<S> x;
-  VAE_ELEMENTWISE(class T) T apply(Index i, Index c) const {
-    T grad;
-    const T l = L::value(el::load<T>(&logits(i, c)), el::load<T>(&x(i, c % x.cols)), grad);
-    el::store(&logits(i, c), grad);
-    return l;
-  }
+  VAE_ELEMENTWISE(class T) T apply(Index i, Index c) const { return feature_loss<L, S, T>(logits, x, i, c, c % x.cols); }
 };
 
 /// Per input i (run by for_each over B x 1): log w_s = -rec(i, s) + beta

@@ -10,7 +10,11 @@
 // the loss of one element with decoder output t against target x, writing
 // dl/dt to grad; the mean of p(x|z) given t (what decode and reconstruct
 // return); whether targets must lie in [0, 1]; and the constant c with
-// log p(x|z) = -loss + c for a sample of `features` values. with_reconstruction() maps the run-time
+// log p(x|z) = -loss + c for a sample of `features` values. A loss with
+// `outputs = 2` (HeteroscedasticGaussianLoss) takes two decoder outputs per
+// feature, rows i and i + features, through
+//   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& u, const T& x, T& grad_t, T& grad_u);
+// the others one (`outputs = 1`). with_reconstruction() maps the run-time
 // choice to the struct; adding a loss means a struct, an enum value and a
 // case in with_reconstruction and is_known, all in this file (a value
 // missing from either switch is a -Wswitch warning; a value cast from an
@@ -39,6 +43,10 @@ enum class Reconstruction {
   /// -log N(x; t, I): a Gaussian with unit variance around the decoder's
   /// output itself (identity output, any real x; GaussianLoss).
   Gaussian = 3,
+  /// -log N(x; t, sigma^2) with sigma per feature and sample from the
+  /// decoder: it outputs the mean t over a scale u per feature (2 x features
+  /// rows), sigma = 0.001 + softplus(u) (HeteroscedasticGaussianLoss).
+  HeteroscedasticGaussian = 4,
 };
 
 namespace detail {
@@ -57,6 +65,8 @@ struct SquaredErrorLoss {
   static constexpr const char* name = "squared-error";
   /// Targets may be any real values (x_hat stays in (0, 1)).
   static constexpr bool unit_range = false;
+  /// One decoder output per feature.
+  static constexpr Index outputs = 1;
   /// The loss of one element from its logit t against the target x; writes
   /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
@@ -85,6 +95,8 @@ struct BinaryCrossEntropyLoss {
   static constexpr const char* name = "binary-cross-entropy";
   /// Targets are probabilities (or binary pixels): [0, 1].
   static constexpr bool unit_range = true;
+  /// One decoder output per feature.
+  static constexpr Index outputs = 1;
   /// The loss of one element from its logit t against the target x; writes
   /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
@@ -117,6 +129,8 @@ struct ContinuousBernoulliLoss {
   static constexpr const char* name = "continuous-bernoulli";
   /// A density on [0, 1]: targets must lie there.
   static constexpr bool unit_range = true;
+  /// One decoder output per feature.
+  static constexpr Index outputs = 1;
   /// Below this |t| the series are used.
   static constexpr double kSeriesBelow = 0.25;
   /// log C(t) = log(t / tanh(t / 2)).
@@ -181,6 +195,8 @@ struct GaussianLoss {
   static constexpr const char* name = "gaussian";
   /// Any real targets.
   static constexpr bool unit_range = false;
+  /// One decoder output per feature.
+  static constexpr Index outputs = 1;
   /// The loss of one element from its output t against the target x; writes
   /// dl/dt to grad. T is a scalar or an Eigen packet.
   VAE_ELEMENTWISE(class T) static T value(const T& t, const T& x, T& grad) {
@@ -190,6 +206,48 @@ struct GaussianLoss {
   }
   /// The mean: t itself.
   VAE_ELEMENTWISE(class T) static T mean(const T& t) { return t; }
+  /// -(D/2) log(2 pi).
+  static double log_likelihood_offset(Index features) {
+    return -0.5 * static_cast<double>(features) * std::log(2 * 3.14159265358979323846);
+  }
+};
+
+/// A Gaussian whose mean t and scale come from the decoder, per feature and
+/// sample (a heteroscedastic Gaussian): the decoder outputs t over u
+/// (2 x features rows), and
+///   sigma = s0 + softplus(u),  s0 = kSigmaFloor = 0.001,
+///   l = (x - t)^2 / (2 sigma^2) + log sigma,  log p(x|z) = -l - (1/2) log(2 pi),
+///   dl/dt = (t - x) / sigma^2,  dl/du = (1 - (x - t)^2 / sigma^2) / sigma * sigmoid(u).
+/// The floor keeps the density bounded: without it a decoder that
+/// reproduces one value exactly could drive sigma to 0 and the likelihood to
+/// infinity. In the units the model sees (standardised data: 0.1% of each
+/// feature's spread).
+struct HeteroscedasticGaussianLoss {
+  /// The enum value that selects this loss.
+  static constexpr Reconstruction kind = Reconstruction::HeteroscedasticGaussian;
+  /// The loss's name, as name_of() returns it.
+  static constexpr const char* name = "heteroscedastic-gaussian";
+  /// Any real targets.
+  static constexpr bool unit_range = false;
+  /// Two decoder outputs per feature: the mean's rows, then the scale's.
+  static constexpr Index outputs = 2;
+  /// The smallest sigma.
+  static constexpr double kSigmaFloor = 1e-3;
+  /// The loss of one element from its mean t and scale u against the target
+  /// x; writes dl/dt and dl/du. T is a scalar or an Eigen packet.
+  VAE_ELEMENTWISE(class T) static T value(const T& t, const T& u, const T& x, T& grad_t, T& grad_u) {
+    using S = el::scalar_t<T>;
+    const T sigma = S(kSigmaFloor) + el::max(u, S(0)) + el::log1p(el::exp(-el::abs(u)));
+    const T inv = S(1) / sigma;
+    const T r = (t - x) * inv;
+    grad_t = r * inv;
+    grad_u = (S(1) - r * r) * inv * detail::sigmoid(u);
+    return S(0.5) * r * r + el::log(sigma);
+  }
+  /// The mean: t itself.
+  VAE_ELEMENTWISE(class T) static T mean(const T& t) { return t; }
+  /// The scale output whose sigma is 1: softplus^-1(1 - kSigmaFloor).
+  static double unit_scale() { return std::log(std::expm1(1.0 - kSigmaFloor)); }
   /// -(D/2) log(2 pi).
   static double log_likelihood_offset(Index features) {
     return -0.5 * static_cast<double>(features) * std::log(2 * 3.14159265358979323846);
@@ -208,6 +266,8 @@ decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
       return f(ContinuousBernoulliLoss{});
     case Reconstruction::Gaussian:
       return f(GaussianLoss{});
+    case Reconstruction::HeteroscedasticGaussian:
+      return f(HeteroscedasticGaussianLoss{});
   }
   throw ValueError("vae: reconstruction loss " + std::to_string(static_cast<int>(kind)) + " is not a known loss");
 }
@@ -219,6 +279,7 @@ inline bool is_known(Reconstruction kind) {
     case Reconstruction::BinaryCrossEntropy:
     case Reconstruction::ContinuousBernoulli:
     case Reconstruction::Gaussian:
+    case Reconstruction::HeteroscedasticGaussian:
       return true;
   }
   return false;
@@ -227,6 +288,12 @@ inline bool is_known(Reconstruction kind) {
 /// "squared-error", "binary-cross-entropy", "continuous-bernoulli" or "gaussian".
 inline const char* name_of(Reconstruction kind) {
   return with_reconstruction(kind, [](auto loss) { return decltype(loss)::name; });
+}
+
+/// Decoder outputs per feature of the loss `kind`: 2 for a loss that takes a
+/// scale beside the mean, 1 for the others.
+inline Index outputs_per_feature(Reconstruction kind) {
+  return with_reconstruction(kind, [](auto loss) { return decltype(loss)::outputs; });
 }
 
 /// Whether the loss `kind` takes targets in [0, 1] only.
@@ -238,18 +305,34 @@ inline bool needs_unit_range(Reconstruction kind) {
 
 namespace vae::kernels {
 
-/// The loss of element (i, j) of the logits against the targets x; the logit
-/// is overwritten with dl/dt. Run through Ops::column_sums: one sum per sample.
+/// The loss of feature i of sample j: the decoder's output (i, j) (and, for
+/// a loss of two outputs per feature, (i + features, j)) against x(i, j),
+/// the outputs overwritten with their gradients. `c` is the column of x a
+/// column of the outputs is compared with: j, or j mod x.cols for outputs
+/// that tile x (several samples of z per input).
+VAE_ELEMENTWISE(class L, class S, class T) T feature_loss(View<S> out, ConstView<S> x, Index i, Index j, Index c) {
+  if constexpr (L::outputs == 2) {
+    T gt, gu;
+    const T l = L::value(el::load<T>(&out(i, j)), el::load<T>(&out(i + x.rows, j)), el::load<T>(&x(i, c)), gt, gu);
+    el::store(&out(i, j), gt);
+    el::store(&out(i + x.rows, j), gu);
+    return l;
+  } else {
+    T grad;
+    const T l = L::value(el::load<T>(&out(i, j)), el::load<T>(&x(i, c)), grad);
+    el::store(&out(i, j), grad);
+    return l;
+  }
+}
+
+/// The loss of feature (i, j) of the decoder's outputs against the targets
+/// x, the outputs overwritten with dl/doutput. Run through Ops::column_sums
+/// over x's rows: one sum per sample.
 template <class L, class S>
 struct ReconstructionLoss {
   View<S> logits;
   ConstView<S> x;
-  VAE_ELEMENTWISE(class T) T apply(Index i, Index j) const {
-    T grad;
-    const T l = L::value(el::load<T>(&logits(i, j)), el::load<T>(&x(i, j)), grad);
-    el::store(&logits(i, j), grad);
-    return l;
-  }
+  VAE_ELEMENTWISE(class T) T apply(Index i, Index j) const { return feature_loss<L, S, T>(logits, x, i, j, j); }
 };
 
 /// The mean of p(x|z) from the decoder's outputs, in place (loss L's mean).

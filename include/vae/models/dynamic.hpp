@@ -126,6 +126,13 @@ template <class T>
 std::vector<T> reversed(std::vector<T> v) {
   return {v.rbegin(), v.rend()};
 }
+/// The decoder's sizes mirroring the encoder's `sizes`, its output rows
+/// the loss's outputs per feature (two for HeteroscedasticGaussian).
+inline std::vector<Index> decoder_sizes(const std::vector<Index>& sizes, Reconstruction loss) {
+  std::vector<Index> d = reversed(sizes);
+  if (!d.empty()) d.back() *= outputs_per_feature(loss);
+  return d;
+}
 }  // namespace detail
 
 /// The VAE MlpVae<Layers<sizes...>, act> is, shaped at run time: encoder
@@ -136,8 +143,9 @@ template <class S = float, class B = Cpu>
 DynamicVae<S, B> make_mlp_vae(const std::vector<Index>& sizes, const std::vector<ActivationKind>& hidden,
                               std::uint64_t seed = 0, Objective<S> objective = {}, typename B::Context ctx = {}) {
   return DynamicVae<S, B>(DynamicVariationalEncoder<S, B>(sizes, hidden),
-                          DynamicDecoder<S, B>(detail::reversed(sizes), detail::reversed(hidden)), seed, objective,
-                          std::move(ctx));
+                          DynamicDecoder<S, B>(detail::decoder_sizes(sizes, objective.reconstruction),
+                                               detail::reversed(hidden)),
+                          seed, objective, std::move(ctx));
 }
 /// make_mlp_vae with one activation for every hidden layer.
 template <class S = float, class B = Cpu>
@@ -152,8 +160,9 @@ DynamicAutoencoder<S, B> make_mlp_autoencoder(const std::vector<Index>& sizes, c
                                               std::uint64_t seed = 0, Objective<S> objective = {},
                                               typename B::Context ctx = {}) {
   return DynamicAutoencoder<S, B>(DynamicEncoder<S, B>(sizes, hidden),
-                                  DynamicDecoder<S, B>(detail::reversed(sizes), detail::reversed(hidden)), seed,
-                                  objective, std::move(ctx));
+                                  DynamicDecoder<S, B>(detail::decoder_sizes(sizes, objective.reconstruction),
+                                                       detail::reversed(hidden)),
+                                  seed, objective, std::move(ctx));
 }
 /// make_mlp_autoencoder with one activation for every hidden layer.
 template <class S = float, class B = Cpu>
@@ -170,7 +179,7 @@ template <Index Classes, class S = float, class B = Cpu>
 DynamicCvae<Classes, S, B> make_mlp_cvae(const std::vector<Index>& sizes, const std::vector<ActivationKind>& hidden,
                                          std::uint64_t seed = 0, Objective<S> objective = {},
                                          typename B::Context ctx = {}) {
-  std::vector<Index> enc = sizes, dec = detail::reversed(sizes);
+  std::vector<Index> enc = sizes, dec = detail::decoder_sizes(sizes, objective.reconstruction);
   if (!enc.empty()) enc.front() += Classes;
   if (!dec.empty()) dec.front() += Classes;
   return DynamicCvae<Classes, S, B>(DynamicVariationalEncoder<S, B>(enc, hidden),

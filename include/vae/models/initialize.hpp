@@ -75,7 +75,8 @@ void initialize_glorot(Model& model, std::uint64_t seed) {
 /// training set's mean pixel values), leaving every other parameter as it
 /// is: logit(mean) for the sigmoid losses (mean clipped to [0.001, 0.999]),
 /// the continuous Bernoulli's logit whose mean it is (same clip), the mean
-/// itself for the gaussian loss. Throws ShapeError unless mean has the
+/// itself for the gaussian losses (and, for the heteroscedastic Gaussian,
+/// the scale's bias at sigma = 1). Throws ShapeError unless mean has the
 /// model's output_size entries, ValueError for a NaN entry or, with a loss
 /// whose mean lies in [0, 1] (all but the gaussian), an entry outside it.
 template <class Model>
@@ -85,12 +86,12 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
   const Reconstruction loss = model.objective().reconstruction;
   const std::vector<Index> sizes = detail::dense_sizes(model.decoder());
   const std::size_t last = sizes.size() - 2;
-  const Index outputs = sizes[last + 1];
+  const Index rows = sizes[last + 1], outputs = rows / outputs_per_feature(loss);
   if (mean.size() != outputs)
     throw ShapeError("vae::initialize_output_bias: got a mean of " + std::to_string(mean.size()) +
                      " values, the decoder has " + std::to_string(outputs) + " outputs");
-  // Every loss but the gaussian has its mean in (0, 1).
-  const bool unit = loss != Reconstruction::Gaussian;
+  // Every loss but the gaussian ones has its mean in (0, 1).
+  const bool unit = loss != Reconstruction::Gaussian && loss != Reconstruction::HeteroscedasticGaussian;
   for (Index i = 0; i < outputs; ++i)
     if (!(unit ? mean[i] >= 0.0 && mean[i] <= 1.0 : std::isfinite(mean[i])))
       throw ValueError("vae::initialize_output_bias: mean[" + std::to_string(i) + "] = " + std::to_string(mean[i]) +
@@ -98,7 +99,9 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
                              : std::string("; expected a finite value")));
   Vector<S> host = model.parameters_host();
   S* bias = host.data() + detail::net_parameters(model.encoder()) + model.decoder().parameter_offset(last) +
-            outputs * sizes[last];
+            rows * sizes[last];
+  // A decoded scale (HeteroscedasticGaussian) starts at sigma = 1.
+  for (Index i = outputs; i < rows; ++i) bias[i] = static_cast<S>(HeteroscedasticGaussianLoss::unit_scale());
   for (Index i = 0; i < outputs; ++i) {
     const double m = unit ? std::clamp(mean[i], 0.001, 0.999) : mean[i];
     double t = m;  // the gaussian loss's mean is its output

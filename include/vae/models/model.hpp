@@ -53,7 +53,7 @@ template <class B, class S>
 S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<S> logits, ConstView<S> x,
                       View<S> column_loss) {
   with_reconstruction(kind, [&](auto loss) {
-    Ops<B, S>::column_sums(ctx, logits.rows, logits.cols, kernels::ReconstructionLoss<decltype(loss), S>{logits, x},
+    Ops<B, S>::column_sums(ctx, x.rows, logits.cols, kernels::ReconstructionLoss<decltype(loss), S>{logits, x},
                            column_loss);
   });
   return Ops<B, S>::sum(ctx, column_loss);
@@ -186,6 +186,7 @@ class Model {
       : ctx_(std::move(ctx)), objective_(objective), enc_(std::move(enc)), dec_(std::move(dec)),
         params_(checked_parameter_count()), grads_(num_parameters()), train_ws_(*this) {
     check_objective(objective_);
+    check_decoder_outputs(objective_.reconstruction);
     Vector<S> host(num_parameters());
     Rng rng(seed);
     enc_.initialize(rng, host.data());
@@ -248,8 +249,11 @@ class Model {
   // The sizes as values, for fixed and run-time models alike.
   /// Rows of an input batch (input_size's value).
   Index num_inputs() const { return net_input_size(enc_); }
-  /// Features of a reconstruction (feature_size's value).
-  Index num_features() const { return net_output_size(dec_); }
+  /// Features of a sample and of a reconstruction (feature_size's value):
+  /// the encoder's inputs less a conditional model's label rows. The
+  /// decoder outputs as many rows, or twice as many for a loss of two
+  /// outputs per feature (outputs_per_feature, HeteroscedasticGaussian).
+  Index num_features() const { return net_input_size(enc_) - Classes; }
   /// Size of the code z (latent_size's value).
   Index num_latent() const { return net_latent_size(enc_); }
   /// Rows the decoder takes: the code and a conditional model's one-hot label.
@@ -285,6 +289,7 @@ class Model {
   /// Changes what the losses compute; throws ValueError for an invalid objective.
   void set_objective(const Objective<S>& objective) {
     check_objective(objective);
+    check_decoder_outputs(objective.reconstruction);
     objective_ = objective;
   }
 
@@ -389,7 +394,7 @@ class Model {
     typename Dec::Workspace ws = make_workspace(dec_);
     ws.reserve(z.cols());
     Buffer<Backend, S> staged;
-    return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws));
+    return to_host(decode_logits(Ops::stage(ctx_, view_of(z), staged), ws).row_block(0, num_features()));
   }
 
   /// decode(encode(x)): feature_size x B, the mean of p(x|z) as decode gives it.
@@ -400,7 +405,7 @@ class Model {
     ws.reserve(x.cols());
     const ConstView<S> input = Ops::stage(ctx_, view_of(x), ws.input);
     const ConstView<S> code = Latent::point(ConstView<S>(enc_.forward(ctx_, input, ws.enc)));
-    return to_host(decode_logits(decoder_input(code, input, ws), ws.dec));
+    return to_host(decode_logits(decoder_input(code, input, ws), ws.dec).row_block(0, num_features()));
   }
 
   /// Loss per sample on x, without touching the gradients; a VAE draws one
@@ -521,7 +526,7 @@ class Model {
   View<S> decode_logits(ConstView<S> z, typename Dec::Workspace& ws) const {
     const View<S> logits = dec_.forward(ctx_, z, ws);
     with_reconstruction(objective_.reconstruction, [&](auto loss) {
-      Ops::for_each(ctx_, logits.rows, logits.cols, kernels::OutputMean<decltype(loss), S>{logits});
+      Ops::for_each(ctx_, num_features(), logits.cols, kernels::OutputMean<decltype(loss), S>{logits});
     });
     return logits;
   }
@@ -573,7 +578,7 @@ class Model {
     const View<S> dec_in = decoder_input(z, x, ws);
     const View<S> logits = dec_.forward(ctx_, ConstView<S>(dec_in), ws.dec);
     with_reconstruction(objective_.reconstruction, [&](auto rec) {
-      Ops::column_sums(ctx_, logits.rows, columns,
+      Ops::column_sums(ctx_, num_features(), columns,
                        kernels::TiledReconstructionLoss<decltype(rec), S>{logits, x.row_block(0, num_features())},
                        make_view(ws.column_loss.data(), 1, columns));
     });
@@ -739,6 +744,19 @@ class Model {
     dec_.bind(at(params_.data()), at(grads_.data()));
   }
 
+  /// Throws ShapeError unless the decoder outputs `loss`'s outputs per
+  /// feature for each feature the encoder takes.
+  void check_decoder_outputs(Reconstruction loss) const {
+    const Index per = outputs_per_feature(loss), out = net_output_size(dec_);
+    if (out == per * num_features()) return;
+    throw ShapeError(std::string(name()) + ": the decoder outputs " + std::to_string(out) + " rows, the encoder takes " +
+                     std::to_string(num_inputs()) +
+                     (Classes > 0 ? " less " + std::to_string(Classes) + " label rows" : std::string()) + "; the " +
+                     name_of(loss) + " loss needs " +
+                     (per == 1 ? std::string("as many") : std::to_string(per) + " per feature (" +
+                                                              std::to_string(per * num_features()) + ")"));
+  }
+
   /// num_parameters(), after checking that a run-time model's networks fit
   /// together as the static_asserts check a fixed one's.
   Index checked_parameter_count() const {
@@ -750,10 +768,7 @@ class Model {
         fail("the decoder takes " + std::to_string(num_decoder_inputs()) + " inputs, the encoder's code has " +
              std::to_string(num_latent()) + (Classes > 0 ? " and the labels " + std::to_string(Classes) : std::string()) +
              "; they must match");
-      if (num_inputs() != num_features() + Classes)
-        fail("the decoder outputs " + std::to_string(num_features()) + " features, the encoder takes " +
-             std::to_string(num_inputs()) + (Classes > 0 ? " less " + std::to_string(Classes) + " label rows" : std::string()) +
-             "; they must match");
+      if (num_inputs() < Classes + 1) fail("the encoder takes " + std::to_string(num_inputs()) + " inputs, fewer than the labels' " + std::to_string(Classes) + " rows and one feature");
       if (Enc::is_variational && net_output_size(enc_) != 2 * num_latent())
         fail("a variational encoder must output 2 x its latent size");
     }

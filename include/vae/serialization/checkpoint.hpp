@@ -483,7 +483,7 @@ void parse_adam(ByteReader& r, const std::string& path, CheckpointContents<S>& c
 
 /// The data statistics: one name, mean and scale per feature of the model.
 inline DataStatistics parse_data(ByteReader& r, const std::string& path, const CheckpointInfo& info) {
-  const std::uint64_t features = info.architecture.decoder.back();
+  const std::uint64_t features = info.architecture.encoder.front() - info.architecture.classes;
   const auto n = r.get<std::uint32_t>("data.features");
   check_field(n == features, path, "data.features", n, std::to_string(features) + ", the model's features");
   const auto standardize = r.get<std::uint8_t>("data.standardize");
@@ -726,9 +726,14 @@ Model load_checkpoint_model(const CheckpointFile& file, Adam<typename Model::Sca
                       (count < 0 ? std::string("more parameters than memory can hold") :
                                    std::to_string(count) + " parameters") +
                       ", more than its " + std::to_string(file.bytes.size()) + " bytes can hold");
+  // The objective first: the output distribution decides the decoder's rows.
+  std::size_t at = 0;
+  detail::parse_header(file.path, file.bytes, at);
+  detail::ByteReader r(file.path, file.bytes, at, file.bytes.size() - 4);
+  const Objective<typename Model::Scalar> objective = detail::parse_objective<typename Model::Scalar>(r, file.path, file.info);
   Model model = [&] {
     try {
-      return make_model<Model>(file.info.architecture, 0, {}, std::move(ctx));
+      return make_model<Model>(file.info.architecture, 0, objective, std::move(ctx));
     } catch (const FormatError& e) {
       throw FormatError(file.path + ": " + e.what());
     } catch (const ShapeError& e) {

@@ -63,7 +63,8 @@ void check_reconstruction(vae::Reconstruction kind, const char* name) {
     // Less the log of the normaliser t / tanh(t / 2), written out here.
     case vae::Reconstruction::ContinuousBernoulli: expected = (bce - (t / (t / 2).tanh()).log()).sum(); break;
     case vae::Reconstruction::Gaussian: expected = 0.5 * (t - x.array()).square().sum(); break;
-    case vae::Reconstruction::HeteroscedasticGaussian: FAIL("two outputs per feature: its own test case"); break;
+    case vae::Reconstruction::HeteroscedasticGaussian:
+    case vae::Reconstruction::LearnedGaussian: FAIL("two outputs per feature: their own test case"); break;
   }
   CHECK(value == doctest::Approx(expected).epsilon(1e-12));
 
@@ -239,6 +240,12 @@ TEST_CASE("heteroscedastic gaussian: value, gradients, a density for every scale
   CHECK(H::mean(1.25) == 1.25);
   CHECK(vae::outputs_per_feature(vae::Reconstruction::HeteroscedasticGaussian) == 2);
   CHECK(vae::outputs_per_feature(vae::Reconstruction::Gaussian) == 1);
+  // The learned Gaussian computes the same formulas (the model keeps its scales per feature).
+  CHECK(vae::outputs_per_feature(vae::Reconstruction::LearnedGaussian) == 2);
+  CHECK(reconstruction_sum(vae::Reconstruction::LearnedGaussian, out, x) == value);
+  CHECK(vae::scale_per_feature(vae::Reconstruction::LearnedGaussian));
+  CHECK_FALSE(vae::scale_per_feature(vae::Reconstruction::HeteroscedasticGaussian));
+  CHECK(std::string(vae::name_of(vae::Reconstruction::LearnedGaussian)) == "learned-gaussian");
 
   // The packet path agrees with the scalar path, in float.
   using Packet = Eigen::Array<float, 8, 1>;

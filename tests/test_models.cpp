@@ -32,6 +32,21 @@ double model_gradient_error(vae::Objective<double> objective, const char* name) 
   return vae::test::expect_model_gradients<Model>(objective, batch(), name);
 }
 
+/// A kIn-16-2 relu VAE with output distribution `loss`, trained on `data`
+/// for 150 epochs of batches of 50 (Adam, lr 3e-3).
+vae::DynamicVae<double> trained_on(const Eigen::MatrixXd& data, vae::Reconstruction loss) {
+  auto m = vae::make_mlp_vae<double>({kIn, 16, 2}, vae::ActivationKind::Relu, 3, {loss});
+  vae::AdamOptions o;
+  o.lr = 3e-3;
+  vae::Adam<double> adam(o);
+  vae::TrainOptions t;
+  t.epochs = 150;
+  t.batch_size = 50;
+  t.adapt_threads = false;
+  vae::fit(m, adam, data, nullptr, t);
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE("autoencoder gradients match finite differences") {
@@ -206,21 +221,67 @@ TEST_CASE("heteroscedastic gaussian: the decoder outputs a mean and a scale per 
   const Eigen::MatrixXd data = mix * factors + 0.05 * noise;
   const Eigen::MatrixXd train = data.leftCols(500), test = data.rightCols(100);
   const auto held_out_nll = [&](R loss) {
-    auto m = vae::make_mlp_vae<double>({kIn, 16, 2}, vae::ActivationKind::Relu, 3, {loss});
-    vae::AdamOptions o;
-    o.lr = 3e-3;
-    vae::Adam<double> adam(o);
-    vae::TrainOptions t;
-    t.epochs = 150;
-    t.batch_size = 50;
-    t.adapt_threads = false;
-    vae::fit(m, adam, train, nullptr, t);
+    const auto m = trained_on(train, loss);
     vae::Rng rng(9);
     return -m.log_likelihood(test, 200, rng).mean() / double(kIn);
   };
   const double unit = held_out_nll(R::Gaussian), decoded = held_out_nll(R::HeteroscedasticGaussian);
   MESSAGE("held-out NLL per feature: unit variance " << unit << ", decoded scale " << decoded);
   CHECK(decoded < unit - 1.0);
+}
+
+TEST_CASE("learned gaussian: one scale per feature, the heteroscedastic model with its scale weights at 0") {
+  using R = vae::Reconstruction;
+  auto learned = vae::make_mlp_vae<double>({kIn, kHidden, kLatent}, vae::ActivationKind::Tanh, 11,
+                                           {R::LearnedGaussian, vae::KlForm::Exact, 1.0});
+  const std::vector<std::uint64_t> dec = learned.architecture().decoder;
+  REQUIRE(dec.back() == 2 * kIn);
+  // The scale rows' weights: rows [kIn, 2 kIn) of the last W (out x in).
+  const vae::Index in = vae::Index(dec[dec.size() - 2]), out = 2 * kIn;
+  const vae::Index w_at = learned.encoder().num_parameters() + learned.decoder().parameter_offset(dec.size() - 2);
+  const auto scale_weights = [&](const Eigen::VectorXd& flat) {
+    return Eigen::Map<const Eigen::MatrixXd>(flat.data() + w_at, out, in).bottomRows(kIn).eval();
+  };
+  CHECK(scale_weights(learned.parameters_host()).isZero(0));
+  // Its loss and gradients are the heteroscedastic model's at the same
+  // parameters (checked against finite differences above), less the
+  // gradients of those weights, which are 0.
+  auto hetero = learned;
+  hetero.set_objective({R::HeteroscedasticGaussian, vae::KlForm::Exact, 1.0});
+  vae::Rng r1(5), r2(5);
+  const auto a = learned.compute_gradients(batch(), r1), b = hetero.compute_gradients(batch(), r2);
+  CHECK(a.total == b.total);
+  Eigen::VectorXd gl = learned.gradients_host(), gh = hetero.gradients_host();
+  CHECK(scale_weights(gl).isZero(0));
+  CHECK_FALSE(scale_weights(gh).isZero(0));
+  Eigen::Map<Eigen::MatrixXd>(gh.data() + w_at, out, in).bottomRows(kIn).setZero();
+  CHECK(gl == gh);
+  // set_objective and set_parameters hold the weights at 0.
+  Eigen::VectorXd p = learned.parameters_host();
+  p.setConstant(0.5);
+  learned.set_parameters(p);
+  CHECK(scale_weights(learned.parameters_host()).isZero(0));
+
+  // Trained on features of different noise, each feature's sigma follows its noise.
+  vae::Rng data_rng(8);
+  Eigen::MatrixXd factors(2, 600), noise(kIn, 600);
+  data_rng.fill_normal(factors.data(), factors.size());
+  data_rng.fill_normal(noise.data(), noise.size());
+  Eigen::MatrixXd data = Eigen::MatrixXd::Random(kIn, 2) * factors;
+  data.row(0) += 0.02 * noise.row(0);
+  data.row(1) += 1.0 * noise.row(1);
+  const auto m = trained_on(data, R::LearnedGaussian);
+  const Eigen::VectorXd trained = m.parameters_host();
+  const std::vector<std::uint64_t> md = m.architecture().decoder;
+  const vae::Index m_in = vae::Index(md[md.size() - 2]);
+  const vae::Index b_at = m.encoder().num_parameters() + m.decoder().parameter_offset(md.size() - 2) + 2 * kIn * m_in;
+  CHECK(Eigen::Map<const Eigen::MatrixXd>(trained.data() + b_at - 2 * kIn * m_in, 2 * kIn, m_in).bottomRows(kIn).isZero(0));
+  const auto sigma = [&](vae::Index i) {
+    return vae::HeteroscedasticGaussianLoss::kSigmaFloor + std::log1p(std::exp(trained[b_at + kIn + i]));
+  };
+  MESSAGE("learned sigma: feature 0 (noise 0.02) " << sigma(0) << ", feature 1 (noise 1) " << sigma(1));
+  CHECK(sigma(0) < 0.2);
+  CHECK(sigma(1) > 0.5);
 }
 
 TEST_CASE("the likelihood decides the targets' range and what decode returns") {

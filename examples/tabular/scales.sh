@@ -4,7 +4,8 @@
 # 30-64-32-2 VAE trained on the benign rows
 #   - standardised, unit-variance Gaussian, beta 1, and with the Gaussian's
 #     standard deviation (--sigma) 0.5 and 0.3 in standardised units, and
-#     with the decoder's own scale per feature and row (gaussian-decoder);
+#     with a scale learned per feature (gaussian-learned) and the decoder's
+#     own scale per feature and row (gaussian-decoder);
 #   - squashed into [0, 1], unit-variance Gaussian, beta 1 (the latent collapses);
 #   - squashed into [0, 1], unit-variance Gaussian, beta 0.01;
 #   - squashed into [0, 1], continuous Bernoulli, beta 1;
@@ -56,6 +57,7 @@ echo "| --- | --- | --- | --- | --- |"
 run "standardised, gaussian, beta 1" train.csv test.csv --standardize --likelihood gaussian
 run "standardised, gaussian, sigma 0.5, beta 1" train.csv test.csv --standardize --likelihood gaussian --sigma 0.5
 run "standardised, gaussian, sigma 0.3, beta 1" train.csv test.csv --standardize --likelihood gaussian --sigma 0.3
+run "standardised, gaussian-learned, beta 1" train.csv test.csv --standardize --likelihood gaussian-learned
 run "standardised, gaussian-decoder, beta 1" train.csv test.csv --standardize --likelihood gaussian-decoder
 run "in [0, 1], gaussian, beta 1" train_unit.csv test_unit.csv --likelihood gaussian
 run "in [0, 1], gaussian, beta 0.01" train_unit.csv test_unit.csv --likelihood gaussian --beta 0.01

@@ -31,7 +31,8 @@ inline const std::map<std::string, vae::Reconstruction>& likelihoods() {
       {"bernoulli", vae::Reconstruction::BinaryCrossEntropy},
       {"continuous-bernoulli", vae::Reconstruction::ContinuousBernoulli},
       {"gaussian", vae::Reconstruction::Gaussian},
-      {"gaussian-decoder", vae::Reconstruction::HeteroscedasticGaussian}};
+      {"gaussian-decoder", vae::Reconstruction::HeteroscedasticGaussian},
+      {"gaussian-learned", vae::Reconstruction::LearnedGaussian}};
   return m;
 }
 

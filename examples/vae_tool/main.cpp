@@ -226,9 +226,10 @@ int main(int argc, char** argv) {
   train->add_option("--activation", t.activation, "hidden activation, or one per hidden layer")->capture_default_str();
   train->add_option("--likelihood", t.likelihood,
                     "the output distribution: gaussian (variance sigma^2, any real values; use with --standardize), "
-                    "gaussian-decoder (mean and standard deviation from the decoder per feature and row, at least "
-                    "0.001), bernoulli or continuous-bernoulli (values in [0, 1])")
-      ->check(CLI::IsMember({"bernoulli", "continuous-bernoulli", "gaussian", "gaussian-decoder"}))
+                    "gaussian-learned (a standard deviation learned per feature), gaussian-decoder (mean and "
+                    "standard deviation from the decoder per feature and row; both at least 0.001), bernoulli or "
+                    "continuous-bernoulli (values in [0, 1])")
+      ->check(CLI::IsMember({"bernoulli", "continuous-bernoulli", "gaussian", "gaussian-learned", "gaussian-decoder"}))
       ->capture_default_str();
   train->add_option("--sigma", t.sigma,
                     "the Gaussian's standard deviation per feature, in standardised units with --standardize (the "

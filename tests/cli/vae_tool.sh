@@ -108,6 +108,16 @@ echo "with --likelihood gaussian-decoder: ROC AUC $nll_auc by NLL, $rec_auc by r
 awk -v n="$nll_auc" 'BEGIN { exit !(n >= 0.85) }' ||
   fail "with --likelihood gaussian-decoder outliers rank with AUC $nll_auc by NLL (expected >= 0.85)"
 
+# A scale learned per feature (--likelihood gaussian-learned).
+check train_learned "$bin" train --data "$work/train.csv" --label-column label --out "$work/learned" --standardize \
+  --likelihood gaussian-learned --hidden 16 --latent 2 --epochs 60 --batch 32 --seed 3 --quiet
+check score_learned "$bin" score --model "$work/learned/model.ckpt" --data "$work/score.csv" --label-column label \
+  --out "$work/scores_learned.csv" --k 50 --seed 1
+nll_auc=$(auc "$work/scores_learned.csv" 2)
+echo "with --likelihood gaussian-learned: ROC AUC $nll_auc by NLL"
+awk -v n="$nll_auc" 'BEGIN { exit !(n >= 0.65) }' ||
+  fail "with --likelihood gaussian-learned outliers rank with AUC $nll_auc by NLL (expected >= 0.65)"
+
 check sample "$bin" sample --model "$work/run/model.ckpt" --out "$work/samples.csv" --n 7 --seed 2
 [[ $(wc -l < "$work/samples.csv") -eq 8 ]] || fail "sample wrote $(wc -l < "$work/samples.csv") lines, expected 8"
 
@@ -138,7 +148,7 @@ refuse k_elbo "takes --objective iwae" "$work/o6" train --data "$work/train.csv"
 refuse no_label_column "'nope' is not in the header" "$work/o7" train --data "$work/train.csv" --label-column nope --out "$work/o7"
 refuse sigma_bernoulli "--sigma sets the Gaussian's standard deviation" "$work/o14" train --data "$work/train.csv" \
   --label-column label --out "$work/o14" --likelihood bernoulli --sigma 0.5
-refuse likelihood_name "gaussian-learned" "$work/o8" train --data "$work/train.csv" --out "$work/o8" --likelihood gaussian-learned
+refuse likelihood_name "gaussian-sideways" "$work/o8" train --data "$work/train.csv" --out "$work/o8" --likelihood gaussian-sideways
 refuse other_columns "3 feature columns, the model was trained on 12" "$work/o9.csv" encode --model "$m" \
   --data "$work/other_columns.csv" --label-column label --out "$work/o9.csv"
 refuse out_extension "expected a file ending in .csv or .npy" "$work/o10.txt" score --model "$m" --data "$work/score.csv" \

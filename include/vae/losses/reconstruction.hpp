@@ -47,6 +47,10 @@ enum class Reconstruction {
   /// decoder: it outputs the mean t over a scale u per feature (2 x features
   /// rows), sigma = 0.001 + softplus(u) (HeteroscedasticGaussianLoss).
   HeteroscedasticGaussian = 4,
+  /// -log N(x; t, sigma_i^2) with sigma learned per feature i, the same for
+  /// every sample: the heteroscedastic Gaussian whose scale rows take no
+  /// input (their weights stay 0; each is its bias) (LearnedGaussianLoss).
+  LearnedGaussian = 5,
 };
 
 namespace detail {
@@ -254,6 +258,17 @@ struct HeteroscedasticGaussianLoss {
   }
 };
 
+/// A Gaussian of mean t from the decoder and a standard deviation learned per
+/// feature, the same for every sample: the heteroscedastic Gaussian's
+/// formulas, with the model keeping the weights of the decoder's scale rows
+/// at 0 (they get no gradient), so that each feature's u is its bias.
+struct LearnedGaussianLoss : HeteroscedasticGaussianLoss {
+  /// The enum value that selects this loss.
+  static constexpr Reconstruction kind = Reconstruction::LearnedGaussian;
+  /// The loss's name, as name_of() returns it.
+  static constexpr const char* name = "learned-gaussian";
+};
+
 /// Calls f(L{}) with the loss struct of `kind`.
 template <class F>
 decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
@@ -268,6 +283,8 @@ decltype(auto) with_reconstruction(Reconstruction kind, F&& f) {
       return f(GaussianLoss{});
     case Reconstruction::HeteroscedasticGaussian:
       return f(HeteroscedasticGaussianLoss{});
+    case Reconstruction::LearnedGaussian:
+      return f(LearnedGaussianLoss{});
   }
   throw ValueError("vae: reconstruction loss " + std::to_string(static_cast<int>(kind)) + " is not a known loss");
 }
@@ -280,6 +297,7 @@ inline bool is_known(Reconstruction kind) {
     case Reconstruction::ContinuousBernoulli:
     case Reconstruction::Gaussian:
     case Reconstruction::HeteroscedasticGaussian:
+    case Reconstruction::LearnedGaussian:
       return true;
   }
   return false;
@@ -295,6 +313,10 @@ inline const char* name_of(Reconstruction kind) {
 inline Index outputs_per_feature(Reconstruction kind) {
   return with_reconstruction(kind, [](auto loss) { return decltype(loss)::outputs; });
 }
+
+/// Whether the loss `kind` learns one scale per feature, shared by every
+/// sample (the weights of the decoder's scale rows held at 0).
+inline bool scale_per_feature(Reconstruction kind) { return kind == Reconstruction::LearnedGaussian; }
 
 /// Whether the loss `kind` takes targets in [0, 1] only.
 inline bool needs_unit_range(Reconstruction kind) {

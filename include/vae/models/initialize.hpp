@@ -91,7 +91,8 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
     throw ShapeError("vae::initialize_output_bias: got a mean of " + std::to_string(mean.size()) +
                      " values, the decoder has " + std::to_string(outputs) + " outputs");
   // Every loss but the gaussian ones has its mean in (0, 1).
-  const bool unit = loss != Reconstruction::Gaussian && loss != Reconstruction::HeteroscedasticGaussian;
+  const bool unit = loss != Reconstruction::Gaussian && loss != Reconstruction::HeteroscedasticGaussian &&
+                    loss != Reconstruction::LearnedGaussian;
   for (Index i = 0; i < outputs; ++i)
     if (!(unit ? mean[i] >= 0.0 && mean[i] <= 1.0 : std::isfinite(mean[i])))
       throw ValueError("vae::initialize_output_bias: mean[" + std::to_string(i) + "] = " + std::to_string(mean[i]) +
@@ -100,7 +101,7 @@ void initialize_output_bias(Model& model, const Vector<double>& mean) {
   Vector<S> host = model.parameters_host();
   S* bias = host.data() + detail::net_parameters(model.encoder()) + model.decoder().parameter_offset(last) +
             rows * sizes[last];
-  // A decoded scale (HeteroscedasticGaussian) starts at sigma = 1.
+  // A decoded scale (the heteroscedastic and learned Gaussians) starts at sigma = 1.
   for (Index i = outputs; i < rows; ++i) bias[i] = static_cast<S>(HeteroscedasticGaussianLoss::unit_scale());
   for (Index i = 0; i < outputs; ++i) {
     const double m = unit ? std::clamp(mean[i], 0.001, 0.999) : mean[i];

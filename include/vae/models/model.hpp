@@ -194,6 +194,7 @@ class Model {
     Ops::upload(ctx_, host.data(), parameters());
     Ops::set_zero(ctx_, gradients());
     bind();
+    zero_scale_weights(parameters());
   }
   /// A copy of the networks, parameters, gradients and objective, with its own workspace.
   Model(const Model& other)
@@ -282,15 +283,20 @@ class Model {
       throw ShapeError("vae::set_parameters: got " + std::to_string(host.size()) + " values, the model has " +
                        std::to_string(num_parameters()) + " parameters");
     Ops::upload(ctx_, host.data(), parameters());
+    zero_scale_weights(parameters());
   }
 
   /// What the losses compute.
   const Objective<S>& objective() const { return objective_; }
-  /// Changes what the losses compute; throws ValueError for an invalid objective.
+  /// Changes what the losses compute; throws ValueError for an invalid
+  /// objective, ShapeError for a loss the decoder's width does not fit. To
+  /// the learned Gaussian: the weights of the decoder's scale rows are set
+  /// to 0 (each feature's scale is its bias).
   void set_objective(const Objective<S>& objective) {
     check_objective(objective);
     check_decoder_outputs(objective.reconstruction);
     objective_ = objective;
+    zero_scale_weights(parameters());
   }
 
   /// Every layer size, the activations, the kind and the scalar (a static
@@ -437,11 +443,13 @@ class Model {
     if constexpr (is_variational) {
       if (objective_.bound == Bound::ImportanceWeighted) {
         enc_.backward(ctx_, input, ws.enc, importance_backward(ConstView<S>(code), z, ws), View<S>{});
+        zero_scale_weights(gradients());
         return parts;
       }
     }
     const View<S> dz = make_view(ws.latent_grad.data(), num_latent(), batch);
     dec_.backward(ctx_, z, ws.dec, ws.dec.out_view(batch), dz);
+    zero_scale_weights(gradients());
     const View<S> dcode =
         Latent::template backward<Backend>(ctx_, objective_.kl, objective_.beta, ConstView<S>(code), ws.latent, dz);
     enc_.backward(ctx_, input, ws.enc, dcode, View<S>{});
@@ -744,10 +752,31 @@ class Model {
     dec_.bind(at(params_.data()), at(grads_.data()));
   }
 
+  /// For the learned Gaussian (scale_per_feature), sets the part of `flat`
+  /// (the parameters or the gradients) that holds the weights of the
+  /// decoder's scale rows to 0: rows [features, 2 features) of its last
+  /// layer's W (out x in, column-major).
+  void zero_scale_weights(View<S> flat) {
+    (void)flat;
+    if constexpr (Dec::parameter_count == Dynamic && is_dense_network_v<Dec>) {  // a fixed decoder has one output per feature
+      if (!scale_per_feature(objective_.reconstruction) || flat.data == nullptr) return;
+      const auto& sizes = dec_.sizes();  // no copy: this runs every step
+      const std::size_t last = sizes.size() - 2;
+      const Index in = sizes[last], out = sizes[last + 1], features = num_features();
+      S* w = flat.data + net_parameters(enc_) + dec_.parameter_offset(last);
+      Ops::set_zero(ctx_, View<S>{w + features, features, in, out});
+    }
+  }
+
   /// Throws ShapeError unless the decoder outputs `loss`'s outputs per
   /// feature for each feature the encoder takes.
   void check_decoder_outputs(Reconstruction loss) const {
     const Index per = outputs_per_feature(loss), out = net_output_size(dec_);
+    if (scale_per_feature(loss) && !is_dense_network_v<Dec>)
+      throw ShapeError(std::string(name()) + ": the " + name_of(loss) +
+                       " loss keeps the weights of the decoder's scale rows at 0, which needs vae's dense decoder "
+                       "(DecoderOf or DynamicDecoder); with a decoder of one's own use the heteroscedastic-gaussian "
+                       "loss");
     if (out == per * num_features()) return;
     throw ShapeError(std::string(name()) + ": the decoder outputs " + std::to_string(out) + " rows, the encoder takes " +
                      std::to_string(num_inputs()) +

@@ -219,58 +219,63 @@ TEST_CASE("the estimate converges for the continuous Bernoulli and the gaussian 
   }
 }
 
-TEST_CASE("the estimate converges for the heteroscedastic gaussian decoder (mean and scale per feature)") {
+TEST_CASE("the estimate converges for the gaussians with a scale per feature: decoded per sample, or learned") {
   using Model = vae::DynamicVae<double>;
-  const vae::Objective<double> objective{vae::Reconstruction::HeteroscedasticGaussian};
-  Model model = vae::make_mlp_vae<double>({kIn, kHidden, 1}, vae::ActivationKind::Relu, 3, objective);
-  REQUIRE(model.architecture().decoder == std::vector<std::uint64_t>{1, kHidden, 2 * kIn});
-  // Trained as the others, on values whose spread differs by feature.
-  Eigen::MatrixXd inputs = (0.6 * binary_inputs().array() + 0.2).matrix();
-  inputs.row(1) *= 0.1;
-  train(model, inputs);
-  // The decoder's outputs by hand from its parameters (relu hidden, identity
-  // output: W out x in column-major, then b, per layer), and the density
-  // written out: N(x; t, sigma^2), sigma = 0.001 + softplus(u).
-  const Eigen::VectorXd params = model.parameters_host();
-  const auto decoder_outputs = [&](const Eigen::MatrixXd& z) {
-    const std::vector<std::uint64_t> sizes = model.architecture().decoder;
-    Eigen::Index at = model.encoder().num_parameters();
-    Eigen::MatrixXd h = z;
-    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-      const Eigen::Index in = Eigen::Index(sizes[l]), out = Eigen::Index(sizes[l + 1]);
-      const Eigen::Map<const Eigen::MatrixXd> w(params.data() + at, out, in);
-      const Eigen::Map<const Eigen::VectorXd> b(params.data() + at + out * in, out);
-      at += out * in + out;
-      h = (w * h).colwise() + b;
-      if (l + 2 < sizes.size()) h = h.cwiseMax(0.0);
-    }
-    return h;
-  };
-  Eigen::VectorXd x(kIn);
-  x << 0.75, 0.03, 0.8, 0.7;
-  const auto log_joint = [&](const Eigen::MatrixXd& z) {
-    const Eigen::MatrixXd o = decoder_outputs(z);
-    Eigen::VectorXd l = log_prior(z);
-    for (Eigen::Index c = 0; c < z.cols(); ++c)
-      for (Eigen::Index i = 0; i < kIn; ++i) {
-        const double sigma = vae::HeteroscedasticGaussianLoss::kSigmaFloor + std::log1p(std::exp(o(kIn + i, c)));
-        const double r = (x[i] - o(i, c)) / sigma;
-        l[c] += -0.5 * r * r - std::log(sigma) - 0.5 * std::log(2 * kPi);
+  for (const vae::Reconstruction loss :
+       {vae::Reconstruction::HeteroscedasticGaussian, vae::Reconstruction::LearnedGaussian}) {
+    const std::string name = vae::name_of(loss);
+    CAPTURE(name);
+    const vae::Objective<double> objective{loss};
+    Model model = vae::make_mlp_vae<double>({kIn, kHidden, 1}, vae::ActivationKind::Relu, 3, objective);
+    REQUIRE(model.architecture().decoder == std::vector<std::uint64_t>{1, kHidden, 2 * kIn});
+    // Trained as the others, on values whose spread differs by feature.
+    Eigen::MatrixXd inputs = (0.6 * binary_inputs().array() + 0.2).matrix();
+    inputs.row(1) *= 0.1;
+    train(model, inputs);
+    // The decoder's outputs by hand from its parameters (relu hidden, identity
+    // output: W out x in column-major, then b, per layer), and the density
+    // written out: N(x; t, sigma^2), sigma = 0.001 + softplus(u).
+    const Eigen::VectorXd params = model.parameters_host();
+    const auto decoder_outputs = [&](const Eigen::MatrixXd& z) {
+      const std::vector<std::uint64_t> sizes = model.architecture().decoder;
+      Eigen::Index at = model.encoder().num_parameters();
+      Eigen::MatrixXd h = z;
+      for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+        const Eigen::Index in = Eigen::Index(sizes[l]), out = Eigen::Index(sizes[l + 1]);
+        const Eigen::Map<const Eigen::MatrixXd> w(params.data() + at, out, in);
+        const Eigen::Map<const Eigen::VectorXd> b(params.data() + at + out * in, out);
+        at += out * in + out;
+        h = (w * h).colwise() + b;
+        if (l + 2 < sizes.size()) h = h.cwiseMax(0.0);
       }
-    return l;
-  };
-  // decode returns the means, one row per feature.
-  const Eigen::MatrixXd z0 = Eigen::MatrixXd::Constant(1, 1, 0.3);
-  CHECK((model.decode(z0) - decoder_outputs(z0).topRows(kIn)).cwiseAbs().maxCoeff() < 1e-12);
-  const double exact = log_integral(log_joint);
-  vae::Rng rng(31);
-  const Eigen::MatrixXd copies = x.replicate(1, 40);
-  const Eigen::VectorXd est = model.log_likelihood(copies, 100000, rng, 1 << 16);
-  const double mean = est.mean();
-  const double se = std::sqrt((est.array() - mean).square().sum() / 39 / 40);
-  MESSAGE("heteroscedastic gaussian: log p(x) " << exact << ", k 100000: mean " << mean << " +- " << se);
-  CHECK(std::isfinite(exact));
-  CHECK(std::abs(mean - exact) <= 4 * se + 1e-6);
+      return h;
+    };
+    Eigen::VectorXd x(kIn);
+    x << 0.75, 0.03, 0.8, 0.7;
+    const auto log_joint = [&](const Eigen::MatrixXd& z) {
+      const Eigen::MatrixXd o = decoder_outputs(z);
+      Eigen::VectorXd l = log_prior(z);
+      for (Eigen::Index c = 0; c < z.cols(); ++c)
+        for (Eigen::Index i = 0; i < kIn; ++i) {
+          const double sigma = vae::HeteroscedasticGaussianLoss::kSigmaFloor + std::log1p(std::exp(o(kIn + i, c)));
+          const double r = (x[i] - o(i, c)) / sigma;
+          l[c] += -0.5 * r * r - std::log(sigma) - 0.5 * std::log(2 * kPi);
+        }
+      return l;
+    };
+    // decode returns the means, one row per feature.
+    const Eigen::MatrixXd z0 = Eigen::MatrixXd::Constant(1, 1, 0.3);
+    CHECK((model.decode(z0) - decoder_outputs(z0).topRows(kIn)).cwiseAbs().maxCoeff() < 1e-12);
+    const double exact = log_integral(log_joint);
+    vae::Rng rng(31);
+    const Eigen::MatrixXd copies = x.replicate(1, 40);
+    const Eigen::VectorXd est = model.log_likelihood(copies, 100000, rng, 1 << 16);
+    const double mean = est.mean();
+    const double se = std::sqrt((est.array() - mean).square().sum() / 39 / 40);
+    MESSAGE(name << ": log p(x) " << exact << ", k 100000: mean " << mean << " +- " << se);
+    CHECK(std::isfinite(exact));
+    CHECK(std::abs(mean - exact) <= 4 * se + 1e-6);
+  }
 }
 
 TEST_CASE("with k = 1 the estimate's mean is the ELBO with the exact KL") {

@@ -39,14 +39,17 @@ struct DataStatistics {
 
   /// The number of features.
   Index features() const { return static_cast<Index>(mean.size()); }
+  /// What to_model subtracts from feature i: its mean when standardising, else 0.
+  double shift(Index i) const { return standardize ? mean[std::size_t(i)] : 0.0; }
+  /// What to_model then divides feature i by: its scale when standardising (else 1), times sigma.
+  double divisor(Index i) const { return (standardize ? scale[std::size_t(i)] : 1.0) * sigma; }
   /// The log-determinant of the transform to the model's input: the sum of
   /// log scale when standardising, plus features * log sigma. log p(x) =
   /// log p(x') - log_scale_sum() for the model's density p(x') of what it
   /// sees, x'.
   double log_scale_sum() const {
-    double s = static_cast<double>(mean.size()) * std::log(sigma);
-    if (standardize)
-      for (const double v : scale) s += std::log(v);
+    double s = 0;
+    for (Index i = 0; i < features(); ++i) s += std::log(divisor(i));
     return s;
   }
   /// Equal in every field.
@@ -107,12 +110,7 @@ template <class S>
 Matrix<S> to_model(const DataStatistics& s, const Matrix<double>& x) {
   detail::check_statistics_rows(s, x.rows(), "vae::to_model");
   Matrix<double> y = x;
-  for (Index i = 0; i < y.rows(); ++i)
-    if (s.standardize) {
-      y.row(i) = (y.row(i).array() - s.mean[i]) / (s.scale[i] * s.sigma);
-    } else if (s.sigma != 1.0) {
-      y.row(i) /= s.sigma;
-    }
+  for (Index i = 0; i < y.rows(); ++i) y.row(i) = (y.row(i).array() - s.shift(i)) / s.divisor(i);
   return y.cast<S>();
 }
 
@@ -122,12 +120,7 @@ template <class S>
 Matrix<double> from_model(const DataStatistics& s, const Matrix<S>& y) {
   detail::check_statistics_rows(s, y.rows(), "vae::from_model");
   Matrix<double> x = y.template cast<double>();
-  for (Index i = 0; i < x.rows(); ++i)
-    if (s.standardize) {
-      x.row(i) = x.row(i).array() * (s.scale[i] * s.sigma) + s.mean[i];
-    } else if (s.sigma != 1.0) {
-      x.row(i) *= s.sigma;
-    }
+  for (Index i = 0; i < x.rows(); ++i) x.row(i) = x.row(i).array() * s.divisor(i) + s.shift(i);
   return x;
 }
 

@@ -18,6 +18,7 @@
 #endif
 #include "vae/layers/activations.hpp"
 #include "vae/layers/dense.hpp"
+#include "vae/layers/conv.hpp"
 #include "vae/layers/latent.hpp"
 #include "vae/layers/layer_sizes.hpp"
 #include "vae/losses.hpp"
@@ -28,6 +29,7 @@
 #include "vae/models/variational_autoencoder.hpp"
 #include "vae/models/conditional_variational_autoencoder.hpp"
 #include "vae/models/dynamic.hpp"
+#include "vae/models/sequential.hpp"
 #include "vae/models/initialize.hpp"
 #include "vae/optim/adam.hpp"
 #include "vae/optim/schedule.hpp"

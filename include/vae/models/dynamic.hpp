@@ -21,6 +21,7 @@
 #include "vae/models/autoencoder.hpp"
 #include "vae/models/conditional_variational_autoencoder.hpp"
 #include "vae/models/dynamic_mlp.hpp"
+#include "vae/models/sequential.hpp"
 #include "vae/models/variational_autoencoder.hpp"
 #include "vae/serialization/printable.hpp"
 
@@ -230,7 +231,24 @@ inline Index parameter_count_of(const Architecture& a) {
     }
     return n;
   };
-  const long double n = count(a.encoder, a.variational) + count(a.decoder, false);
+  // Layers of other kinds than dense: counted from the list.
+  const auto from_layers = [](const std::vector<LayerSpec>& layers, long double& n) {
+    bool other = false;
+    for (const LayerSpec& l : layers) other = other || (l.kind != "dense" && l.kind != "custom");
+    if (!other) return false;
+    for (const LayerSpec& l : layers) {
+      const auto dim = [](const std::vector<std::uint64_t>& d, std::size_t i) {
+        return i < d.size() ? static_cast<long double>(d[i]) : 0.0L;
+      };
+      const long double k = l.settings.empty() ? 0.0L : static_cast<long double>(l.settings[0]);
+      if (l.kind == "dense") n += dim(l.output, 0) * dim(l.input, 0) + dim(l.output, 0);
+      if (l.kind == "conv2d" || l.kind == "conv_transpose2d") n += dim(l.input, 0) * dim(l.output, 0) * k * k + dim(l.output, 0);
+    }
+    return true;
+  };
+  long double n = 0, e = 0, d = 0;
+  n += from_layers(a.encoder_layers, e) ? e : count(a.encoder, a.variational);
+  n += from_layers(a.decoder_layers, d) ? d : count(a.decoder, false);
   return n > static_cast<long double>(std::numeric_limits<Index>::max() / 8) ? Index(-1) : static_cast<Index>(n);
 }
 
@@ -256,11 +274,15 @@ Model make_model(const Architecture& a, std::uint64_t seed = 0,
     throw FormatError("vae::make_model: the architecture is " + held + ", of " +
                       std::to_string(a.scalar_bytes) + "-byte scalars; this model computes in " +
                       (sizeof(S) == 4 ? "float" : "double"));
-  for (const auto* layers : {&a.encoder_layers, &a.decoder_layers})
-    for (const auto& l : *layers)
-      if (l.kind != "dense")
-        throw FormatError("vae::make_model: the architecture is " + held + ", with a layer of kind " +
-                          io::detail::quote_name(l.kind) + "; vae builds networks of dense layers");
+  constexpr bool sequential = detail::is_sequential_network_v<Enc> && detail::is_sequential_network_v<Dec>;
+  if constexpr (!sequential)
+    for (const auto* layers : {&a.encoder_layers, &a.decoder_layers})
+      for (const auto& l : *layers)
+        if (l.kind != "dense")
+          throw FormatError("vae::make_model: the architecture is " + held + ", with a layer of kind " +
+                            io::detail::quote_name(l.kind) +
+                            "; this model's networks are dense (build it as a vae::SequentialVae or "
+                            "vae::SequentialAutoencoder, whose layers may be of any kind)");
   if (a.output != "sigmoid")
     throw FormatError("vae::make_model: the architecture is " + held + ", whose output is " +
                       io::detail::quote_name(a.output) + "; vae builds sigmoid outputs");
@@ -268,15 +290,27 @@ Model make_model(const Architecture& a, std::uint64_t seed = 0,
     throw FormatError("vae::make_model: the architecture is " + held + ", whose latent stage is " +
                       io::detail::quote_name(a.latent.kind) + "; this model's is " +
                       (Model::is_variational ? "'gaussian'" : "'deterministic'"));
-  Model model(Enc(detail::sizes_of(a.encoder, "the encoder"),
-                   detail::activations_named(a.encoder_activation, "the encoder's activation")),
-               Dec(detail::sizes_of(a.decoder, "the decoder"),
-                   detail::activations_named(a.decoder_activation, "the decoder's activation")),
-              seed, objective, std::move(ctx));
-  // What was built must be what was described, layer by layer.
-  const Architecture built = model.architecture();
   Architecture want = a;
   want.with_layers();  // a description without layers: the dense ones its sizes say
+  const auto build = [&] {
+    if constexpr (sequential) {
+      // Any layers: the networks the list says (ShapeError, naming the layer, for one that does not fit).
+      try {
+        return Model(Enc(want.encoder_layers), Dec(want.decoder_layers), seed, objective, std::move(ctx));
+      } catch (const ShapeError& e) {
+        throw FormatError("vae::make_model: the architecture is " + held + ", which vae cannot build: " + e.what());
+      }
+    } else {
+      return Model(Enc(detail::sizes_of(a.encoder, "the encoder"),
+                       detail::activations_named(a.encoder_activation, "the encoder's activation")),
+                   Dec(detail::sizes_of(a.decoder, "the decoder"),
+                       detail::activations_named(a.decoder_activation, "the decoder's activation")),
+                   seed, objective, std::move(ctx));
+    }
+  };
+  Model model = build();
+  // What was built must be what was described, layer by layer.
+  const Architecture built = model.architecture();
   if (built != want)
     throw FormatError("vae::make_model: the architecture is " + held + "; its sizes and activations build " +
                       (built.describe()[0] == 'a' ? "an " : "a ") + built.describe_layers() + ", which differs");

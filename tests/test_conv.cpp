@@ -1,0 +1,333 @@
+// Convolutional layers and networks of any layers (layers/conv.hpp,
+// models/sequential.hpp): the forward pass against a direct convolution
+// written out here, every gradient (weights, biases, inputs) against finite
+// differences in double for each kernel, stride and padding used, whole
+// convolutional models' gradients, dense networks bit for bit as
+// DynamicMlp's, bits independent of the thread count, models built from the
+// files they were saved to, and the shape errors.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <vae/vae.hpp>
+
+#include "gradient_check.hpp"
+
+namespace {
+
+using vae::ActivationKind;
+using vae::Index;
+using Net = vae::detail::SequentialNet<double, vae::Cpu>;
+
+Eigen::VectorXd random_vector(Index n, unsigned seed, double scale = 1.0) {
+  std::srand(seed);
+  return Eigen::VectorXd::Random(n) * scale;
+}
+
+/// A network's output for parameters p and input x.
+Eigen::MatrixXd run(const Net& net, const Eigen::VectorXd& p, const Eigen::MatrixXd& x) {
+  Eigen::VectorXd params = p, grads = Eigen::VectorXd::Zero(p.size());
+  Net copy = net;
+  copy.bind(params.data(), grads.data());
+  auto ws = copy.workspace();
+  ws.reserve(x.cols());
+  const vae::View<double> y = copy.forward({}, vae::ConstView<double>(x.data(), x.rows(), x.cols(), x.rows()), ws);
+  return Eigen::Map<const Eigen::MatrixXd>(y.data, y.rows, y.cols);
+}
+
+/// The image value at (c, y, x) of column b, 0 outside.
+double at(const Eigen::MatrixXd& m, Index b, Index c, Index y, Index x, Index h, Index w) {
+  if (y < 0 || y >= h || x < 0 || x >= w) return 0;
+  return m((c * h + y) * w + x, b);
+}
+
+/// nn.Conv2d and nn.ConvTranspose2d written out element by element (their
+/// documented definitions), with weights in PyTorch's order, then the
+/// activation (ReLU or none).
+Eigen::MatrixXd direct(const vae::LayerSpec& l, const double* p, const Eigen::MatrixXd& x) {
+  const Index ci = Index(l.input[0]), h = Index(l.input[1]), w = Index(l.input[2]);
+  const Index co = Index(l.output[0]), oh = Index(l.output[1]), ow = Index(l.output[2]);
+  const Index k = l.settings[0], s = l.settings[1], pad = l.settings[2];
+  const double* bias = p + ci * co * k * k;
+  Eigen::MatrixXd y = Eigen::MatrixXd::Zero(co * oh * ow, x.cols());
+  for (Index b = 0; b < x.cols(); ++b) {
+    if (l.kind == "conv2d") {
+      for (Index o = 0; o < co; ++o)
+        for (Index oy = 0; oy < oh; ++oy)
+          for (Index ox = 0; ox < ow; ++ox) {
+            double v = bias[o];
+            for (Index i = 0; i < ci; ++i)
+              for (Index ky = 0; ky < k; ++ky)
+                for (Index kx = 0; kx < k; ++kx)
+                  v += p[((o * ci + i) * k + ky) * k + kx] * at(x, b, i, oy * s - pad + ky, ox * s - pad + kx, h, w);
+            y((o * oh + oy) * ow + ox, b) = v;
+          }
+    } else {
+      for (Index o = 0; o < co; ++o)
+        for (Index q = 0; q < oh * ow; ++q) y(o * oh * ow + q, b) = bias[o];
+      for (Index i = 0; i < ci; ++i)
+        for (Index iy = 0; iy < h; ++iy)
+          for (Index ix = 0; ix < w; ++ix)
+            for (Index o = 0; o < co; ++o)
+              for (Index ky = 0; ky < k; ++ky)
+                for (Index kx = 0; kx < k; ++kx) {
+                  const Index oy = iy * s - pad + ky, ox = ix * s - pad + kx;
+                  if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                  y((o * oh + oy) * ow + ox, b) += x((i * h + iy) * w + ix, b) * p[((i * co + o) * k + ky) * k + kx];
+                }
+    }
+  }
+  if (l.activation == "relu") y = y.cwiseMax(0.0);
+  return y;
+}
+
+/// Loss sum(r .* y) of the network over x: its gradients from backward
+/// against finite differences, for the parameters and the input.
+void check_layer_gradients(const std::vector<vae::LayerSpec>& layers, Index batch, const std::string& name) {
+  const Net net(layers, "test");
+  const Index in = net.input_elements(), out = net.output_elements();
+  const Eigen::VectorXd p0 = random_vector(net.num_parameters(), 3, 0.5);
+  const Eigen::MatrixXd x0 = Eigen::Map<const Eigen::MatrixXd>(random_vector(in * batch, 4).data(), in, batch);
+  const Eigen::MatrixXd r = Eigen::Map<const Eigen::MatrixXd>(random_vector(out * batch, 5).data(), out, batch);
+  // Analytic.
+  Eigen::VectorXd params = p0, grads = Eigen::VectorXd::Zero(p0.size());
+  Net copy = net;
+  copy.bind(params.data(), grads.data());
+  auto ws = copy.workspace();
+  ws.reserve(batch);
+  const vae::ConstView<double> xv(x0.data(), in, batch, in);
+  copy.forward({}, xv, ws);
+  Eigen::MatrixXd dout = r, dx(in, batch);
+  copy.backward({}, xv, ws, vae::make_view(dout.data(), out, batch), vae::make_view(dx.data(), in, batch));
+  const auto loss = [&](const Eigen::VectorXd& p, const Eigen::MatrixXd& x) { return (run(net, p, x).array() * r.array()).sum(); };
+  const auto wp = vae::test::check_gradient([&](const Eigen::VectorXd& p) { return loss(p, x0); }, p0, grads);
+  const Eigen::VectorXd xflat = Eigen::Map<const Eigen::VectorXd>(x0.data(), x0.size());
+  const Eigen::VectorXd dxflat = Eigen::Map<const Eigen::VectorXd>(dx.data(), dx.size());
+  const auto wx = vae::test::check_gradient(
+      [&](const Eigen::VectorXd& v) { return loss(p0, Eigen::Map<const Eigen::MatrixXd>(v.data(), in, batch)); }, xflat,
+      dxflat);
+  MESSAGE(name << ": " << wp.checked << " parameters, max relative error " << wp.max_relative_error << "; " << wx.checked
+               << " inputs, " << wx.max_relative_error);
+  CHECK(wp.checked == net.num_parameters());
+  CHECK(wp.max_relative_error <= 1e-6);
+  CHECK(wx.max_relative_error <= 1e-6);
+}
+
+struct ConvCase {
+  Index kernel, stride, padding, output_padding;
+};
+
+// Every kernel, stride and padding the Keras network uses (3/2/1 and 3/1/1,
+// output padding 1 and 0), and others: no padding, a kernel of the stride's
+// size, a larger kernel, an odd image.
+const ConvCase kCases[] = {{3, 2, 1, 1}, {3, 1, 1, 0}, {3, 1, 0, 0}, {2, 2, 0, 0}, {4, 2, 1, 0}, {5, 3, 2, 2}, {1, 1, 0, 0}};
+
+}  // namespace
+
+TEST_CASE("conv2d and conv_transpose2d compute what PyTorch's definitions say") {
+  for (const ConvCase& c : kCases)
+    for (const Index h : {7, 8}) {
+      for (const bool transposed : {false, true}) {
+        vae::NetworkBuilder b({3, std::uint64_t(h), std::uint64_t(h + 1)});
+        if (transposed) b.conv_transpose2d(2, c.kernel, c.stride, c.padding, c.output_padding, ActivationKind::Relu);
+        else b.conv2d(2, c.kernel, c.stride, c.padding, ActivationKind::Relu);
+        const Net net(b.layers(), "test");
+        const Eigen::VectorXd p = random_vector(net.num_parameters(), 7);
+        const Eigen::MatrixXd x = Eigen::MatrixXd::Random(net.input_elements(), 3);
+        const Eigen::MatrixXd want = direct(b.layers()[0], p.data(), x);
+        const Eigen::MatrixXd got = run(net, p, x);
+        INFO(b.layers()[0].describe());
+        REQUIRE(got.rows() == want.rows());
+        CHECK((got - want).cwiseAbs().maxCoeff() <= 1e-12);
+      }
+    }
+}
+
+TEST_CASE("convolution gradients match finite differences for every kernel, stride and padding") {
+  for (const ConvCase& c : kCases) {
+    const std::string settings =
+        std::to_string(c.kernel) + "/" + std::to_string(c.stride) + "/" + std::to_string(c.padding);
+    {
+      vae::NetworkBuilder b({2, 7, 8});
+      b.conv2d(3, c.kernel, c.stride, c.padding, ActivationKind::Tanh);
+      check_layer_gradients(b.layers(), 2, "conv2d " + settings);
+    }
+    {
+      vae::NetworkBuilder b({2, 4, 3});
+      b.conv_transpose2d(3, c.kernel, c.stride, c.padding, c.output_padding, ActivationKind::Softplus);
+      check_layer_gradients(b.layers(), 2, "conv_transpose2d " + settings + "/" + std::to_string(c.output_padding));
+    }
+  }
+  // Layers in a row: convolution, flatten, dense, reshape, transposed convolution.
+  vae::NetworkBuilder b({1, 6, 6});
+  b.conv2d(2, 3, 2, 1, ActivationKind::Elu).flatten().dense(5, ActivationKind::Tanh).dense(18, ActivationKind::Relu)
+      .reshape(2, 3, 3).conv_transpose2d(1, 3, 2, 1, 1);
+  check_layer_gradients(b.layers(), 3, "conv, flatten, dense, reshape, conv_transpose");
+}
+
+namespace {
+/// A small convolutional VAE (and autoencoder) over 1 x 8 x 8 images.
+vae::ConvNetworks small_networks(Index latent, Index heads) {
+  vae::ConvNetworks n;
+  n.encoder = vae::NetworkBuilder({1, 8, 8})
+                  .conv2d(2, 3, 2, 1, ActivationKind::Relu)
+                  .flatten()
+                  .dense(6, ActivationKind::Tanh)
+                  .dense(heads * latent)
+                  .layers();
+  n.decoder = vae::NetworkBuilder({std::uint64_t(latent)})
+                  .dense(2 * 4 * 4, ActivationKind::Tanh)
+                  .reshape(2, 4, 4)
+                  .conv_transpose2d(1, 3, 2, 1, 1)
+                  .layers();
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a convolutional VAE's and autoencoder's gradients match finite differences") {
+  std::srand(9);
+  const Eigen::MatrixXd batch = (Eigen::MatrixXd::Random(64, 3).array() + 1) / 2;
+  for (const auto loss : {vae::Reconstruction::BinaryCrossEntropy, vae::Reconstruction::Gaussian}) {
+    vae::Objective<double> objective;
+    objective.reconstruction = loss;
+    objective.kl = vae::KlForm::Exact;
+    const vae::ConvNetworks n = small_networks(2, 2);
+    vae::SequentialVae<double> model(vae::SequentialVariationalEncoder<double>(n.encoder),
+                                     vae::SequentialDecoder<double>(n.decoder), 11, objective);
+    const auto check = vae::test::model_gradient_check(model, batch, vae::Rng(5));
+    MESSAGE("conv VAE, " << std::string(vae::name_of(loss)) << ": " << check.checked << " parameters, max relative error "
+                         << check.max_relative_error);
+    CHECK(check.checked == model.num_parameters());
+    CHECK(check.max_relative_error <= 1e-6);
+  }
+  const vae::ConvNetworks n = small_networks(3, 1);
+  vae::SequentialAutoencoder<double> ae(vae::SequentialEncoder<double>(n.encoder), vae::SequentialDecoder<double>(n.decoder), 11);
+  const auto check = vae::test::model_gradient_check(ae, batch, vae::Rng(5));
+  MESSAGE("conv autoencoder: max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
+}
+
+namespace {
+template <class A, class B>
+bool same_bits(const A& a, const B& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         std::memcmp(a.data(), b.data(), sizeof(a(0, 0)) * std::size_t(a.size())) == 0;
+}
+}  // namespace
+
+TEST_CASE("a network of dense layers computes DynamicMlp's bits") {
+  const std::vector<Index> sizes{20, 12, 7, 3};
+  const std::vector<ActivationKind> acts{ActivationKind::Relu, ActivationKind::Tanh};
+  auto dynamic = vae::make_mlp_vae<float>(sizes, acts, 4);
+  vae::NetworkBuilder e({20}), d({3});
+  e.dense(12, ActivationKind::Relu).dense(7, ActivationKind::Tanh).dense(6);
+  d.dense(7, ActivationKind::Tanh).dense(12, ActivationKind::Relu).dense(20);
+  vae::SequentialVae<float> seq(vae::SequentialVariationalEncoder<float>(e.layers()),
+                                vae::SequentialDecoder<float>(d.layers()), 4);
+  CHECK(seq.architecture() == dynamic.architecture());
+  CHECK(same_bits(seq.parameters_host(), dynamic.parameters_host()));
+  std::srand(3);
+  const vae::Matrix<float> x = ((Eigen::MatrixXf::Random(20, 33).array() + 1) / 2).matrix();
+  vae::Adam<float> o1, o2;
+  vae::Rng r1(8), r2(8);
+  for (int step = 0; step < 3; ++step) {
+    const auto a = seq.train_step(x, o1, r1);
+    const auto b = dynamic.train_step(x, o2, r2);
+    CHECK(a.total == b.total);
+  }
+  CHECK(same_bits(seq.parameters_host(), dynamic.parameters_host()));
+  CHECK(same_bits(seq.gradients_host(), dynamic.gradients_host()));
+  CHECK(same_bits(seq.reconstruct(x), dynamic.reconstruct(x)));
+}
+
+TEST_CASE("the Keras network's training steps have the same bits on 1 and 2 threads") {
+  std::srand(2);
+  const vae::Matrix<float> x = ((Eigen::MatrixXf::Random(784, 40).array() + 1) / 2).matrix();
+  vae::Matrix<float> params[2], recon[2];
+  const int threads_before = vae::num_threads();
+  for (const int threads : {1, 2}) {
+    vae::set_num_threads(threads);
+    auto model = vae::make_conv_vae<float>(2, 1);
+    vae::Adam<float> opt;
+    vae::Rng rng(3);
+    for (int step = 0; step < 2; ++step) model.train_step(x, opt, rng);
+    params[threads - 1] = model.parameters_host();
+    recon[threads - 1] = model.reconstruct(x);
+  }
+  vae::set_num_threads(threads_before);
+  CHECK(same_bits(params[0], params[1]));
+  CHECK(same_bits(recon[0], recon[1]));
+}
+
+TEST_CASE("the Keras network: its shapes, parameters and description") {
+  auto model = vae::make_conv_vae<float>(2, 0);
+  // PyTorch's count for the same modules: 320 + 18496 + 50192 + 68 | 9408 + 36928 + 18464 + 289.
+  CHECK(model.num_parameters() == 320 + 18496 + 50192 + 68 + 9408 + 36928 + 18464 + 289);
+  CHECK(model.num_inputs() == 784);
+  CHECK(model.num_latent() == 2);
+  const std::string d = model.architecture().describe();
+  CHECK(d.find("conv2d 1x28x28->32x14x14 relu [3,2,1]") != std::string::npos);
+  CHECK(d.find("conv_transpose2d 32x28x28->1x28x28 identity [3,1,1,0]") != std::string::npos);
+}
+
+TEST_CASE("a convolutional model is rebuilt from its checkpoint") {
+  const std::string path = (std::filesystem::temp_directory_path() / "vae_test_conv.ckpt").string();
+  auto model = vae::make_conv_vae<float>(3, 5);
+  std::srand(1);
+  const vae::Matrix<float> x = ((Eigen::MatrixXf::Random(784, 8).array() + 1) / 2).matrix();
+  vae::Adam<float> opt;
+  vae::Rng rng(1);
+  model.train_step(x, opt, rng);
+  vae::io::save_checkpoint(path, model, &opt);
+  auto loaded = vae::io::load_checkpoint_model<vae::SequentialVae<float>>(path);
+  CHECK(loaded.architecture() == model.architecture());
+  CHECK(same_bits(loaded.parameters_host(), model.parameters_host()));
+  CHECK(same_bits(loaded.encode(x), model.encode(x)));
+  // A dense model's reader names what the file holds and where to build it.
+  try {
+    (void)vae::io::load_checkpoint_model<vae::DynamicVae<float>>(path);
+    FAIL("a dense model was built from a convolutional checkpoint");
+  } catch (const vae::FormatError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("conv2d") != std::string::npos);
+    CHECK(what.find("SequentialVae") != std::string::npos);
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("layers that do not fit are refused, naming the layer") {
+  const auto message = [](auto f) {
+    try {
+      f();
+    } catch (const vae::ShapeError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message([] { vae::NetworkBuilder({1, 28, 28}).dense(10); }).find("flatten() first") != std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({784}).conv2d(8, 3, 1, 1); }).find("expected an image") != std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({1, 2, 2}).conv2d(8, 5, 1, 0); }).find("larger than the padded image") !=
+        std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({1, 8, 8}).conv2d(8, 3, 1, 3); }).find("less than the kernel") != std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({4, 7, 7}).conv_transpose2d(8, 3, 2, 1, 2); }).find("less than the stride") !=
+        std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({100}).reshape(3, 5, 5); }).find("same count") != std::string::npos);
+  // A list whose layers do not chain.
+  auto layers = vae::NetworkBuilder({1, 8, 8}).conv2d(2, 3, 2, 1).flatten().dense(4).layers();
+  layers[2].input = {31};
+  CHECK(message([&] { vae::SequentialEncoder<float> e(layers); }).find("layer 2") != std::string::npos);
+  // Settings that contradict the shapes.
+  auto wrong = vae::NetworkBuilder({1, 8, 8}).conv2d(2, 3, 2, 1).flatten().dense(4).layers();
+  wrong[0].settings = {3, 1, 1};
+  CHECK(message([&] { vae::SequentialEncoder<float> e(wrong); }).find("the output should be 2x8x8") != std::string::npos);
+  auto unknown = wrong;
+  unknown[0].kind = "pool2d";
+  CHECK(message([&] { vae::SequentialEncoder<float> e(unknown); }).find("'pool2d' is not one of") != std::string::npos);
+  // Ending in a shape change.
+  CHECK(message([] { vae::SequentialEncoder<float> e(vae::NetworkBuilder({1, 4, 4}).flatten().layers()); })
+            .find("must compute") != std::string::npos);
+}

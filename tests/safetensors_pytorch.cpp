@@ -2,7 +2,8 @@
 // drives it):
 //   safetensors_pytorch export DIR [MNIST_DIR]
 //     trains the blog's autoencoder and VAE (784-512-2, float), a deeper tanh
-//     VAE (784-128-32-4) and the blog's VAE in double a few Adam steps on 256
+//     VAE (784-128-32-4), the Keras example's convolutional VAE (latent 2,
+//     vae::make_conv_vae) and the blog's VAE in double a few Adam steps on 256
 //     MNIST test images (uniform noise without MNIST) and writes, for each,
 //     DIR/NAME.safetensors (the weights) and DIR/NAME_outputs.safetensors
 //     (x, the reconstruction of x and, for the encoder, its means and, for a
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <vae/io/safetensors.hpp>
@@ -32,6 +34,7 @@ using BlogAe = vae::Autoencoder<784, 512, 2>;
 using BlogVae = vae::VariationalAutoencoder<784, 512, 2>;
 using BlogVaeDouble = vae::VariationalAutoencoder<784, 512, 2, double>;
 using DeepVae = vae::MlpVae<vae::Layers<784, 128, 32, 4>, vae::Tanh>;
+using ConvVae = vae::SequentialVae<float>;
 
 /// 256 images as a 784 x 256 matrix in [0, 1]: MNIST's first test images, or noise.
 template <class S>
@@ -69,17 +72,30 @@ std::vector<vae::io::Tensor<typename Model::Scalar>> outputs(const Model& model,
   return out;
 }
 
+/// A model of type Model with weights from `seed` and the blog's objective:
+/// the fixed-size types, and the convolutional VAE.
+template <class Model>
+Model make(std::uint64_t seed) {
+  using S = typename Model::Scalar;
+  const vae::Objective<S> blog{vae::Reconstruction::SquaredError, vae::KlForm::Blog, S(1)};
+  if constexpr (std::is_same_v<Model, ConvVae>) {
+    return vae::make_conv_vae<float>(2, seed, blog);
+  } else {
+    return Model(seed, blog);
+  }
+}
+
 template <class Model>
 void export_model(const std::string& dir, const std::string& name, const std::string& mnist, int steps) {
   using S = typename Model::Scalar;
   const vae::Matrix<S> x = inputs<S>(mnist);
-  Model model(42, vae::Objective<S>{vae::Reconstruction::SquaredError, vae::KlForm::Blog, S(1)});
+  Model model = make<Model>(42);
   vae::Adam<S> adam;
   vae::Rng rng(7);
   for (int s = 0; s < steps; ++s) model.train_step(x.middleCols((s % 4) * 64, 64), adam, rng);
   vae::io::save_safetensors(model, dir + "/" + name + ".safetensors");
   vae::io::save_tensors(dir + "/" + name + "_outputs.safetensors", outputs(model, x));
-  std::cout << "exported " << name << ": " << Model::architecture().describe() << ", " << steps << " Adam steps\n";
+  std::cout << "exported " << name << ": " << model.architecture().describe() << ", " << steps << " Adam steps\n";
 }
 
 /// The largest |a - b| over two tensors of one shape.
@@ -100,14 +116,14 @@ bool check_model(const std::string& dir, const std::string& name) {
     std::cout << "FAIL " << name << ": " << weights << " is missing\n";
     return false;
   }
-  Model model(1);
+  Model model = make<Model>(1);
   const auto header = vae::io::load_safetensors(weights, model);
   const auto torch = vae::io::load_tensors<S>(dir + "/" + name + "_outputs.safetensors");
   const auto& x = torch.front();  // "x", written first
   const vae::Matrix<S> batch = Eigen::Map<const vae::Matrix<S>>(x.values.data(), vae::Index(x.shape[1]), vae::Index(x.shape[0]));
   const auto ours = outputs(model, batch);
   bool ok = true;
-  std::cout << name << " (" << Model::architecture().describe() << ", " << vae::io::dtype_name(header.tensors.front().dtype)
+  std::cout << name << " (" << model.architecture().describe() << ", " << vae::io::dtype_name(header.tensors.front().dtype)
             << " file):";
   for (const auto& t : torch) {
     if (t.name == "x") continue;
@@ -131,6 +147,7 @@ int main(int argc, char** argv) {
       export_model<BlogAe>(args[1], "vae_ae", mnist, 30);
       export_model<BlogVae>(args[1], "vae_vae", mnist, 30);
       export_model<DeepVae>(args[1], "vae_deep_vae", mnist, 30);
+      export_model<ConvVae>(args[1], "vae_conv_vae", mnist, 30);
       export_model<BlogVaeDouble>(args[1], "vae_vae_f64", mnist, 10);
       return 0;
     }
@@ -141,6 +158,7 @@ int main(int argc, char** argv) {
       ok = check_model<BlogVae>(args[1], "torch_vae_bf16") && ok;
       ok = check_model<BlogVaeDouble>(args[1], "torch_vae_f64") && ok;
       ok = check_model<DeepVae>(args[1], "torch_deep_vae") && ok;
+      ok = check_model<ConvVae>(args[1], "torch_conv_vae") && ok;
       std::cout << (ok ? "all agree within 1e-5\n" : "some outputs differ by more than 1e-5\n");
       return ok ? 0 : 1;
     }

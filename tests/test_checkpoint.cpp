@@ -502,7 +502,7 @@ TEST_CASE("a layer kind or output the library does not build is refused naming w
         "VAE encoder [dense 64->32 relu, dense 32->6 identity], gaussian latent 3, decoder [conv2 3->32 relu, "
         "dense 32->64 identity], sigmoid output (float)");
   CHECK_THROWS_WITH_AS(vae::io::load_checkpoint_model<vae::DynamicVae<float>>(bad.string()),
-                       doctest::Contains("with a layer of kind 'conv2'; vae builds networks of dense layers"),
+                       doctest::Contains("with a layer of kind 'conv2'; this model's networks are dense"),
                        vae::FormatError);
   Vae fixed(1);
   CHECK_THROWS_WITH_AS(vae::io::load_checkpoint(bad.string(), fixed),

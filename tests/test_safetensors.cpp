@@ -268,7 +268,7 @@ TEST_CASE("models are built from vae.layers when a file has it, and an unknown l
   // A layer of a kind this build cannot make, an output it does not have.
   edited([](json& l) { l["encoder"][0]["kind"] = "conv2"; });
   CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),
-                       doctest::Contains("with a layer of kind 'conv2'; vae builds networks of dense layers"),
+                       doctest::Contains("with a layer of kind 'conv2'; this model's networks are dense"),
                        vae::Error);
   edited([](json& l) { l["output"] = "gaussian"; });
   CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<vae::DynamicVae<float>>(path),

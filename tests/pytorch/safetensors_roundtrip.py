@@ -193,6 +193,40 @@ class SequentialVae(nn.Module):
         return self.decoder(z)
 
 
+# --- the Keras example's convolutional VAE (vae::make_conv_vae) ------------
+
+class ConvVariationalEncoder(nn.Module):
+    def __init__(self, latent):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
+                                    nn.Flatten(), nn.Linear(3136, 16), nn.ReLU())
+        self.mu = nn.Linear(16, latent)
+        self.log_sigma = nn.Linear(16, latent)
+
+    def distribution(self, x):
+        h = self.layers(x.reshape(-1, 1, 28, 28))
+        return self.mu(h), torch.exp(self.log_sigma(h))
+
+
+class ConvDecoder(nn.Module):
+    def __init__(self, latent):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(latent, 3136), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                                    nn.ConvTranspose2d(64, 64, 3, 2, 1, 1), nn.ReLU(),
+                                    nn.ConvTranspose2d(64, 32, 3, 2, 1, 1), nn.ReLU(),
+                                    nn.ConvTranspose2d(32, 1, 3, 1, 1))
+
+    def forward(self, z):
+        return torch.sigmoid(self.layers(z))
+
+
+class ConvVae(SequentialVae):
+    def __init__(self, latent):
+        nn.Module.__init__(self)
+        self.encoder = ConvVariationalEncoder(latent)
+        self.decoder = ConvDecoder(latent)
+
+
 # --- what both sides compare ------------------------------------------------
 
 def outputs(model, x):
@@ -252,6 +286,7 @@ def to_pytorch(binary, work, mnist):
         "vae_ae": (lambda: Autoencoder(2), torch.float32, "blog"),
         "vae_vae": (lambda: VariationalAutoencoder(2), torch.float32, "blog"),
         "vae_deep_vae": (lambda: SequentialVae([784, 128, 32, 4], nn.Tanh), torch.float32, "sequential"),
+        "vae_conv_vae": (lambda: ConvVae(2), torch.float32, "sequential"),
         "vae_vae_f64": (lambda: VariationalAutoencoder(2).double(), torch.float64, "blog"),
     }
     ok = True
@@ -273,6 +308,7 @@ def from_pytorch(binary, work, mnist):
     ae = train(Autoencoder(2), x, 30)
     vae = train(VariationalAutoencoder(2), x, 30)
     deep = train(SequentialVae([784, 128, 32, 4], nn.Tanh), x, 30)
+    conv = train(ConvVae(2), x, 30)
     vae64 = train(VariationalAutoencoder(2).double(), x.double(), 10)
 
     def save(name, model, dtype, x_in):
@@ -284,6 +320,8 @@ def from_pytorch(binary, work, mnist):
         write_safetensors(os.path.join(work, name + "_outputs.safetensors"), outputs(copy, x_in))
 
     def make_like(model):
+        if isinstance(model, ConvVae):
+            return ConvVae(2)
         if isinstance(model, SequentialVae):
             return SequentialVae([784, 128, 32, 4], nn.Tanh)
         made = type(model)(2)
@@ -295,6 +333,7 @@ def from_pytorch(binary, work, mnist):
     save("torch_vae_bf16", vae, torch.bfloat16, x)
     save("torch_vae_f64", vae64, torch.float64, x.double())
     save("torch_deep_vae", deep, torch.float32, x)
+    save("torch_conv_vae", conv, torch.float32, x)
     result = subprocess.run([binary, "check", work], stdout=subprocess.PIPE, universal_newlines=True)
     print(result.stdout, end="")
     return result.returncode == 0

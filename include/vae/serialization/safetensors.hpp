@@ -44,22 +44,46 @@
 namespace vae::io {
 
 /// Where one tensor of a model's file lives in the model's flat parameter
-/// buffer: element (r, c) of the row-major tensor (a bias has c = 0) is
-/// parameter `offset + c * leading + first_row + r`.
+/// buffer. Seen as a matrix of shape[0] rows and the product of its other
+/// dimensions as columns (row-major, as the file holds it; a bias has one
+/// column), element (r, c) is parameter
+/// `offset + c * leading + (first_row + r) * row_step`.
 struct ModelTensor {
   /// The PyTorch name ("encoder.linear1.weight").
   std::string name;
-  /// {out, in} for a weight, {out} for a bias.
+  /// {out, in} for a dense weight, {out, in, kh, kw} for a convolution's
+  /// ({in, out, kh, kw} for a transposed one), {out} for a bias.
   std::vector<std::uint64_t> shape;
   /// The first parameter of the layer's W (or b) in the flat buffer.
   Index offset = 0;
-  /// Rows of that column-major block: the layer's whole output size.
+  /// The step between columns: a dense W's rows (the layer's whole output
+  /// size, its column-major block); 1 for a convolution's weight, which the
+  /// model holds in the file's order.
   Index leading = 0;
   /// The tensor's first row within the block (log sigma's head starts at Latent).
   Index first_row = 0;
+  /// The step between rows: 1 for a dense W (column-major) and a bias; a
+  /// convolution's kernel elements per row.
+  Index row_step = 1;
+
+  /// Rows of the tensor seen as a matrix.
+  Index rows() const { return shape.empty() ? 0 : Index(shape[0]); }
+  /// Columns: the product of the other dimensions.
+  Index cols() const {
+    Index c = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i) c *= Index(shape[i]);
+    return c;
+  }
+  /// The flat parameter of element (r, c).
+  Index parameter(Index r, Index c) const { return offset + c * leading + (first_row + r) * row_step; }
 };
 
 namespace detail {
+
+/// vae's own networks, whose layers have PyTorch names: the dense ones and
+/// the sequential ones.
+template <class N>
+inline constexpr bool has_pytorch_names_v = vae::detail::is_dense_network_v<N> || vae::detail::is_sequential_network_v<N>;
 
 /// Appends the tensors of one network whose parameters start at `base`.
 /// `heads`: the last layer is a VAE's mu and log sigma stacked.
@@ -87,10 +111,61 @@ void append_network_tensors(const Net& net, std::vector<ModelTensor>& out, const
   }
 }
 
+/// Appends the tensors of a network of any layers (SequentialNet) whose
+/// parameters start at `base`, with nn.Sequential's names: a layer that
+/// computes takes one index and its activation the next (nn.Identity() for
+/// none), except the network's last layer; a flatten or reshape takes one.
+/// `heads`: the last layer is a VAE's mu and log sigma stacked, named
+/// prefix + "mu" and prefix + "log_sigma" (it must then be dense).
+template <class Net>
+void append_sequential_tensors(const Net& net, std::vector<ModelTensor>& out, const std::string& prefix, Index base,
+                               bool heads) {
+  const auto& layers = net.layer_specs();
+  std::size_t module = 0;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const LayerSpec& spec = layers[l];
+    const bool last = l + 1 == layers.size();
+    const Index at = base + net.parameter_offset(l);
+    const std::string name = prefix + "layers." + std::to_string(module);
+    if (spec.kind == "flatten" || spec.kind == "reshape") {
+      module += 1;
+      continue;
+    }
+    module += last ? 1 : 2;
+    const auto u = [](std::uint64_t v) { return Index(v); };
+    if (spec.kind == "dense") {
+      const Index in = u(spec.input[0]), all = u(spec.output[0]);
+      const auto add = [&](const std::string& layer, Index rows, Index first_row) {
+        out.push_back({layer + ".weight", {std::uint64_t(rows), std::uint64_t(in)}, at, all, first_row, 1});
+        out.push_back({layer + ".bias", {std::uint64_t(rows)}, at + all * in, all, first_row, 1});
+      };
+      if (heads && last) {
+        add(prefix + "mu", all / 2, 0);
+        add(prefix + "log_sigma", all / 2, all / 2);
+      } else {
+        add(name, all, 0);
+      }
+      continue;
+    }
+    if (heads && last)
+      throw ShapeError("vae::io safetensors: the variational encoder's last layer is " + spec.describe() +
+                       "; the mu and log_sigma heads must be a dense layer to take PyTorch's names");
+    // A convolution: [out, in, k, k] (a transposed one [in, out, k, k]), held in that order.
+    const std::uint64_t k = std::uint64_t(spec.settings[0]);
+    const std::uint64_t first = spec.kind == "conv2d" ? spec.output[0] : spec.input[0];
+    const std::uint64_t second = spec.kind == "conv2d" ? spec.input[0] : spec.output[0];
+    const Index per_row = Index(second * k * k), weights = Index(first) * per_row;
+    out.push_back({name + ".weight", {first, second, k, k}, at, 1, 0, per_row});
+    out.push_back({name + ".bias", {spec.output[0]}, at + weights, 1, 0, 1});
+  }
+}
+
 /// Whether the networks enc and dec (vae's dense ones) take the blog's
 /// names: two dense layers each.
 template <class Enc, class Dec>
 bool blog_names_of(const Enc& enc, const Dec& dec) {
+  if constexpr (vae::detail::is_sequential_network_v<Enc> && vae::detail::is_sequential_network_v<Dec>)
+    if (!enc.all_dense() || !dec.all_dense()) return false;
   return vae::detail::dense_sizes(enc).size() == 3 && vae::detail::dense_sizes(dec).size() == 3;
 }
 
@@ -98,6 +173,14 @@ bool blog_names_of(const Enc& enc, const Dec& dec) {
 template <class Enc, class Dec>
 std::vector<ModelTensor> layout_of(const Enc& enc, const Dec& dec, bool variational) {
   std::vector<ModelTensor> out;
+  if constexpr (vae::detail::is_sequential_network_v<Enc> && vae::detail::is_sequential_network_v<Dec>) {
+    // Dense layers alone: the names of vae's dense networks, so that the files are the same.
+    if (!enc.all_dense() || !dec.all_dense()) {
+      append_sequential_tensors(enc, out, "encoder.", 0, variational);
+      append_sequential_tensors(dec, out, "decoder.", vae::detail::net_parameters(enc), false);
+      return out;
+    }
+  }
   const bool blog = blog_names_of(enc, dec);
   append_network_tensors(enc, out, "encoder.", 0, variational, blog);
   append_network_tensors(dec, out, "decoder.", vae::detail::net_parameters(enc), false, blog);
@@ -110,8 +193,8 @@ std::vector<ModelTensor> layout_of(const Enc& enc, const Dec& dec, bool variatio
 /// encoder and two in the decoder), false for the nn.Sequential names.
 template <class Model>
 bool uses_blog_names(const Model& model) {
-  if constexpr (vae::detail::is_dense_network_v<typename Model::EncoderType> &&
-                vae::detail::is_dense_network_v<typename Model::DecoderType>) {
+  if constexpr (detail::has_pytorch_names_v<typename Model::EncoderType> &&
+                detail::has_pytorch_names_v<typename Model::DecoderType>) {
     return detail::blog_names_of(model.encoder(), model.decoder());
   } else {
     return false;  // safetensors_layout refuses such a model
@@ -136,11 +219,11 @@ template <class Model>
 std::vector<ModelTensor> safetensors_layout(const Model& model) {
   using Enc = typename Model::EncoderType;
   using Dec = typename Model::DecoderType;
-  static_assert(vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>,
+  static_assert(detail::has_pytorch_names_v<Enc> && detail::has_pytorch_names_v<Dec>,
                 "vae::io safetensors: the encoder and the decoder must be vae's own networks (EncoderOf, "
-                "VariationalEncoderOf, DecoderOf, or the Dynamic ones) so that every layer has a PyTorch name; "
-                "save a model with custom networks with vae::io::save_checkpoint");
-  if constexpr (vae::detail::is_dense_network_v<Enc> && vae::detail::is_dense_network_v<Dec>) {
+                "VariationalEncoderOf, DecoderOf, the Dynamic or the Sequential ones) so that every layer has a "
+                "PyTorch name; save a model with custom networks with vae::io::save_checkpoint");
+  if constexpr (detail::has_pytorch_names_v<Enc> && detail::has_pytorch_names_v<Dec>) {
     return detail::layout_of(model.encoder(), model.decoder(), Model::is_variational);
   } else {
     return {};
@@ -300,7 +383,7 @@ std::vector<const TensorInfo*> match_layout(const Model& model, const std::strin
                         shape_string(t.shape) + (uses_blog_names(model) ? " (the blog's names)" : " (nn.Sequential names)"));
     if (f->shape != t.shape)
       throw FormatError(path + ": tensor '" + t.name + "' has shape " + shape_string(f->shape) + ", expected " +
-                        shape_string(t.shape) + (t.shape.size() == 2 ? " (out x in)" : "") + " for " +
+                        shape_string(t.shape) + (t.shape.size() == 2 ? " (out x in)" : t.shape.size() == 4 ? " (PyTorch's order)" : "") + " for " +
                         model_words(model));
     found.push_back(f);
   }
@@ -343,11 +426,11 @@ void save_safetensors(const Model& model, const std::string& path) {
   const Vector<S> params = model.parameters_host();
   std::vector<detail::EncodedTensor> tensors;
   for (const auto& t : safetensors_layout(model)) {
-    const Index rows = Index(t.shape[0]), cols = t.shape.size() == 2 ? Index(t.shape[1]) : 1;
+    const Index rows = t.rows(), cols = t.cols();
     detail::EncodedTensor e{t.name, dtype_of<S>(), t.shape, std::vector<unsigned char>(std::size_t(rows * cols) * sizeof(S))};
     S* out = reinterpret_cast<S*>(e.bytes.data());
     for (Index r = 0; r < rows; ++r)
-      for (Index c = 0; c < cols; ++c) out[r * cols + c] = params[t.offset + c * t.leading + t.first_row + r];
+      for (Index c = 0; c < cols; ++c) out[r * cols + c] = params[t.parameter(r, c)];
     tensors.push_back(std::move(e));
   }
   detail::write_safetensors_file(path, tensors, safetensors_metadata(model));
@@ -368,7 +451,7 @@ Vector<typename Model::Scalar> parameters_from(const Model& model, const std::st
   for (std::size_t k = 0; k < layout.size(); ++k) {
     const ModelTensor& t = layout[k];
     const TensorInfo& f = *found[k];
-    const Index rows = Index(t.shape[0]), cols = t.shape.size() == 2 ? Index(t.shape[1]) : 1;
+    const Index rows = t.rows(), cols = t.cols();
     const std::size_t size = dtype_size(f.dtype);
     for (Index r = 0; r < rows; ++r)
       for (Index c = 0; c < cols; ++c) {
@@ -377,7 +460,7 @@ Vector<typename Model::Scalar> parameters_from(const Model& model, const std::st
           throw FormatError(path + ": tensor '" + t.name + "' holds " + number(v) + " at " +
                             (cols > 1 ? "[" + std::to_string(r) + ", " + std::to_string(c) + "]" : "[" + std::to_string(r) + "]") +
                             ", expected finite values within the range of " + (sizeof(S) == 4 ? "float" : "double"));
-        params[t.offset + c * t.leading + t.first_row + r] = static_cast<S>(v);
+        params[t.parameter(r, c)] = static_cast<S>(v);
       }
   }
   return params;

@@ -18,6 +18,9 @@ for one epoch over MNIST and prints one JSON line:
    encode latency) and the per-round ratios vae/pytorch, vae/libtorch (and
    vae/gemm_bound with --gemm-cmd), printed and written to --out.
 
+The convolutional VAE (docs/convolution.md): `--arch conv [--steps N]` trains the Keras
+example's network (vae_epoch and torch_epoch.py --arch conv) at batch 128.
+
 IWAE (docs/performance.md): `--arch iwae --k K [--steps N]` appends those flags to the
 vae and PyTorch peers (and to --extra-cmd peers), which then train Burda et al.'s
 784-200-200-50 tanh model with the K-sample importance-weighted bound at batch 20
@@ -170,8 +173,9 @@ def main():
                    help="calibrate with and/or without OMP_WAIT_POLICY=PASSIVE")
     p.add_argument("--calibration-rounds", type=int, default=1,
                    help="epochs per calibration setting (their median decides)")
-    p.add_argument("--arch", choices=["blog", "iwae"], default="blog",
-                   help="iwae: append --arch iwae --k K to the vae, PyTorch and extra peers")
+    p.add_argument("--arch", choices=["blog", "iwae", "conv"], default="blog",
+                   help="iwae: append --arch iwae --k K to the vae, PyTorch and extra peers; conv: --arch conv "
+                        "(the Keras example's convolutional VAE, docs/convolution.md)")
     p.add_argument("--k", type=int, default=1, help="IWAE samples per input (with --arch iwae)")
     p.add_argument("--steps", type=int, default=0,
                    help="time this many training steps instead of one epoch (appended as --steps N)")
@@ -188,6 +192,8 @@ def main():
     work = []  # flags that choose the work, appended to the peers that take them
     if args.arch == "iwae":
         work += ["--arch", "iwae", "--k", str(args.k)]
+    if args.arch == "conv":
+        work += ["--arch", "conv"]
     if args.steps:
         work += ["--steps", str(args.steps)]
     if work and (args.gemm_cmd or args.before_cmd):
@@ -225,7 +231,7 @@ def main():
     if not peers:
         sys.exit("no peers to run")
 
-    what = "VAE epoch" if args.arch == "blog" else f"IWAE (k = {args.k}) training"
+    what = {"blog": "VAE epoch", "conv": "Convolutional VAE training"}.get(args.arch, f"IWAE (k = {args.k}) training")
     say(f"# {what} side by side ({datetime.datetime.now():%Y-%m-%d %H:%M})")
     say()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")

@@ -3,11 +3,13 @@
 // the 60,000 MNIST training images held in memory, then the median latency of
 // encoding one image. Prints one JSON line, like the PyTorch and libtorch peers.
 //   vae_epoch [--data DIR] [--threads N] [--batch N] [--fit 0|1]
-//             [--arch blog|iwae] [--k N] [--steps N] [--flush-denormals 0|1]
+//             [--arch blog|iwae|conv] [--k N] [--steps N] [--flush-denormals 0|1]
 //             [--shape fixed|runtime]
 // --fit 1 times the epoch through vae::fit instead of a loop of train_step
 // calls: the same steps, plus fit's own work, including its thread tuner
 // (docs/reliability.md measures training beside a process that holds a core).
+// --arch conv trains the Keras example's convolutional VAE (vae::make_conv_vae,
+// latent 2) with a Bernoulli decoder on logits and the exact KL, batch 128.
 // --arch iwae trains Burda et al.'s IWAE model instead: 784-200-200-50 tanh,
 // Bernoulli decoder (binary cross-entropy with logits), the importance-weighted
 // bound with --k samples per input (default 1), batch 20 unless --batch is
@@ -133,8 +135,8 @@ int main(int argc, char** argv) try {
       return 2;
     }
   }
-  if (s.arch != "blog" && s.arch != "iwae") {
-    std::fprintf(stderr, "vae_epoch: --arch is %s, expected blog or iwae\n", s.arch.c_str());
+  if (s.arch != "blog" && s.arch != "iwae" && s.arch != "conv") {
+    std::fprintf(stderr, "vae_epoch: --arch is %s, expected blog, iwae or conv\n", s.arch.c_str());
     return 2;
   }
   if (s.k < 1 || (s.arch == "blog" && s.k != 1)) {
@@ -172,6 +174,12 @@ int main(int argc, char** argv) try {
     }
     vae::MlpVae<vae::Layers<784, 200, 200, 50>, vae::Tanh> model(0, objective);
     return run(model, opt, binary, s);
+  }
+  if (s.arch == "conv") {
+    const vae::Objective<float> bernoulli{vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0f};
+    vae::Adam<float> opt;
+    auto model = vae::make_conv_vae<float>(2, 0, bernoulli);
+    return run(model, opt, train, s);
   }
   const vae::Objective<float> blog{vae::Reconstruction::SquaredError, vae::KlForm::Blog, 1.0f};
   vae::Adam<float> opt;

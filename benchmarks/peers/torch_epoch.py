@@ -15,6 +15,9 @@ calls.  Prints exactly one JSON line on stdout; diagnostics go to stderr.
 pool too (Debian's torch does its sgemm in OpenBLAS, whose pthread pool ignores
 torch.set_num_threads); --blas-threads overrides the latter.
 
+--arch conv trains the Keras example's convolutional VAE (vae_epoch --arch conv,
+docs/convolution.md): Bernoulli decoder on logits and the exact KL, batch 128.
+
 --arch iwae trains Burda et al.'s IWAE model instead (vae_epoch --arch iwae does
 the same work): 784-200-200 tanh -> (mu, log sigma) 50 each, k = --k draws
 z = mu + sigma * eps per input, decoder 50-200-200 tanh -> 784 logits,
@@ -113,6 +116,34 @@ class IWAE(nn.Module):
         return -(torch.logsumexp(log_w, 0) - math.log(self.k)).sum()
 
 
+class ConvVAE(nn.Module):
+    """The Keras example's convolutional VAE (vae::make_conv_vae, latent 2):
+    Bernoulli decoder on logits (summed binary cross-entropy) and the exact KL."""
+
+    def __init__(self, latent=2):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
+                                 nn.Flatten(), nn.Linear(3136, 16), nn.ReLU())
+        self.mu = nn.Linear(16, latent)
+        self.log_sigma = nn.Linear(16, latent)
+        self.dec = nn.Sequential(nn.Linear(latent, 3136), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                                 nn.ConvTranspose2d(64, 64, 3, 2, 1, 1), nn.ReLU(),
+                                 nn.ConvTranspose2d(64, 32, 3, 2, 1, 1), nn.ReLU(),
+                                 nn.ConvTranspose2d(32, 1, 3, 1, 1), nn.Flatten())
+
+    def encode_mean(self, x):
+        return self.mu(self.enc(x.reshape(-1, 1, 28, 28)))
+
+    def loss(self, x):
+        h = self.enc(x.reshape(-1, 1, 28, 28))
+        mu, log_sigma = self.mu(h), self.log_sigma(h)
+        z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
+        logits = self.dec(z)
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kl = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum()
+        return rec + kl
+
+
 def train_steps(model, opt, data, batch, steps=None, wrap=False):
     total = torch.zeros(())
     starts = range(0, len(data), batch)
@@ -135,7 +166,7 @@ def main():
     p.add_argument("--blas-threads", type=int, default=None, help="OpenBLAS threads (default: --threads)")
     p.add_argument("--data", default="data/mnist")
     p.add_argument("--batch", type=int, default=None, help="default 128 (blog) or 20 (iwae)")
-    p.add_argument("--arch", choices=["blog", "iwae"], default="blog")
+    p.add_argument("--arch", choices=["blog", "iwae", "conv"], default="blog")
     p.add_argument("--k", type=int, default=1, help="IWAE samples per input (--arch iwae)")
     p.add_argument("--steps", type=int, default=0, help="time this many steps instead of one epoch")
     p.add_argument("--flush-denormals", type=int, default=0, help="1: torch.set_flush_denormal(True)")
@@ -172,7 +203,7 @@ def main():
         data = torch.bernoulli(data, generator=torch.Generator().manual_seed(args.seed))
 
     torch.manual_seed(args.seed)
-    model = IWAE(args.k) if args.arch == "iwae" else VAE()
+    model = IWAE(args.k) if args.arch == "iwae" else ConvVAE() if args.arch == "conv" else VAE()
     adam = dict(eps=1e-4) if args.arch == "iwae" else {}
     opt = torch.optim.Adam(model.parameters(), **adam)
 

@@ -148,6 +148,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
   app.add_option("--model", o.model, "ae, vae, both, or cvae (a VAE conditioned on the class label)")
       ->check(CLI::IsMember({"ae", "vae", "both", "cvae"}))->capture_default_str();
+  app.add_option("--network", o.network,
+                 "mlp (dense layers: --hidden, --activation), or conv (the Keras example's convolutional encoder "
+                 "and decoder, docs/convolution.md)")
+      ->check(CLI::IsMember({"mlp", "conv"}))->capture_default_str();
   app.add_option("--latent", o.latent, "latent size")->check(in_range(1, examples::kMaxLayerSize))->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, input side first (e.g. 1000,500,250)")
       ->delimiter(',')->check(in_range(1, examples::kMaxLayerSize))->capture_default_str();
@@ -239,6 +243,21 @@ int main(int argc, char** argv) {
     if (o.objective == "elbo" && app.count("--k") > 0 && o.k != 1)
       throw vae::ValueError("--k " + std::to_string(o.k) + " takes --objective iwae (the ELBO draws one sample)");
     examples::check_network(o);
+    if (o.network == "conv") {
+      for (const char* flag : {"--hidden", "--activation"})
+        if (app.count(flag) > 0)
+          throw vae::ValueError(std::string(flag) + " shapes --network mlp; --network conv is the Keras example's "
+                                "network, of which only --latent is chosen (docs/convolution.md)");
+      if (o.model == "cvae")
+        throw vae::ValueError("--network conv builds the autoencoder and the VAE (--model ae, vae or both); the "
+                              "conditional VAE is dense only (--network mlp)");
+      if (o.init != "pytorch" || o.init_output_bias)
+        throw vae::ValueError("--init glorot and --init-output-bias set dense layers; --network conv starts "
+                              "from PyTorch's default initialisation");
+      if (o.backend != "cpu")
+        throw vae::ValueError("--network conv runs on the CPU backend (--backend cpu); the CUDA convolutions "
+                              "are not written yet");
+    }
     if (o.objective == "iwae" && o.model == "ae")
       throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae, cvae or both");
     if (o.nll_samples > 0 && o.model == "ae")

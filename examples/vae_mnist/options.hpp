@@ -22,6 +22,7 @@ namespace examples {
 
 struct RunOptions {
   std::string model = "both";  // ae, vae, both, or cvae
+  std::string network = "mlp";  // mlp (--hidden, --activation), or conv (the Keras example's convolutional networks)
   int latent = 2;
   std::vector<int> hidden{512};     // hidden layer sizes, input side first
   std::string activation = "relu";  // one of vae's activations, or one per hidden layer ("relu,tanh")
@@ -119,6 +120,7 @@ inline std::vector<vae::ActivationKind> hidden_activations(const RunOptions& o) 
 /// Throws ValueError unless --hidden, --latent and --activation describe a
 /// network vae_mnist can build and hold.
 inline void check_network(const RunOptions& o) {
+  if (o.network == "conv") return;  // a fixed network but for --latent
   for (const int h : o.hidden)
     if (h < 1 || h > kMaxLayerSize)
       throw vae::ValueError("--hidden " + hidden_text(o.hidden) + ": every size must be in [1, " +

@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <vae/vae.hpp>
@@ -104,6 +105,16 @@ inline constexpr vae::Index kClasses = 10;
 /// a CPU model of that network.
 inline void check_weights_on_cpu(const RunOptions& o) {
   if (o.load_weights.empty()) return;
+  if (o.network == "conv") {
+    if (o.model == "ae") {
+      auto ae = vae::make_conv_autoencoder<float>(o.latent);
+      load_weights(o, ae);
+    } else {
+      auto model = vae::make_conv_vae<float>(o.latent);
+      load_weights(o, model);
+    }
+    return;
+  }
   const auto sizes = encoder_sizes(o);
   const auto act = hidden_activations(o);
   if (o.model == "ae") {
@@ -314,7 +325,22 @@ int run(const RunOptions& o, const Data& data) {
   const std::vector<vae::ActivationKind> act = hidden_activations(o);
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
-  if (o.model == "ae" || o.model == "both") {
+  if (o.network == "conv") {
+    // The Keras example's networks (vae::keras_conv_networks), on the CPU.
+    if constexpr (std::is_same_v<Backend, vae::Cpu>) {
+      if (o.model == "ae" || o.model == "both") {
+        auto ae = vae::make_conv_autoencoder<float>(o.latent, o.seed, objective);
+        train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, o.ae_range_given, o.latent), o, data, metrics);
+      }
+      if (o.model == "vae" || o.model == "both") {
+        auto model = vae::make_conv_vae<float>(o.latent, o.seed, vae_objective);
+        train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
+      }
+    } else {
+      throw vae::ValueError("--network conv runs on the CPU backend");
+    }
+  }
+  if (o.network == "mlp" && (o.model == "ae" || o.model == "both")) {
     auto ae = vae::make_mlp_autoencoder<float, Backend>(sizes, act, o.seed, objective);
     initialize(ae, o, data);
     // The blog's autoencoder range fits its network's codes on MNIST only; elsewhere the grid follows the codes.
@@ -322,12 +348,12 @@ int run(const RunOptions& o, const Data& data) {
                                                  o.activation == "relu");
     train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, blog_range, o.latent), o, data, metrics);
   }
-  if (o.model == "vae" || o.model == "both") {
+  if (o.network == "mlp" && (o.model == "vae" || o.model == "both")) {
     auto model = vae::make_mlp_vae<float, Backend>(sizes, act, o.seed, vae_objective);
     initialize(model, o, data);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
-  if (o.model == "cvae") {
+  if (o.network == "mlp" && o.model == "cvae") {
     auto model = vae::make_mlp_cvae<kClasses, float, Backend>(sizes, act, o.seed, vae_objective);
     initialize(model, o, data);
     train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);

@@ -196,8 +196,9 @@ def main():
         work += ["--arch", "conv"]
     if args.steps:
         work += ["--steps", str(args.steps)]
-    if work and (args.gemm_cmd or args.before_cmd):
-        p.error("--gemm-cmd and --before-cmd time one epoch of the blog's model: not with --arch iwae or --steps")
+    if args.arch == "iwae" and (args.gemm_cmd or args.before_cmd):
+        p.error("--gemm-cmd and --before-cmd time the blog's or the convolutional model: not with --arch iwae")
+    gemm_work = ["--arch", "conv"] if args.arch == "conv" else []  # gemm_bound times its own steps
 
     lines = []
 
@@ -222,11 +223,12 @@ def main():
     peers = []
     for label, cmd, tuned, takes_work, extra in (
             [("vae", args.vae_cmd, args.tune_vae, True, False), ("pytorch", args.torch_cmd, True, True, False),
-             ("libtorch", args.libtorch_cmd, True, False, False), ("gemm_bound", args.gemm_cmd, False, False, False),
-             ("vae_before", args.before_cmd, False, False, False)] +
+             ("libtorch", args.libtorch_cmd, True, False, False), ("gemm_bound", args.gemm_cmd, False, "gemm", False),
+             ("vae_before", args.before_cmd, False, True, False)] +
             [(label, cmd, args.tune_vae, True, True) for label, cmd in extras]):
         if cmd:
-            peers.append(dict(label=label, cmd=shlex.split(cmd) + (work if takes_work else []), tuned=tuned,
+            flags = gemm_work if takes_work == "gemm" else work if takes_work else []
+            peers.append(dict(label=label, cmd=shlex.split(cmd) + flags, tuned=tuned,
                               setting=None, runs=[], extra=extra))
     if not peers:
         sys.exit("no peers to run")

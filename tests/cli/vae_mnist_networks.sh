@@ -9,7 +9,11 @@
 #    stopped; trained on the importance-weighted bound it prints its test NLL;
 #  - any other network from the same program: --hidden 300,100 --latent 3
 #    with an activation per layer trains, and its checkpoint names it;
-#  - a checkpoint of another model exits 1 with a message.
+#  - a checkpoint of another model exits 1 with a message;
+#  - --network conv (the Keras example's convolutional VAE): its test loss
+#    falls, it writes its pictures, a resumed run prints the losses of one
+#    that never stopped, its weights saved and loaded give the trained
+#    model's test loss (within its noise) and not an untrained one's, and the flags it cannot take are refused.
 # Usage: vae_mnist_networks.sh VAE_MNIST_BINARY MNIST_DIR
 set -euo pipefail
 bin=$1
@@ -75,5 +79,34 @@ resumed=$(run --out "$work/any3" --model vae --hidden 300,100 --latent 3 --activ
 [[ $resumed == "VAE: test loss per sample "*"after 3 epochs"* ]] || fail "the 784-300-100-3 run did not resume: $resumed"
 expect_error "the checkpoint holds a conditional VAE 784-512-2 relu, 10 classes (float)" --model vae \
   --resume "$work/cvae1/cvae.ckpt"
+
+# The convolutional networks.
+out=$(run --out "$work/conv" --network conv --model vae --loss bce --kl exact --epochs 2 --grid 4 --checkpoint-every 1 \
+  --save-weights "$work/conv/vae.safetensors")
+echo "$out"
+[[ $out == *"VAE: test loss per sample "*"after 2 epochs"* ]] || fail "no test loss line for --network conv: $out"
+awk -F, 'NR == 2 { first = $6 } NR == 3 { last = $6 } END { exit !(last < first) }' "$work/conv/metrics.csv" ||
+  fail "the convolutional VAE's test loss did not fall: $(cat "$work/conv/metrics.csv")"
+for f in vae_grid.png vae_samples.png vae_reconstructions.png vae_latent.png vae.ckpt; do
+  [[ -s $work/conv/$f ]] || fail "--network conv wrote no $f"
+done
+run --out "$work/conv1" --network conv --model vae --loss bce --kl exact --epochs 1 --no-plots --checkpoint-every 1 > /dev/null
+resumed=$(run --out "$work/conv2" --network conv --model vae --loss bce --kl exact --epochs 2 --no-plots \
+  --resume "$work/conv1/vae.ckpt")
+[[ $(grep "test loss" <<< "$resumed") == "$(grep "test loss" <<< "$out")" ]] ||
+  fail "the resumed convolutional VAE printed '$resumed', the uninterrupted one '$out'"
+loaded=$(run --out "$work/conv3" --network conv --model vae --loss bce --kl exact --epochs 0 --no-plots \
+  --load-weights "$work/conv/vae.safetensors")
+fresh=$(run --out "$work/conv4" --network conv --model vae --loss bce --kl exact --epochs 0 --no-plots)
+echo "$loaded"
+loss_of() { sed -nE 's/^VAE: test loss per sample ([0-9.eE+-]+) .*/\1/p' <<< "$1"; }
+[[ $loaded == *"without training (weights from"* ]] || fail "no loaded test loss line: $loaded"
+awk -v l="$(loss_of "$loaded")" -v f="$(loss_of "$fresh")" -v t="$(loss_of "$out")" \
+  'BEGIN { exit !(l + 0 > 0 && l < f && (l - t) * (l - t) < 25) }' ||
+  fail "the loaded weights' test loss $(loss_of "$loaded") is not near the trained $(loss_of "$out") and below the untrained $(loss_of "$fresh")"
+expect_error "--hidden shapes --network mlp" --network conv --hidden 100
+expect_error "the conditional VAE is dense only" --network conv --model cvae
+expect_error "runs on the CPU backend" --network conv --backend cuda --model vae
+expect_error "conv2d 1x28x28->32x14x14" --model vae --resume "$work/conv1/vae.ckpt"
 
 finish

@@ -121,8 +121,10 @@ def run_peer(peer, setting=None, timeout=900, calibrating=False):
     (None when a calibration run times out)."""
     cmd, env = list(peer["cmd"]), base_env()
     if setting is not None:
-        threads, passive = setting
+        threads, passive, blas = setting
         cmd += ["--threads", str(threads)]
+        if blas is not None and peer["label"] == "pytorch":
+            cmd += ["--blas-threads", str(blas)]
         env.pop("OMP_WAIT_POLICY", None)
         if passive:
             env["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -143,7 +145,10 @@ def run_peer(peer, setting=None, timeout=900, calibrating=False):
 
 
 def describe(setting):
-    return "default" if setting is None else f"threads={setting[0]}" + (" PASSIVE" if setting[1] else "")
+    if setting is None:
+        return "default"
+    blas = "" if setting[2] is None else f" blas={setting[2]}"
+    return f"threads={setting[0]}{blas}" + (" PASSIVE" if setting[1] else "")
 
 
 def fmt(x, digits=1):
@@ -169,6 +174,11 @@ def main():
                    "run as given; reported as 'vae_before' with the ratio vae/vae_before")
     p.add_argument("--torch-threads", type=int, nargs="+", default=[1, 2],
                    help="intra-op thread counts to calibrate the torch peers over")
+    p.add_argument("--torch-blas-threads", type=int, nargs="+", default=None,
+                   help="OpenBLAS thread counts to calibrate the PyTorch peer over as well (torch_epoch.py "
+                        "--blas-threads; default: as many as its intra-op threads). Debian's torch computes its "
+                        "matrix products, its CPU convolutions among them, in OpenBLAS, whose own pool "
+                        "torch.set_num_threads does not size")
     p.add_argument("--wait-policy", choices=["both", "passive", "default"], default="both",
                    help="calibrate with and/or without OMP_WAIT_POLICY=PASSIVE")
     p.add_argument("--calibration-rounds", type=int, default=1,
@@ -263,8 +273,8 @@ def main():
     for peer in peers:
         say(f"- {peer['label']}: `{shlex.join(peer['cmd'])}`")
 
-    settings = [(t, passive) for t in args.torch_threads for passive in
-                {"both": [False, True], "passive": [True], "default": [False]}[args.wait_policy]]
+    settings = [(t, passive, b) for t in args.torch_threads for b in (args.torch_blas_threads or [None])
+                for passive in {"both": [False, True], "passive": [True], "default": [False]}[args.wait_policy]]
     tuned = [peer for peer in peers if peer["tuned"]]
     if tuned and len(settings) == 1:
         for peer in tuned:

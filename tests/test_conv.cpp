@@ -263,6 +263,23 @@ TEST_CASE("the Keras network's training steps have the same bits on 1 and 2 thre
   CHECK(same_bits(recon[0], recon[1]));
 }
 
+TEST_CASE("a batch cut into chunks of images gives the sum of the images' gradients") {
+  // The Keras network's layers hold 2 to 74 images a chunk: 5 images make
+  // several chunks, the last one short.
+  auto ae = vae::make_conv_autoencoder<double>(3, 2);
+  std::srand(4);
+  const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(784, 5).array() + 1) / 2;
+  vae::Rng rng(1);
+  ae.compute_gradients(x, rng);
+  const Eigen::VectorXd whole = ae.gradients_host();
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(whole.size());
+  for (Index j = 0; j < x.cols(); ++j) {
+    ae.compute_gradients(x.col(j), rng);
+    sum += ae.gradients_host();
+  }
+  CHECK((whole - sum).cwiseAbs().maxCoeff() <= 1e-10 * sum.cwiseAbs().maxCoeff());
+}
+
 TEST_CASE("the Keras network: its shapes, parameters and description") {
   auto model = vae::make_conv_vae<float>(2, 0);
   // PyTorch's count for the same modules: 320 + 18496 + 50192 + 68 | 9408 + 36928 + 18464 + 289.

@@ -96,13 +96,11 @@ namespace detail {
 /// The patches of a batch (im2col): p (R x K, R = batch x positions,
 /// K = patch_size; row b * positions + oy * grid_width + ox, column
 /// (c * kernel + ky) * kernel + kx) from the images x (image_size x batch),
-/// zeros where the kernel covers the padding. Images are shared among the
-/// threads.
+/// zeros where the kernel covers the padding. On the calling thread.
 template <class S>
 void im2col(const ConvGeometry& g, ConstView<S> x, View<S> p) {
   const Index batch = x.cols, positions = g.positions(), k = g.kernel;
-  const Index threads = loop_threads(p.rows, p.cols);
-  run_blocks(batch, threads, loop_chunk(batch, threads), [&](Index b) {
+  for (Index b = 0; b < batch; ++b) {
     const S* image = x.data + b * x.ld;
     for (Index c = 0; c < g.channels; ++c)
       for (Index ky = 0; ky < k; ++ky)
@@ -128,18 +126,17 @@ void im2col(const ConvGeometry& g, ConstView<S> x, View<S> p) {
             std::fill(row + last, row + g.grid_width, S(0));
           }
         }
-  });
+  }
 }
 
 /// im2col's adjoint (col2im): dx (image_size x batch) = the sum, over every
 /// patch element of p, of that element at the image pixel it was taken
-/// from; assigned (the padding's share is dropped). Images are shared among
-/// the threads, and each adds its terms in a fixed order.
+/// from; assigned (the padding's share is dropped), the terms added in a
+/// fixed order. On the calling thread.
 template <class S>
 void col2im(const ConvGeometry& g, ConstView<S> p, View<S> dx) {
   const Index batch = dx.cols, positions = g.positions(), k = g.kernel;
-  const Index threads = loop_threads(p.rows, p.cols);
-  run_blocks(batch, threads, loop_chunk(batch, threads), [&](Index b) {
+  for (Index b = 0; b < batch; ++b) {
     S* image = dx.data + b * dx.ld;
     std::fill(image, image + g.image_size(), S(0));
     for (Index c = 0; c < g.channels; ++c)
@@ -160,7 +157,7 @@ void col2im(const ConvGeometry& g, ConstView<S> p, View<S> dx) {
             }
           }
         }
-  });
+  }
 }
 
 /// A type carried as a value (a generic lambda's T).
@@ -178,14 +175,11 @@ void packets(Index n, const F& f) {
   for (; i < n; ++i) f(TypeTag<S>{}, i);
 }
 
-/// f(b, c) for every image b of a batch and every channel c, the images
-/// shared among the threads (each (b, c) run by one of them).
+/// f(b, c) for every image b of a batch and every channel c.
 template <class F>
-void each_image_channel(Index batch, Index channels, Index elements, const F& f) {
-  const Index threads = loop_threads(elements / std::max<Index>(batch, 1), batch);
-  run_blocks(batch, threads, loop_chunk(batch, threads), [&](Index b) {
+void each_image_channel(Index batch, Index channels, const F& f) {
+  for (Index b = 0; b < batch; ++b)
     for (Index c = 0; c < channels; ++c) f(b, c);
-  });
 }
 
 /// out[i] = act(in[i] + beta) for i in [0, n) (in may be out).
@@ -215,7 +209,7 @@ void activation_grad_run(const S* g, const S* a, Index n, S* out) {
 /// one channel a column), the layout of the convolution's product.
 template <class Act, class S>
 void scatter_bias_activation(ConstView<S> yp, ConstView<S> bias, Index positions, View<S> y) {
-  each_image_channel(y.cols, yp.cols, y.size(), [&](Index b, Index c) {
+  each_image_channel(y.cols, yp.cols, [&](Index b, Index c) {
     bias_activation_run<Act>(yp.data + c * yp.ld + b * positions, bias.data[c], positions,
                              y.data + b * y.ld + c * positions);
   });
@@ -226,7 +220,7 @@ void scatter_bias_activation(ConstView<S> yp, ConstView<S> bias, Index positions
 /// unless Act is Identity: dL/d(pre-activation) in the product's layout.
 template <class Act, class S>
 void gather_activation_grad(ConstView<S> g, ConstView<S> y, Index positions, View<S> gp) {
-  each_image_channel(g.cols, gp.cols, g.size(), [&](Index b, Index c) {
+  each_image_channel(g.cols, gp.cols, [&](Index b, Index c) {
     activation_grad_run<Act>(g.data + b * g.ld + c * positions, y.data + b * y.ld + c * positions, positions,
                              gp.data + c * gp.ld + b * positions);
   });
@@ -235,7 +229,7 @@ void gather_activation_grad(ConstView<S> g, ConstView<S> y, Index positions, Vie
 /// y = act(y + bias[c]) in place over images of `channels` x positions.
 template <class Act, class S>
 void bias_activation_images(View<S> y, ConstView<S> bias, Index channels, Index positions) {
-  each_image_channel(y.cols, channels, y.size(), [&](Index b, Index c) {
+  each_image_channel(y.cols, channels, [&](Index b, Index c) {
     S* at = y.data + b * y.ld + c * positions;
     bias_activation_run<Act>(at, bias.data[c], positions, at);
   });
@@ -245,7 +239,7 @@ void bias_activation_images(View<S> y, ConstView<S> bias, Index channels, Index 
 template <class Act, class S>
 void activation_grad_images(View<S> dy, ConstView<S> y) {
   if constexpr (!std::is_same_v<Act, Identity>)
-    each_image_channel(dy.cols, 1, dy.size(), [&](Index b, Index) {
+    each_image_channel(dy.cols, 1, [&](Index b, Index) {
       activation_grad_run<Act>(dy.data + b * dy.ld, y.data + b * y.ld, dy.rows, dy.data + b * dy.ld);
     });
 }
@@ -274,7 +268,7 @@ void gather_channels(ConstView<S> x, Index positions, View<S> xp) {
 /// The reverse of gather_channels: images dx from dxp (R x channels).
 template <class S>
 void scatter_channels(ConstView<S> dxp, Index positions, View<S> dx) {
-  each_image_channel(dx.cols, dxp.cols, dx.size(), [&](Index b, Index c) {
+  each_image_channel(dx.cols, dxp.cols, [&](Index b, Index c) {
     const S* in = dxp.data + c * dxp.ld + b * positions;
     std::copy(in, in + positions, dx.data + b * dx.ld + c * positions);
   });

@@ -344,35 +344,24 @@ class SequentialNet {
     std::vector<Layer> layers;
     /// A computing layer's output (out_size x B); empty for a shape change.
     std::vector<Buffer<B, S>> out;
-    /// What a convolution keeps for its backward: its patches (R x K); a
-    /// transposed convolution's input, a channel per column (R x in channels).
-    std::vector<Buffer<B, S>> saved;
-    /// The product of a convolution before the scatter (R x channels), and
-    /// a transposed convolution's patches (R x K).
-    Buffer<B, S> product, patches;
+    /// A convolution's working memory: one region per chunk of images
+    /// (chunk_floats each), the chunks computed at once.
+    Buffer<B, S> scratch;
     /// dL/d(a layer's input), alternately.
     Buffer<B, S> grad[2];
     /// Layer l's output as a view: its own buffer, or the input it reshapes.
     std::vector<View<S>> views;
-    Index batch = 0;
     /// Grows the buffers to hold `batch` samples.
     void reserve(Index batch_size) {
-      Index widest = 0, product_size = 0, patch_size = 0;
+      Index widest = 0, scratch_size = 0;
       for (std::size_t i = 0; i < layers.size(); ++i) {
         const Layer& l = layers[i];
         if (l.computes()) out[i].reserve(l.out_size() * batch_size);
         widest = std::max(widest, l.in_size());
-        const Index rows = batch_size * l.geometry.positions();
-        if (l.kind == Layer::Kind::Conv) {
-          saved[i].reserve(rows * l.geometry.patch_size());
-          product_size = std::max(product_size, rows * l.out_c);
-        } else if (l.kind == Layer::Kind::ConvTranspose) {
-          saved[i].reserve(rows * l.in_c);
-          patch_size = std::max(patch_size, rows * l.geometry.patch_size());
-        }
+        if (l.kind == Layer::Kind::Conv || l.kind == Layer::Kind::ConvTranspose)
+          scratch_size = std::max(scratch_size, chunk_count(l, batch_size) * chunk_floats(l));
       }
-      product.reserve(product_size);
-      patches.reserve(patch_size);
+      scratch.reserve(scratch_size);
       for (auto& g : grad) g.reserve(widest * batch_size);
     }
     /// The output of the last forward of `batch` samples.
@@ -383,7 +372,6 @@ class SequentialNet {
     Workspace ws;
     ws.layers = layers_;
     ws.out.resize(layers_.size());
-    ws.saved.resize(layers_.size());
     ws.views.resize(layers_.size());
     return ws;
   }
@@ -428,8 +416,8 @@ class SequentialNet {
         using A = decltype(a);
         switch (l.kind) {
           case Layer::Kind::Dense: Dense::template forward<A>(ctx, weight(l), bias(l), in, y); break;
-          case Layer::Kind::Conv: conv_forward<A>(ctx, l, in, y, ws, i); break;
-          case Layer::Kind::ConvTranspose: conv_transpose_forward<A>(ctx, l, in, y, ws, i); break;
+          case Layer::Kind::Conv: conv_forward<A>(l, in, y, ws); break;
+          case Layer::Kind::ConvTranspose: conv_transpose_forward<A>(l, in, y, ws); break;
           default: break;
         }
       });
@@ -474,10 +462,8 @@ class SequentialNet {
                                                i == 0 ? dx : (want_below ? below : View<S>{}));
             break;
           }
-          case Layer::Kind::Conv: conv_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws, i); break;
-          case Layer::Kind::ConvTranspose:
-            conv_transpose_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws, i);
-            break;
+          case Layer::Kind::Conv: conv_backward<A>(l, in, y, d, want_below ? below : View<S>{}, ws); break;
+          case Layer::Kind::ConvTranspose: conv_transpose_backward<A>(l, in, y, d, want_below ? below : View<S>{}, ws); break;
           default: break;
         }
       });
@@ -501,64 +487,114 @@ class SequentialNet {
     const Index columns = l.kind == Layer::Kind::Conv ? l.out_c : l.in_c;
     return make_view<S>(params_ + l.offset, l.weights() / columns, columns);
   }
-  View<S> kernel_grad(const Layer& l) const {
-    const Index columns = l.kind == Layer::Kind::Conv ? l.out_c : l.in_c;
-    return make_view<S>(grads_ + l.offset, l.weights() / columns, columns);
+
+  // The convolutions run chunk by chunk: a chunk is as many images as keep
+  // its patches within kChunkFloats (in cache while its products run), the
+  // chunks are shared among the threads, and each computes its own part of
+  // the weight and bias gradients, added in chunk order at the end. The cut
+  // depends on the layer and the batch size alone, so the bits never depend
+  // on the thread count.
+  static constexpr Index kChunkFloats = 1 << 17;
+  /// Images per chunk.
+  static Index chunk_images(const Layer& l) {
+    return std::max<Index>(1, kChunkFloats / (l.geometry.positions() * l.geometry.patch_size()));
+  }
+  static Index chunk_count(const Layer& l, Index batch) { return (batch + chunk_images(l) - 1) / chunk_images(l); }
+  /// The channels of the product's layout: a convolution's output, a transposed one's input.
+  static Index product_channels(const Layer& l) { return l.kind == Layer::Kind::Conv ? l.out_c : l.in_c; }
+  /// A chunk's region: its patches (rows x K), its product-layout channels
+  /// (rows x product_channels), its weight gradient, its bias gradient.
+  static Index chunk_floats(const Layer& l) {
+    const Index rows = chunk_images(l) * l.geometry.positions();
+    return rows * (l.geometry.patch_size() + product_channels(l)) + l.weights() + l.out_c;
+  }
+  /// The views of chunk c's region for `images` images.
+  struct Chunk {
+    View<S> patches, channels, weight_grad, bias_grad;
+    Index first, images;
+  };
+  /// f(chunk) for every chunk of a batch, shared among the threads.
+  template <class F>
+  void each_chunk(const Layer& l, Index batch, Workspace& ws, const F& f) const {
+    const Index per = chunk_images(l), count = chunk_count(l, batch), region = chunk_floats(l);
+    const Index rows_max = per * l.geometry.positions(), k = l.geometry.patch_size();
+    const Index threads = std::min<Index>(region_threads(), count);
+    run_blocks(count, threads, 1, [&](Index c) {
+      S* base = ws.scratch.data() + c * region;
+      const Index first = c * per, images = std::min(per, batch - first), rows = images * l.geometry.positions();
+      const Index wcols = product_channels(l);
+      const Chunk chunk{make_view(base, rows, k), make_view(base + rows_max * k, rows, product_channels(l)),
+                        make_view(base + rows_max * (k + wcols), l.weights() / wcols, wcols),
+                        make_view(base + rows_max * (k + wcols) + l.weights(), l.out_c, 1), first, images};
+      f(chunk);
+    });
+  }
+  /// The weight and bias gradients: the chunks' parts added in chunk order.
+  void sum_chunk_gradients(const Layer& l, Index batch, Workspace& ws) const {
+    const Index count = chunk_count(l, batch), region = chunk_floats(l);
+    const Index offset = chunk_images(l) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
+    using Map = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
+    Map out(grads_ + l.offset, l.count);
+    for (Index c = 0; c < count; ++c) {
+      const Map part(ws.scratch.data() + c * region + offset, l.count);
+      if (c == 0) out = part;
+      else out += part;
+    }
   }
 
   template <class A>
-  void conv_forward(const Context& ctx, const Layer& l, ConstView<S> x, View<S> y, Workspace& ws, std::size_t i) const {
-    const Index rows = x.cols * l.geometry.positions();
-    const View<S> p = make_view(ws.saved[i].data(), rows, l.geometry.patch_size());
-    const View<S> yp = make_view(ws.product.data(), rows, l.out_c);
-    im2col(l.geometry, x, p);
-    Ops<B, S>::gemm(ctx, Trans::No, Trans::No, S(1), p, kernel(l), S(0), yp);
-    scatter_bias_activation<A>(ConstView<S>(yp), bias(l), l.geometry.positions(), y);
+  void conv_forward(const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+    each_chunk(l, x.cols, ws, [&](const Chunk& c) {
+      im2col(l.geometry, x.col_block(c.first, c.images), c.patches);
+      gemm_block(Trans::No, Trans::No, S(1), ConstView<S>(c.patches), kernel(l), S(0), c.channels);
+      scatter_bias_activation<A>(ConstView<S>(c.channels), bias(l), l.geometry.positions(),
+                                 y.col_block(c.first, c.images));
+    });
   }
 
   template <class A>
-  void conv_backward(const Context& ctx, const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx,
-                     Workspace& ws, std::size_t i) const {
-    (void)x;
-    const Index rows = dy.cols * l.geometry.positions();
-    const View<S> p = make_view(ws.saved[i].data(), rows, l.geometry.patch_size());
-    const View<S> gp = make_view(ws.product.data(), rows, l.out_c);
-    gather_activation_grad<A>(ConstView<S>(dy), y, l.geometry.positions(), gp);
-    const View<S> db = bias_grad(l);
-    for (Index c = 0; c < l.out_c; ++c)
-      db.data[c] = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(gp.data + c * gp.ld, rows).sum();
-    Ops<B, S>::gemm(ctx, Trans::Yes, Trans::No, S(1), p, gp, S(0), kernel_grad(l));
-    if (dx.data == nullptr) return;
-    Ops<B, S>::gemm(ctx, Trans::No, Trans::Yes, S(1), gp, kernel(l), S(0), p);  // dL/dP over P
-    col2im(l.geometry, ConstView<S>(p), dx);
+  void conv_backward(const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx, Workspace& ws) const {
+    each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
+      const View<S> gp = c.channels;
+      gather_activation_grad<A>(ConstView<S>(dy.col_block(c.first, c.images)), y.col_block(c.first, c.images),
+                                l.geometry.positions(), gp);
+      for (Index ch = 0; ch < l.out_c; ++ch)
+        c.bias_grad.data[ch] = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(gp.data + ch * gp.ld, gp.rows).sum();
+      im2col(l.geometry, x.col_block(c.first, c.images), c.patches);
+      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(gp), S(0), c.weight_grad);
+      if (dx.data == nullptr) return;
+      gemm_block(Trans::No, Trans::Yes, S(1), ConstView<S>(gp), kernel(l), S(0), c.patches);  // dL/dP over P
+      col2im(l.geometry, ConstView<S>(c.patches), dx.col_block(c.first, c.images));
+    });
+    sum_chunk_gradients(l, dy.cols, ws);
   }
 
   template <class A>
-  void conv_transpose_forward(const Context& ctx, const Layer& l, ConstView<S> x, View<S> y, Workspace& ws,
-                              std::size_t i) const {
-    const Index rows = x.cols * l.geometry.positions();
-    const View<S> xp = make_view(ws.saved[i].data(), rows, l.in_c);
-    const View<S> p = make_view(ws.patches.data(), rows, l.geometry.patch_size());
-    gather_channels(x, l.geometry.positions(), xp);
-    Ops<B, S>::gemm(ctx, Trans::No, Trans::Yes, S(1), xp, kernel(l), S(0), p);
-    col2im(l.geometry, ConstView<S>(p), y);
-    bias_activation_images<A>(y, bias(l), l.out_c, l.out_h * l.out_w);
+  void conv_transpose_forward(const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+    each_chunk(l, x.cols, ws, [&](const Chunk& c) {
+      gather_channels(x.col_block(c.first, c.images), l.geometry.positions(), c.channels);
+      gemm_block(Trans::No, Trans::Yes, S(1), ConstView<S>(c.channels), kernel(l), S(0), c.patches);
+      const View<S> out = y.col_block(c.first, c.images);
+      col2im(l.geometry, ConstView<S>(c.patches), out);
+      bias_activation_images<A>(out, bias(l), l.out_c, l.out_h * l.out_w);
+    });
   }
 
   template <class A>
-  void conv_transpose_backward(const Context& ctx, const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy,
-                               View<S> dx, Workspace& ws, std::size_t i) const {
-    (void)x;
-    const Index rows = dy.cols * l.geometry.positions();
-    const View<S> xp = make_view(ws.saved[i].data(), rows, l.in_c);
-    const View<S> p = make_view(ws.patches.data(), rows, l.geometry.patch_size());
-    activation_grad_images<A>(dy, y);
-    channel_sums_images(ConstView<S>(dy), l.out_c, l.out_h * l.out_w, bias_grad(l));
-    im2col(l.geometry, ConstView<S>(dy), p);
-    Ops<B, S>::gemm(ctx, Trans::Yes, Trans::No, S(1), p, xp, S(0), kernel_grad(l));
-    if (dx.data == nullptr) return;
-    Ops<B, S>::gemm(ctx, Trans::No, Trans::No, S(1), p, kernel(l), S(0), xp);  // dL/dx, a channel per column
-    scatter_channels(ConstView<S>(xp), l.geometry.positions(), dx);
+  void conv_transpose_backward(const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx,
+                               Workspace& ws) const {
+    each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
+      const View<S> g = dy.col_block(c.first, c.images);
+      activation_grad_images<A>(g, y.col_block(c.first, c.images));
+      channel_sums_images(ConstView<S>(g), l.out_c, l.out_h * l.out_w, c.bias_grad);
+      im2col(l.geometry, ConstView<S>(g), c.patches);
+      gather_channels(x.col_block(c.first, c.images), l.geometry.positions(), c.channels);
+      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(c.channels), S(0), c.weight_grad);
+      if (dx.data == nullptr) return;
+      gemm_block(Trans::No, Trans::No, S(1), ConstView<S>(c.patches), kernel(l), S(0), c.channels);  // dL/dx
+      scatter_channels(ConstView<S>(c.channels), l.geometry.positions(), dx.col_block(c.first, c.images));
+    });
+    sum_chunk_gradients(l, dy.cols, ws);
   }
 
   std::vector<LayerSpec> specs_;

@@ -280,6 +280,27 @@ TEST_CASE("a batch cut into chunks of images gives the sum of the images' gradie
   CHECK((whole - sum).cwiseAbs().maxCoeff() <= 1e-10 * sum.cwiseAbs().maxCoeff());
 }
 
+TEST_CASE("the Keras network as types computes the run-time network's bits") {
+  using Fixed = vae::KerasConvVae<2>;
+  static_assert(vae::KerasConvEncoder<2>::inputs == 784 && vae::KerasConvDecoder<2>::outputs == 784);
+  static_assert(vae::KerasConvEncoder<2>::parameters + vae::KerasConvDecoder<2>::parameters == 134165);
+  Fixed fixed(6);
+  auto dynamic = vae::make_conv_vae<float>(2, 6);
+  CHECK(fixed.architecture() == dynamic.architecture());
+  std::srand(5);
+  const vae::Matrix<float> x = ((Eigen::MatrixXf::Random(784, 9).array() + 1) / 2).matrix();
+  vae::Adam<float> o1, o2;
+  vae::Rng r1(2), r2(2);
+  for (int step = 0; step < 2; ++step) CHECK(fixed.train_step(x, o1, r1).total == dynamic.train_step(x, o2, r2).total);
+  CHECK(same_bits(fixed.parameters_host(), dynamic.parameters_host()));
+  // Their checkpoints are one another's.
+  const std::string path = (std::filesystem::temp_directory_path() / "vae_test_conv_fixed.ckpt").string();
+  vae::io::save_checkpoint(path, fixed, &o1);
+  auto loaded = vae::io::load_checkpoint_model<vae::SequentialVae<float>>(path);
+  CHECK(same_bits(loaded.parameters_host(), fixed.parameters_host()));
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("the Keras network: its shapes, parameters and description") {
   auto model = vae::make_conv_vae<float>(2, 0);
   // PyTorch's count for the same modules: 320 + 18496 + 50192 + 68 | 9408 + 36928 + 18464 + 289.

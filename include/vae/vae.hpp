@@ -30,6 +30,7 @@
 #include "vae/models/conditional_variational_autoencoder.hpp"
 #include "vae/models/dynamic.hpp"
 #include "vae/models/sequential.hpp"
+#include "vae/models/stack.hpp"
 #include "vae/models/initialize.hpp"
 #include "vae/optim/adam.hpp"
 #include "vae/optim/schedule.hpp"

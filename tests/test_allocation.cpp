@@ -61,3 +61,12 @@ TEST_CASE("steady-state training steps allocate nothing, for every depth and act
   check_steady_state<vae::MlpVae<vae::Layers<784, 64, 20>, vae::Softplus>>("VAE 784-64-20 softplus");
   check_steady_state<vae::MlpVae<vae::Layers<784, 10>, vae::Relu>>("VAE 784-10 (no hidden layer)");
 }
+
+TEST_CASE("steady-state training steps of a convolutional VAE allocate nothing") {
+  check_steady_state<vae::KerasConvVae<2>>("the Keras example's convolutional VAE");
+  check_steady_state<vae::StackAutoencoder<vae::Stack<vae::net::Reshape<1, 28, 28>, vae::net::Conv2d<1, 28, 28, 4, 4, 2, 1, vae::Relu>,
+                                                      vae::net::Flatten<4, 14, 14>, vae::net::Dense<784, 3>>,
+                                           vae::Stack<vae::net::Dense<3, 196, vae::Tanh>, vae::net::Reshape<1, 14, 14>,
+                                                      vae::net::ConvTranspose2d<1, 14, 14, 1, 4, 2, 1, 0>>>>(
+      "a convolutional autoencoder with reshape, stride 2 and kernel 4");
+}

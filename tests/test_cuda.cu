@@ -410,6 +410,61 @@ TEST_CASE_TEMPLATE("the library's kernels run one element at a time (as on the G
   }
 }
 
+TEST_CASE_TEMPLATE("the convolution's element kernels (the GPU's) match the CPU's loops", S, float, double) {
+  namespace k = vae::kernels;
+  namespace d = vae::detail;
+  const double tol = std::is_same_v<S, float> ? 1e-6 : 1e-14;
+  struct Case {
+    Index c, h, w, kernel, stride, padding;
+  };
+  for (const Case g0 : {Case{3, 7, 8, 3, 2, 1}, Case{2, 6, 6, 4, 2, 1}, Case{1, 5, 7, 3, 1, 1}, Case{2, 8, 8, 2, 2, 0}}) {
+    const vae::ConvGeometry g = vae::ConvGeometry::of(g0.c, g0.h, g0.w, g0.kernel, g0.stride, g0.padding);
+    INFO("image " << g.channels << "x" << g.height << "x" << g.width << ", kernel " << g.kernel << " stride " << g.stride
+                  << " padding " << g.padding);
+    const Index batch = 3, rows = batch * g.positions(), k = g.patch_size(), oc = 4;
+    const Mat<S> x = random_matrix<S>(g.image_size(), batch, S(-1), S(1));
+    Mat<S> p(rows, k), p_ref(rows, k);
+    apply_each<S>(rows, k, k::Im2col<S>{g, vae::view_of<S>(x), vae::make_view(p.data(), rows, k)});
+    d::im2col(g, vae::view_of<S>(x), vae::make_view(p_ref.data(), rows, k));
+    CHECK(p == p_ref);
+    const Mat<S> q = random_matrix<S>(rows, k, S(-1), S(1));
+    Mat<S> dx(g.image_size(), batch), dx_ref(g.image_size(), batch);
+    apply_each<S>(dx.rows(), batch, k::Col2im<S>{g, vae::view_of<S>(q), vae::make_view(dx.data(), dx.rows(), batch)});
+    d::col2im(g, vae::view_of<S>(q), vae::make_view(dx_ref.data(), dx.rows(), batch));
+    CHECK(rel_diff(dx, dx_ref) <= tol);
+    // Between the product's layout (a pixel a row) and images, with bias and activation.
+    const Index positions = g.positions();
+    const Mat<S> yp = random_matrix<S>(rows, oc, S(-2), S(2)), bias = random_matrix<S>(oc, 1);
+    Mat<S> y(oc * positions, batch), y_ref(oc * positions, batch);
+    apply_each<S>(y.rows(), batch, k::ScatterBiasActivation<vae::Tanh, S>{vae::view_of<S>(yp), vae::view_of<S>(bias),
+                                                                          positions, vae::make_view(y.data(), y.rows(), batch)});
+    d::scatter_bias_activation<vae::Tanh>(vae::view_of<S>(yp), vae::view_of<S>(bias), positions,
+                                          vae::make_view(y_ref.data(), y.rows(), batch));
+    CHECK(rel_diff(y, y_ref) <= tol);
+    const Mat<S> gy = random_matrix<S>(oc * positions, batch, S(-1), S(1));
+    Mat<S> gp(rows, oc), gp_ref(rows, oc);
+    apply_each<S>(rows, oc, k::GatherActivationGrad<vae::Tanh, S>{vae::view_of<S>(gy), vae::view_of<S>(y), positions,
+                                                                  vae::make_view(gp.data(), rows, oc)});
+    d::gather_activation_grad<vae::Tanh>(vae::view_of<S>(gy), vae::view_of<S>(y), positions,
+                                         vae::make_view(gp_ref.data(), rows, oc));
+    CHECK(rel_diff(gp, gp_ref) <= tol);
+    Mat<S> yi = gy, yi_ref = gy;
+    apply_each<S>(yi.rows(), batch, k::BiasActivationImages<vae::Relu, S>{vae::make_view(yi.data(), yi.rows(), batch),
+                                                                          vae::view_of<S>(bias), positions});
+    d::bias_activation_images<vae::Relu>(vae::make_view(yi_ref.data(), yi.rows(), batch), vae::view_of<S>(bias), oc,
+                                         positions);
+    CHECK(rel_diff(yi, yi_ref) <= tol);
+    Mat<S> back(oc * positions, batch), back_ref(oc * positions, batch);
+    apply_each<S>(back.rows(), batch, k::ScatterChannels<S>{vae::view_of<S>(gp_ref), positions,
+                                                             vae::make_view(back.data(), back.rows(), batch)});
+    d::scatter_channels(vae::view_of<S>(gp_ref), positions, vae::make_view(back_ref.data(), back.rows(), batch));
+    CHECK(back == back_ref);
+    // The column sums the bias gradients take.
+    const Mat<S> sums = column_sums_on_host<S>(rows, oc, k::Element<S>{vae::view_of<S>(gp_ref)});
+    CHECK(rel_diff(sums, Mat<S>(gp_ref.colwise().sum())) <= 10 * tol);
+  }
+}
+
 TEST_CASE("the device suite's gradient-check configurations pass on the CPU") {
   // The same models, seeds, batch and noise as the device suite's checks: if
   // one of them sat on a ReLU kink, it would show here, on any machine.
@@ -957,6 +1012,43 @@ TEST_CASE("a checkpoint written from the GPU loads on the CPU and back") {
                         vae::VariationalAutoencoder<kIn, kHidden, kLatent, float>>("vae_test_cuda.ckpt");
   checkpoint_round_trip<vae::MlpVae<Deep, vae::Tanh, float, Gpu>, vae::MlpVae<Deep, vae::Tanh, float>>(
       "vae_test_cuda_deep.ckpt");
+}
+
+TEST_CASE("a convolutional VAE and autoencoder: GPU gradients match finite differences and the CPU's (double)") {
+  if (no_device("convolutional gradient checks")) return;
+  const auto relu = vae::ActivationKind::Relu;
+  const auto enc = vae::NetworkBuilder({1, 8, 8}).conv2d(2, 3, 2, 1, relu).flatten().dense(6, vae::ActivationKind::Tanh).dense(4).layers();
+  const auto dec = vae::NetworkBuilder({2}).dense(32, vae::ActivationKind::Tanh).reshape(2, 4, 4).conv_transpose2d(1, 3, 2, 1, 1).layers();
+  const vae::Objective<double> objective{R::BinaryCrossEntropy, K::Exact, 1.0};
+  vae::SequentialVae<double, Gpu> gpu(vae::SequentialVariationalEncoder<double, Gpu>(enc), vae::SequentialDecoder<double, Gpu>(dec), 11, objective);
+  vae::SequentialVae<double> cpu(vae::SequentialVariationalEncoder<double>(enc), vae::SequentialDecoder<double>(dec), 11, objective);
+  vae::Rng noise(5);
+  const Mat<double> x = random_matrix<double>(64, 3, 0.0, 1.0, noise);
+  const auto check = vae::test::model_gradient_check(gpu, x, vae::Rng(5));
+  MESSAGE("GPU conv VAE: " << check.checked << " parameters, max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
+  vae::Rng rc(3), rg(3);
+  const auto pc = cpu.compute_gradients(x, rc), pg = gpu.compute_gradients(x, rg);
+  CHECK(rel_diff(double(pg.total), double(pc.total)) <= 1e-10);
+  CHECK(rel_diff(gpu.gradients_host(), cpu.gradients_host()) <= 1e-10);
+  CHECK(rel_diff(gpu.reconstruct(x), cpu.reconstruct(x)) <= 1e-10);
+}
+
+TEST_CASE("the Keras example's convolutional VAE trains on the GPU as on the CPU (float)") {
+  if (no_device("convolutional training parity")) return;
+  auto cpu = vae::make_conv_vae<float>(2, 4);
+  auto gpu = vae::make_conv_vae<float, Gpu>(2, 4);
+  CHECK(cpu.parameters_host() == gpu.parameters_host());
+  vae::Rng data(8);
+  const Mat<float> x = random_matrix<float>(784, 32, 0.0f, 1.0f, data);
+  vae::Adam<float> oc;
+  vae::Adam<float, Gpu> og(vae::AdamOptions{}, gpu.context());
+  vae::Rng rc(1), rg(1);
+  for (int step = 0; step < 3; ++step) {
+    const auto lc = cpu.train_step(x, oc, rc), lg = gpu.train_step(x, og, rg);
+    CHECK(rel_diff(double(lg.total), double(lc.total)) <= 1e-4);
+  }
+  CHECK(rel_diff(gpu.parameters_host(), cpu.parameters_host()) <= 1e-4);
 }
 
 }  // TEST_SUITE("device")

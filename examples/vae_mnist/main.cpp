@@ -254,9 +254,6 @@ int main(int argc, char** argv) {
       if (o.init != "pytorch" || o.init_output_bias)
         throw vae::ValueError("--init glorot and --init-output-bias set dense layers; --network conv starts "
                               "from PyTorch's default initialisation");
-      if (o.backend != "cpu")
-        throw vae::ValueError("--network conv runs on the CPU backend (--backend cpu); the CUDA convolutions "
-                              "are not written yet");
     }
     if (o.objective == "iwae" && o.model == "ae")
       throw vae::ValueError("--objective iwae is a VAE's bound: use --model vae, cvae or both");

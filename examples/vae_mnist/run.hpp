@@ -14,7 +14,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include <vae/vae.hpp>
@@ -325,20 +324,14 @@ int run(const RunOptions& o, const Data& data) {
   const std::vector<vae::ActivationKind> act = hidden_activations(o);
   Metrics metrics;
   const auto start = std::chrono::steady_clock::now();
-  if (o.network == "conv") {
-    // The Keras example's networks (vae::keras_conv_networks), on the CPU.
-    if constexpr (std::is_same_v<Backend, vae::Cpu>) {
-      if (o.model == "ae" || o.model == "both") {
-        auto ae = vae::make_conv_autoencoder<float>(o.latent, o.seed, objective);
-        train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, o.ae_range_given, o.latent), o, data, metrics);
-      }
-      if (o.model == "vae" || o.model == "both") {
-        auto model = vae::make_conv_vae<float>(o.latent, o.seed, vae_objective);
-        train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
-      }
-    } else {
-      throw vae::ValueError("--network conv runs on the CPU backend");
-    }
+  if (o.network == "conv" && (o.model == "ae" || o.model == "both")) {
+    // The Keras example's networks (vae::keras_conv_networks).
+    auto ae = vae::make_conv_autoencoder<float, Backend>(o.latent, o.seed, objective);
+    train_and_draw(ae, "ae", "autoencoder", grid_range(o.ae_range, o.ae_range_given, o.latent), o, data, metrics);
+  }
+  if (o.network == "conv" && (o.model == "vae" || o.model == "both")) {
+    auto model = vae::make_conv_vae<float, Backend>(o.latent, o.seed, vae_objective);
+    train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (o.network == "mlp" && (o.model == "ae" || o.model == "both")) {
     auto ae = vae::make_mlp_autoencoder<float, Backend>(sizes, act, o.seed, objective);

@@ -106,7 +106,6 @@ awk -v l="$(loss_of "$loaded")" -v f="$(loss_of "$fresh")" -v t="$(loss_of "$out
   fail "the loaded weights' test loss $(loss_of "$loaded") is not near the trained $(loss_of "$out") and below the untrained $(loss_of "$fresh")"
 expect_error "--hidden shapes --network mlp" --network conv --hidden 100
 expect_error "the conditional VAE is dense only" --network conv --model cvae
-expect_error "runs on the CPU backend" --network conv --backend cuda --model vae
 expect_error "conv2d 1x28x28->32x14x14" --model vae --resume "$work/conv1/vae.ckpt"
 
 finish

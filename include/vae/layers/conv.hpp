@@ -65,11 +65,11 @@ struct ConvGeometry {
     return g;
   }
   /// Elements of the larger image.
-  Index image_size() const { return channels * height * width; }
+  VAE_HOST_DEVICE Index image_size() const { return channels * height * width; }
   /// Kernel positions per image.
-  Index positions() const { return grid_height * grid_width; }
+  VAE_HOST_DEVICE Index positions() const { return grid_height * grid_width; }
   /// Columns of the patch matrix: channels x kernel x kernel.
-  Index patch_size() const { return channels * kernel * kernel; }
+  VAE_HOST_DEVICE Index patch_size() const { return channels * kernel * kernel; }
 };
 
 /// The shape checks of a convolution; throws ShapeError naming `who` and the
@@ -90,6 +90,108 @@ inline void check_conv_shape(const std::string& who, Index channels, Index heigh
     fail("the kernel " + std::to_string(kernel) + "x" + std::to_string(kernel) + " is larger than the padded image " +
          std::to_string(height + 2 * padding) + "x" + std::to_string(width + 2 * padding));
 }
+
+/// The same steps as element kernels, one output element per call of
+/// apply<S>(i, j) (a scalar: how a GPU thread runs them, through
+/// Ops<B, S>::for_each); the backends without the CPU's loops run these, on
+/// whole batches. Each writes its own element only, in a fixed order.
+namespace kernels {
+
+/// p(r, k) = the image pixel patch element k of row r reads (im2col), 0 in
+/// the padding: p is R x K over the images x.
+template <class S>
+struct Im2col {
+  ConvGeometry g;
+  ConstView<S> x;
+  View<S> p;
+  VAE_ELEMENTWISE(class T) void apply(Index r, Index k) const {
+    const Index positions = g.grid_height * g.grid_width, b = r / positions, q = r % positions;
+    const Index c = k / (g.kernel * g.kernel), ky = (k / g.kernel) % g.kernel, kx = k % g.kernel;
+    const Index iy = (q / g.grid_width) * g.stride - g.padding + ky, ix = (q % g.grid_width) * g.stride - g.padding + kx;
+    const bool inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+    p(r, k) = inside ? x((c * g.height + iy) * g.width + ix, b) : T(0);
+  }
+};
+
+/// dx(i, b) = the sum of the patch elements of p taken from pixel i of image
+/// b (col2im), kernel offsets in order.
+template <class S>
+struct Col2im {
+  ConvGeometry g;
+  ConstView<S> p;
+  View<S> dx;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const {
+    const Index c = i / (g.height * g.width), iy = (i / g.width) % g.height, ix = i % g.width;
+    const Index positions = g.grid_height * g.grid_width;
+    T total = T(0);
+    for (Index ky = 0; ky < g.kernel; ++ky) {
+      const Index ty = iy + g.padding - ky;
+      if (ty < 0 || ty % g.stride != 0 || ty / g.stride >= g.grid_height) continue;
+      for (Index kx = 0; kx < g.kernel; ++kx) {
+        const Index tx = ix + g.padding - kx;
+        if (tx < 0 || tx % g.stride != 0 || tx / g.stride >= g.grid_width) continue;
+        total += p(b * positions + (ty / g.stride) * g.grid_width + tx / g.stride, (c * g.kernel + ky) * g.kernel + kx);
+      }
+    }
+    dx(i, b) = total;
+  }
+};
+
+/// y(i, b) = act(yp(b positions + q, c) + bias(c)), i = c positions + q:
+/// from the product's layout (a pixel a row, a channel a column) to images.
+template <class Act, class S>
+struct ScatterBiasActivation {
+  ConstView<S> yp, bias;
+  Index positions;
+  View<S> y;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const {
+    const Index c = i / positions, q = i % positions;
+    y(i, b) = Act::value(T(yp(b * positions + q, c) + bias(c, 0)));
+  }
+};
+
+/// gp(r, c) = g(c positions + q, b) act'(y(c positions + q, b)), r = b
+/// positions + q: from images to the product's layout (with y = g and
+/// Identity, a plain gather).
+template <class Act, class S>
+struct GatherActivationGrad {
+  ConstView<S> g, y;
+  Index positions;
+  View<S> gp;
+  VAE_ELEMENTWISE(class T) void apply(Index r, Index c) const {
+    const Index b = r / positions, i = c * positions + r % positions;
+    gp(r, c) = T(g(i, b) * Act::derivative(T(y(i, b))));
+  }
+};
+
+/// y(i, b) = act(y(i, b) + bias(c)), c = i / positions.
+template <class Act, class S>
+struct BiasActivationImages {
+  View<S> y;
+  ConstView<S> bias;
+  Index positions;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const { y(i, b) = Act::value(T(y(i, b) + bias(i / positions, 0))); }
+};
+
+/// dx(i, b) = dxp(b positions + q, c), i = c positions + q.
+template <class S>
+struct ScatterChannels {
+  ConstView<S> dxp;
+  Index positions;
+  View<S> dx;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const {
+    dx(i, b) = dxp(b * positions + i % positions, i / positions);
+  }
+};
+
+/// The element itself: column_sums of it are a matrix's column sums.
+template <class S>
+struct Element {
+  ConstView<S> m;
+  VAE_ELEMENTWISE(class T) T apply(Index i, Index j) const { return T(m(i, j)); }
+};
+
+}  // namespace kernels
 
 namespace detail {
 
@@ -245,16 +347,17 @@ void activation_grad_images(View<S> dy, ConstView<S> y) {
 }
 
 /// db[c] = the sum of every element of channel c over the images g
-/// (channels x positions per column), added image after image.
+/// (channels x positions per column), added image after image (added to db
+/// when `accumulate`).
 template <class S>
-void channel_sums_images(ConstView<S> g, Index channels, Index positions, View<S> db) {
+void channel_sums_images(ConstView<S> g, Index channels, Index positions, View<S> db, bool accumulate = false) {
   for (Index c = 0; c < channels; ++c) {
     double total = 0;
     for (Index b = 0; b < g.cols; ++b) {
       const S* in = g.data + b * g.ld + c * positions;
       total += double(Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(in, positions).sum());
     }
-    db.data[c] = S(total);
+    db.data[c] = accumulate ? S(db.data[c] + S(total)) : S(total);
   }
 }
 

@@ -253,7 +253,9 @@ inline SequentialLayer parse_layer(const LayerSpec& spec, std::size_t index, con
 /// output feeds the next, with its own activation. Parameters live in the
 /// model's flat buffers (bind), layer after layer, each layer's weights in
 /// PyTorch's order then its bias (a dense layer's W out x in column-major,
-/// as DenseOps). Only the CPU backend computes convolutions.
+/// as DenseOps). The CPU computes a convolution chunk by chunk on its
+/// threads (layers/conv.hpp); other backends on the whole batch at once,
+/// with the element kernels of layers/conv.hpp and their GEMM.
 template <class S, class B>
 class SequentialNet {
   static_assert(is_supported_scalar_v<S>, "vae: the scalar type must be float or double");
@@ -284,11 +286,6 @@ class SequentialNet {
         throw ShapeError(std::string(who) + ": layer " + std::to_string(i) + " (" + specs_[i].describe() + ") takes " +
                          NetworkBuilder::text(specs_[i].input) + ", the layer before it gives " +
                          NetworkBuilder::text(specs_[i - 1].output));
-      if (l.kind == Layer::Kind::ConvTranspose || l.kind == Layer::Kind::Conv) {
-        if constexpr (!std::is_same_v<B, Cpu>)
-          throw ShapeError(std::string(who) + ": layer " + std::to_string(i) + " (" + specs_[i].describe() +
-                           "): convolutions run on the CPU backend only");
-      }
       l.offset = offset;
       offset += l.count;
       layers_.push_back(l);
@@ -344,22 +341,26 @@ class SequentialNet {
     std::vector<Layer> layers;
     /// A computing layer's output (out_size x B); empty for a shape change.
     std::vector<Buffer<B, S>> out;
-    /// A convolution's working memory: one region per chunk of images
-    /// (chunk_floats each), the chunks computed at once.
+    /// A convolution's working memory (chunked_floats on the CPU,
+    /// batch_floats elsewhere).
     Buffer<B, S> scratch;
     /// dL/d(a layer's input), alternately.
     Buffer<B, S> grad[2];
     /// Layer l's output as a view: its own buffer, or the input it reshapes.
     std::vector<View<S>> views;
+    /// The threads the CPU's convolutions have working memory for.
+    Index slots = 0;
     /// Grows the buffers to hold `batch` samples.
     void reserve(Index batch_size) {
+      slots = std::max<Index>(slots, std::max(1, num_threads()));
       Index widest = 0, scratch_size = 0;
       for (std::size_t i = 0; i < layers.size(); ++i) {
         const Layer& l = layers[i];
         if (l.computes()) out[i].reserve(l.out_size() * batch_size);
         widest = std::max(widest, l.in_size());
         if (l.kind == Layer::Kind::Conv || l.kind == Layer::Kind::ConvTranspose)
-          scratch_size = std::max(scratch_size, chunk_count(l, batch_size) * chunk_floats(l));
+          scratch_size = std::max(scratch_size, std::is_same_v<B, Cpu> ? chunked_floats(l, batch_size, slots)
+                                                                       : batch_floats(l, batch_size));
       }
       scratch.reserve(scratch_size);
       for (auto& g : grad) g.reserve(widest * batch_size);
@@ -416,8 +417,8 @@ class SequentialNet {
         using A = decltype(a);
         switch (l.kind) {
           case Layer::Kind::Dense: Dense::template forward<A>(ctx, weight(l), bias(l), in, y); break;
-          case Layer::Kind::Conv: conv_forward<A>(l, in, y, ws); break;
-          case Layer::Kind::ConvTranspose: conv_transpose_forward<A>(l, in, y, ws); break;
+          case Layer::Kind::Conv: conv_forward<A>(ctx, l, in, y, ws); break;
+          case Layer::Kind::ConvTranspose: conv_transpose_forward<A>(ctx, l, in, y, ws); break;
           default: break;
         }
       });
@@ -462,8 +463,10 @@ class SequentialNet {
                                                i == 0 ? dx : (want_below ? below : View<S>{}));
             break;
           }
-          case Layer::Kind::Conv: conv_backward<A>(l, in, y, d, want_below ? below : View<S>{}, ws); break;
-          case Layer::Kind::ConvTranspose: conv_transpose_backward<A>(l, in, y, d, want_below ? below : View<S>{}, ws); break;
+          case Layer::Kind::Conv: conv_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws); break;
+          case Layer::Kind::ConvTranspose:
+            conv_transpose_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws);
+            break;
           default: break;
         }
       });
@@ -489,61 +492,114 @@ class SequentialNet {
   }
 
   // The convolutions run chunk by chunk: a chunk is as many images as keep
-  // its patches within kChunkFloats (in cache while its products run), the
-  // chunks are shared among the threads, and each computes its own part of
-  // the weight and bias gradients, added in chunk order at the end. The cut
-  // depends on the layer and the batch size alone, so the bits never depend
-  // on the thread count.
-  static constexpr Index kChunkFloats = 1 << 17;
+  // its patches within kChunkFloats (in cache while its products run). The
+  // chunks are grouped in blocks of kChunksPerBlock, which the threads share:
+  // a thread runs a block's chunks in order, in its own slot of working
+  // memory, and adds their weight and bias gradients into the block's part,
+  // and the parts are added in block order at the end. The cut depends on
+  // the layer and the batch size alone, so the bits never depend on the
+  // thread count; the memory grows with the threads (slots) and, by one
+  // gradient's size, with the blocks.
+  static constexpr Index kChunkFloats = 1 << 17, kChunksPerBlock = 8;
   /// Images per chunk.
   static Index chunk_images(const Layer& l) {
     return std::max<Index>(1, kChunkFloats / (l.geometry.positions() * l.geometry.patch_size()));
   }
   static Index chunk_count(const Layer& l, Index batch) { return (batch + chunk_images(l) - 1) / chunk_images(l); }
+  static Index block_count(const Layer& l, Index batch) {
+    return (chunk_count(l, batch) + kChunksPerBlock - 1) / kChunksPerBlock;
+  }
   /// The channels of the product's layout: a convolution's output, a transposed one's input.
   static Index product_channels(const Layer& l) { return l.kind == Layer::Kind::Conv ? l.out_c : l.in_c; }
-  /// A chunk's region: its patches (rows x K), its product-layout channels
-  /// (rows x product_channels), its weight gradient, its bias gradient.
-  static Index chunk_floats(const Layer& l) {
-    const Index rows = chunk_images(l) * l.geometry.positions();
-    return rows * (l.geometry.patch_size() + product_channels(l)) + l.weights() + l.out_c;
+  /// A slot: one chunk's patches (rows x K) and product-layout channels (rows x product_channels).
+  static Index slot_floats(const Layer& l) {
+    return chunk_images(l) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
   }
-  /// The views of chunk c's region for `images` images.
+  /// The CPU's working memory for `slots` threads and a batch: the slots,
+  /// then each block's part of the weight and bias gradients.
+  static Index chunked_floats(const Layer& l, Index batch, Index slots) {
+    return slots * slot_floats(l) + block_count(l, batch) * l.count;
+  }
+  /// The working memory of a backend without the CPU's chunks, for a whole
+  /// batch: the patches (R x K), the product layout's channels (R x
+  /// product_channels) and, for a transposed convolution, its output's
+  /// gradient gathered a channel per column (for the bias gradient).
+  static Index batch_floats(const Layer& l, Index batch) {
+    const Index rows = batch * l.geometry.positions();
+    return rows * (l.geometry.patch_size() + product_channels(l)) +
+           (l.kind == Layer::Kind::ConvTranspose ? batch * l.out_size() : 0);
+  }
+  /// The views of one chunk: its slot's patches and channels, its block's
+  /// gradient parts, its images, and whether it is its block's first.
   struct Chunk {
     View<S> patches, channels, weight_grad, bias_grad;
     Index first, images;
+    bool block_start;
   };
-  /// f(chunk) for every chunk of a batch, shared among the threads.
+  /// f(chunk) for every chunk of a batch, block by block, the blocks shared among the threads.
   template <class F>
   void each_chunk(const Layer& l, Index batch, Workspace& ws, const F& f) const {
-    const Index per = chunk_images(l), count = chunk_count(l, batch), region = chunk_floats(l);
-    const Index rows_max = per * l.geometry.positions(), k = l.geometry.patch_size();
-    const Index threads = std::min<Index>(region_threads(), count);
-    run_blocks(count, threads, 1, [&](Index c) {
-      S* base = ws.scratch.data() + c * region;
-      const Index first = c * per, images = std::min(per, batch - first), rows = images * l.geometry.positions();
-      const Index wcols = product_channels(l);
-      const Chunk chunk{make_view(base, rows, k), make_view(base + rows_max * k, rows, product_channels(l)),
-                        make_view(base + rows_max * (k + wcols), l.weights() / wcols, wcols),
-                        make_view(base + rows_max * (k + wcols) + l.weights(), l.out_c, 1), first, images};
-      f(chunk);
+    const Index per = chunk_images(l), chunks = chunk_count(l, batch), blocks = block_count(l, batch);
+    const Index rows_max = per * l.geometry.positions(), k = l.geometry.patch_size(), wcols = product_channels(l);
+    const Index threads = std::min<Index>({region_threads(), blocks, ws.slots});
+#if defined(_OPENMP)
+    const int level = omp_get_level();
+#endif
+    run_blocks(blocks, threads, 1, [&](Index block) {
+      Index slot = 0;  // this thread's place in the team run_blocks started, if it started one
+#if defined(_OPENMP)
+      if (omp_get_level() > level) slot = omp_get_thread_num();
+#endif
+      S* base = ws.scratch.data() + slot * slot_floats(l);
+      S* part = ws.scratch.data() + ws.slots * slot_floats(l) + block * l.count;
+      for (Index c = block * kChunksPerBlock; c < std::min(chunks, (block + 1) * kChunksPerBlock); ++c) {
+        const Index first = c * per, images = std::min(per, batch - first), rows = images * l.geometry.positions();
+        f(Chunk{make_view(base, rows, k), make_view(base + rows_max * k, rows, wcols),
+                make_view(part, l.weights() / wcols, wcols), make_view(part + l.weights(), l.out_c, 1), first, images,
+                c == block * kChunksPerBlock});
+      }
     });
   }
-  /// The weight and bias gradients: the chunks' parts added in chunk order.
+  /// The weight and bias gradients: the blocks' parts added in block order.
   void sum_chunk_gradients(const Layer& l, Index batch, Workspace& ws) const {
-    const Index count = chunk_count(l, batch), region = chunk_floats(l);
-    const Index offset = chunk_images(l) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
     using Map = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
     Map out(grads_ + l.offset, l.count);
-    for (Index c = 0; c < count; ++c) {
-      const Map part(ws.scratch.data() + c * region + offset, l.count);
-      if (c == 0) out = part;
+    const S* parts = ws.scratch.data() + ws.slots * slot_floats(l);
+    for (Index b = 0; b < block_count(l, batch); ++b) {
+      const Map part(const_cast<S*>(parts) + b * l.count, l.count);
+      if (b == 0) out = part;
       else out += part;
     }
   }
 
+  /// A whole batch's views of the scratch (backends without the CPU's chunks).
+  struct Whole {
+    View<S> patches, channels, gathered;
+  };
+  Whole whole(const Layer& l, Index batch, Workspace& ws) const {
+    const Index rows = batch * l.geometry.positions(), k = l.geometry.patch_size(), c = product_channels(l);
+    S* base = ws.scratch.data();
+    return {make_view(base, rows, k), make_view(base + rows * k, rows, c),
+            make_view(base + rows * (k + c), batch * l.out_h * l.out_w, l.out_c)};
+  }
+  View<S> weight_grad_of(const Layer& l) const {
+    const Index columns = product_channels(l);
+    return make_view<S>(grads_ + l.offset, l.weights() / columns, columns);
+  }
+  View<S> bias_grad_row(const Layer& l) const { return View<S>{grads_ + l.offset + l.weights(), 1, l.out_c, 1}; }
+
   template <class A>
-  void conv_forward(const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+  void conv_forward(const Context& ctx, const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+    if constexpr (!std::is_same_v<B, Cpu>) {
+      using O = vae::Ops<B, S>;
+      const Whole w = whole(l, x.cols, ws);
+      O::for_each(ctx, w.patches.rows, w.patches.cols, kernels::Im2col<S>{l.geometry, x, w.patches});
+      O::gemm(ctx, Trans::No, Trans::No, S(1), w.patches, kernel(l), S(0), w.channels);
+      O::for_each(ctx, y.rows, y.cols,
+                  kernels::ScatterBiasActivation<A, S>{w.channels, bias(l), l.geometry.positions(), y});
+      return;
+    }
+    (void)ctx;
     each_chunk(l, x.cols, ws, [&](const Chunk& c) {
       im2col(l.geometry, x.col_block(c.first, c.images), c.patches);
       gemm_block(Trans::No, Trans::No, S(1), ConstView<S>(c.patches), kernel(l), S(0), c.channels);
@@ -553,15 +609,34 @@ class SequentialNet {
   }
 
   template <class A>
-  void conv_backward(const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx, Workspace& ws) const {
+  void conv_backward(const Context& ctx, const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx,
+                     Workspace& ws) const {
+    if constexpr (!std::is_same_v<B, Cpu>) {
+      using O = vae::Ops<B, S>;
+      const Whole w = whole(l, dy.cols, ws);
+      const Index positions = l.geometry.positions();
+      O::for_each(ctx, w.channels.rows, w.channels.cols,
+                  kernels::GatherActivationGrad<A, S>{dy, y, positions, w.channels});
+      O::column_sums(ctx, w.channels.rows, w.channels.cols, kernels::Element<S>{w.channels}, bias_grad_row(l));
+      O::for_each(ctx, w.patches.rows, w.patches.cols, kernels::Im2col<S>{l.geometry, x, w.patches});
+      O::gemm(ctx, Trans::Yes, Trans::No, S(1), w.patches, w.channels, S(0), weight_grad_of(l));
+      if (dx.data == nullptr) return;
+      O::gemm(ctx, Trans::No, Trans::Yes, S(1), w.channels, kernel(l), S(0), w.patches);
+      O::for_each(ctx, dx.rows, dx.cols, kernels::Col2im<S>{l.geometry, w.patches, dx});
+      return;
+    }
+    (void)ctx;
     each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
       const View<S> gp = c.channels;
       gather_activation_grad<A>(ConstView<S>(dy.col_block(c.first, c.images)), y.col_block(c.first, c.images),
                                 l.geometry.positions(), gp);
-      for (Index ch = 0; ch < l.out_c; ++ch)
-        c.bias_grad.data[ch] = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(gp.data + ch * gp.ld, gp.rows).sum();
+      for (Index ch = 0; ch < l.out_c; ++ch) {
+        const S sum = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(gp.data + ch * gp.ld, gp.rows).sum();
+        c.bias_grad.data[ch] = c.block_start ? sum : c.bias_grad.data[ch] + sum;
+      }
       im2col(l.geometry, x.col_block(c.first, c.images), c.patches);
-      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(gp), S(0), c.weight_grad);
+      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(gp), c.block_start ? S(0) : S(1),
+                 c.weight_grad);
       if (dx.data == nullptr) return;
       gemm_block(Trans::No, Trans::Yes, S(1), ConstView<S>(gp), kernel(l), S(0), c.patches);  // dL/dP over P
       col2im(l.geometry, ConstView<S>(c.patches), dx.col_block(c.first, c.images));
@@ -570,7 +645,18 @@ class SequentialNet {
   }
 
   template <class A>
-  void conv_transpose_forward(const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+  void conv_transpose_forward(const Context& ctx, const Layer& l, ConstView<S> x, View<S> y, Workspace& ws) const {
+    if constexpr (!std::is_same_v<B, Cpu>) {
+      using O = vae::Ops<B, S>;
+      const Whole w = whole(l, x.cols, ws);
+      O::for_each(ctx, w.channels.rows, w.channels.cols,
+                  kernels::GatherActivationGrad<Identity, S>{x, x, l.geometry.positions(), w.channels});
+      O::gemm(ctx, Trans::No, Trans::Yes, S(1), w.channels, kernel(l), S(0), w.patches);
+      O::for_each(ctx, y.rows, y.cols, kernels::Col2im<S>{l.geometry, w.patches, y});
+      O::for_each(ctx, y.rows, y.cols, kernels::BiasActivationImages<A, S>{y, bias(l), l.out_h * l.out_w});
+      return;
+    }
+    (void)ctx;
     each_chunk(l, x.cols, ws, [&](const Chunk& c) {
       gather_channels(x.col_block(c.first, c.images), l.geometry.positions(), c.channels);
       gemm_block(Trans::No, Trans::Yes, S(1), ConstView<S>(c.channels), kernel(l), S(0), c.patches);
@@ -581,15 +667,34 @@ class SequentialNet {
   }
 
   template <class A>
-  void conv_transpose_backward(const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy, View<S> dx,
-                               Workspace& ws) const {
+  void conv_transpose_backward(const Context& ctx, const Layer& l, ConstView<S> x, ConstView<S> y, View<S> dy,
+                               View<S> dx, Workspace& ws) const {
+    if constexpr (!std::is_same_v<B, Cpu>) {
+      using O = vae::Ops<B, S>;
+      const Whole w = whole(l, dy.cols, ws);
+      const Index positions = l.geometry.positions(), out_positions = l.out_h * l.out_w;
+      if constexpr (!std::is_same_v<A, Identity>) O::for_each(ctx, dy.rows, dy.cols, kernels::ActivationGrad<A, S>{dy, y});
+      O::for_each(ctx, w.gathered.rows, w.gathered.cols,
+                  kernels::GatherActivationGrad<Identity, S>{dy, dy, out_positions, w.gathered});
+      O::column_sums(ctx, w.gathered.rows, w.gathered.cols, kernels::Element<S>{w.gathered}, bias_grad_row(l));
+      O::for_each(ctx, w.patches.rows, w.patches.cols, kernels::Im2col<S>{l.geometry, dy, w.patches});
+      O::for_each(ctx, w.channels.rows, w.channels.cols,
+                  kernels::GatherActivationGrad<Identity, S>{x, x, positions, w.channels});
+      O::gemm(ctx, Trans::Yes, Trans::No, S(1), w.patches, w.channels, S(0), weight_grad_of(l));
+      if (dx.data == nullptr) return;
+      O::gemm(ctx, Trans::No, Trans::No, S(1), w.patches, kernel(l), S(0), w.channels);
+      O::for_each(ctx, dx.rows, dx.cols, kernels::ScatterChannels<S>{w.channels, positions, dx});
+      return;
+    }
+    (void)ctx;
     each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
       const View<S> g = dy.col_block(c.first, c.images);
       activation_grad_images<A>(g, y.col_block(c.first, c.images));
-      channel_sums_images(ConstView<S>(g), l.out_c, l.out_h * l.out_w, c.bias_grad);
+      channel_sums_images(ConstView<S>(g), l.out_c, l.out_h * l.out_w, c.bias_grad, !c.block_start);
       im2col(l.geometry, ConstView<S>(g), c.patches);
       gather_channels(x.col_block(c.first, c.images), l.geometry.positions(), c.channels);
-      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(c.channels), S(0), c.weight_grad);
+      gemm_block(Trans::Yes, Trans::No, S(1), ConstView<S>(c.patches), ConstView<S>(c.channels),
+                 c.block_start ? S(0) : S(1), c.weight_grad);
       if (dx.data == nullptr) return;
       gemm_block(Trans::No, Trans::No, S(1), ConstView<S>(c.patches), kernel(l), S(0), c.channels);  // dL/dx
       scatter_channels(ConstView<S>(c.channels), l.geometry.positions(), dx.col_block(c.first, c.images));

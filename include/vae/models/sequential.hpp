@@ -715,10 +715,12 @@ class SequentialNet {
 template <class S = float, class B = Cpu>
 class SequentialEncoder : public detail::SequentialNet<S, B> {
  public:
-  /// @{
-  /// Dynamic: the sizes are values.
-  static constexpr Index input_size = Dynamic, latent_size = Dynamic, output_size = Dynamic;
-  /// @}
+  /// Dynamic: the input's size is a value (input_size_value()).
+  static constexpr Index input_size = Dynamic;
+  /// Dynamic: the code's size is a value (latent_size_value()).
+  static constexpr Index latent_size = Dynamic;
+  /// Dynamic: the output's rows are a value (output_size_value()).
+  static constexpr Index output_size = Dynamic;
   /// False: the output is the code itself.
   static constexpr bool is_variational = false;
   /// An empty encoder (a moved-from model's).
@@ -741,10 +743,12 @@ class SequentialEncoder : public detail::SequentialNet<S, B> {
 template <class S = float, class B = Cpu>
 class SequentialVariationalEncoder : public detail::SequentialNet<S, B> {
  public:
-  /// @{
-  /// Dynamic: the sizes are values.
-  static constexpr Index input_size = Dynamic, latent_size = Dynamic, output_size = Dynamic;
-  /// @}
+  /// Dynamic: the input's size is a value (input_size_value()).
+  static constexpr Index input_size = Dynamic;
+  /// Dynamic: the code's size is a value (latent_size_value()).
+  static constexpr Index latent_size = Dynamic;
+  /// Dynamic: the output's rows are a value (output_size_value()).
+  static constexpr Index output_size = Dynamic;
   /// True: the output is (mu, log sigma) of q(z | x).
   static constexpr bool is_variational = true;
   /// An empty encoder (a moved-from model's).
@@ -776,10 +780,10 @@ class SequentialVariationalEncoder : public detail::SequentialNet<S, B> {
 template <class S = float, class B = Cpu>
 class SequentialDecoder : public detail::SequentialNet<S, B> {
  public:
-  /// @{
-  /// Dynamic: the sizes are values.
-  static constexpr Index latent_size = Dynamic, output_size = Dynamic;
-  /// @}
+  /// Dynamic: the code's size is a value (latent_size_value()).
+  static constexpr Index latent_size = Dynamic;
+  /// Dynamic: the features' count is a value (output_size_value()).
+  static constexpr Index output_size = Dynamic;
   /// An empty decoder (a moved-from model's).
   SequentialDecoder() = default;
   /// The decoder of `layers`, the code first.
@@ -805,6 +809,13 @@ template <class N>
 inline constexpr bool is_sequential_network_v = std::is_base_of_v<SequentialNet<typename N::Scalar, typename N::Backend>, N>;
 }  // namespace detail
 
+/// An encoder's and a decoder's layers.
+struct ConvNetworks {
+  /// @{
+  /// The layers, input first.
+  std::vector<LayerSpec> encoder, decoder;
+  /// @}
+};
 /// The layers of the Keras example's convolutional VAE for 1 x 28 x 28
 /// images (keras.io "Variational AutoEncoder"; PyTorch's padding 1 for its
 /// "same"): encoder Conv(1->32, 3x3, stride 2) ReLU, Conv(32->64, 3x3,
@@ -813,9 +824,6 @@ inline constexpr bool is_sequential_network_v = std::is_base_of_v<SequentialNet<
 /// 64x7x7, ConvTranspose(64->64, 3x3, stride 2) ReLU, ConvTranspose(64->32,
 /// 3x3, stride 2) ReLU, ConvTranspose(32->`outputs`, 3x3, stride 1) to the
 /// logits (`outputs` channels: 2 for a decoded scale).
-struct ConvNetworks {
-  std::vector<LayerSpec> encoder, decoder;
-};
 inline ConvNetworks keras_conv_networks(Index latent, Index heads = 2, Index outputs = 1) {
   const auto relu = ActivationKind::Relu;
   ConvNetworks n;

@@ -47,9 +47,14 @@ template <Index In, Index Out, class Act = Identity>
 struct Dense {
   static_assert(In > 0 && Out > 0, "vae::net::Dense<In, Out>: both sizes must be positive");
   static_assert(is_activation_v<Act>, "vae::net::Dense<In, Out, Act>: Act must be one of vae's activations");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
   static constexpr Index in[3] = {In, 1, 1}, out[3] = {Out, 1, 1};
   static constexpr int in_dims = 1, out_dims = 1;
+  /// @}
+  /// Weights and biases.
   static constexpr Index parameters = Out * In + Out;
+  /// The layer as data.
   static LayerSpec spec() { return detail::spec_of("dense", in, 1, out, 1, Act::name, {}); }
 };
 
@@ -62,10 +67,15 @@ struct Conv2d {
   static_assert(H + 2 * Padding >= Kernel && W + 2 * Padding >= Kernel,
                 "vae::net::Conv2d: the kernel is larger than the padded image");
   static_assert(is_activation_v<Act>, "vae::net::Conv2d: Act must be one of vae's activations");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
   static constexpr Index in[3] = {C, H, W},
                          out[3] = {OutC, (H + 2 * Padding - Kernel) / Stride + 1, (W + 2 * Padding - Kernel) / Stride + 1};
   static constexpr int in_dims = 3, out_dims = 3;
+  /// @}
+  /// Weights and biases.
   static constexpr Index parameters = OutC * C * Kernel * Kernel + OutC;
+  /// The layer as data.
   static LayerSpec spec() { return detail::spec_of("conv2d", in, 3, out, 3, Act::name, {Kernel, Stride, Padding}); }
 };
 
@@ -85,10 +95,15 @@ struct ConvTranspose2d {
                     (W - 1) * Stride - 2 * Padding + Kernel + OutputPadding > 0,
                 "vae::net::ConvTranspose2d: the padding leaves no output");
   static_assert(is_activation_v<Act>, "vae::net::ConvTranspose2d: Act must be one of vae's activations");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
   static constexpr Index in[3] = {C, H, W}, out[3] = {OutC, (H - 1) * Stride - 2 * Padding + Kernel + OutputPadding,
                                                       (W - 1) * Stride - 2 * Padding + Kernel + OutputPadding};
   static constexpr int in_dims = 3, out_dims = 3;
+  /// @}
+  /// Weights and biases.
   static constexpr Index parameters = C * OutC * Kernel * Kernel + OutC;
+  /// The layer as data.
   static LayerSpec spec() {
     return detail::spec_of("conv_transpose2d", in, 3, out, 3, Act::name, {Kernel, Stride, Padding, OutputPadding});
   }
@@ -98,9 +113,14 @@ struct ConvTranspose2d {
 template <Index C, Index H, Index W>
 struct Flatten {
   static_assert(C > 0 && H > 0 && W > 0, "vae::net::Flatten: the image size must be positive");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
   static constexpr Index in[3] = {C, H, W}, out[3] = {C * H * W, 1, 1};
   static constexpr int in_dims = 3, out_dims = 1;
+  /// @}
+  /// Weights and biases.
   static constexpr Index parameters = 0;
+  /// The layer as data.
   static LayerSpec spec() { return detail::spec_of("flatten", in, 3, out, 1, Identity::name, {}); }
 };
 
@@ -108,9 +128,14 @@ struct Flatten {
 template <Index C, Index H, Index W>
 struct Reshape {
   static_assert(C > 0 && H > 0 && W > 0, "vae::net::Reshape: the image size must be positive");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
   static constexpr Index in[3] = {C * H * W, 1, 1}, out[3] = {C, H, W};
   static constexpr int in_dims = 1, out_dims = 3;
+  /// @}
+  /// Weights and biases.
   static constexpr Index parameters = 0;
+  /// The layer as data.
   static LayerSpec spec() { return detail::spec_of("reshape", in, 1, out, 3, Identity::name, {}); }
 };
 
@@ -146,9 +171,11 @@ struct Stack {
                 "vae::Stack: a layer does not take the shape the layer before it gives (compare each layer's "
                 "input with the previous one's output: a dense layer after an image needs net::Flatten, an "
                 "image layer after a vector net::Reshape)");
+  /// @{
   /// Elements of an input and of an output sample.
   static constexpr Index inputs = Ends<Layers...>::first::in[0] * Ends<Layers...>::first::in[1] * Ends<Layers...>::first::in[2];
   static constexpr Index outputs = Ends<Layers...>::last::out[0] * Ends<Layers...>::last::out[1] * Ends<Layers...>::last::out[2];
+  /// @}
   /// Parameters of all layers.
   static constexpr Index parameters = (Layers::parameters + ... + 0);
   /// The layers as data.
@@ -162,8 +189,10 @@ class StackVariationalEncoder : public SequentialVariationalEncoder<S, B> {
                 "vae::StackVariationalEncoder: the last layer must give an even count (the means over the log-sigmas)");
 
  public:
+  /// @{
   /// The layers' sizes, known to the compiler (the model sees them as values).
   static constexpr Index inputs = Layers::inputs, latent = Layers::outputs / 2, parameters = Layers::parameters;
+  /// @}
   /// The network of Stack's layers.
   StackVariationalEncoder() : SequentialVariationalEncoder<S, B>(Layers::specs()) {}
 };
@@ -172,8 +201,10 @@ class StackVariationalEncoder : public SequentialVariationalEncoder<S, B> {
 template <class Layers, class S = float, class B = Cpu>
 class StackEncoder : public SequentialEncoder<S, B> {
  public:
+  /// @{
   /// The layers' sizes, known to the compiler.
   static constexpr Index inputs = Layers::inputs, latent = Layers::outputs, parameters = Layers::parameters;
+  /// @}
   /// The network of Stack's layers.
   StackEncoder() : SequentialEncoder<S, B>(Layers::specs()) {}
 };
@@ -182,8 +213,10 @@ class StackEncoder : public SequentialEncoder<S, B> {
 template <class Layers, class S = float, class B = Cpu>
 class StackDecoder : public SequentialDecoder<S, B> {
  public:
+  /// @{
   /// The layers' sizes, known to the compiler.
   static constexpr Index latent = Layers::inputs, outputs = Layers::outputs, parameters = Layers::parameters;
+  /// @}
   /// The network of Stack's layers.
   StackDecoder() : SequentialDecoder<S, B>(Layers::specs()) {}
 };
@@ -216,11 +249,12 @@ class StackAutoencoder : public AutoencoderOf<StackEncoder<EncoderLayers, S, B>,
   using Base::Base;
 };
 
-/// The Keras example's networks (keras_conv_networks) as types.
+/// The Keras example's encoder (keras_conv_networks) as a Stack.
 template <Index Latent>
 using KerasConvEncoder =
     Stack<net::Conv2d<1, 28, 28, 32, 3, 2, 1, Relu>, net::Conv2d<32, 14, 14, 64, 3, 2, 1, Relu>, net::Flatten<64, 7, 7>,
           net::Dense<3136, 16, Relu>, net::Dense<16, 2 * Latent>>;
+/// The Keras example's decoder (keras_conv_networks) as a Stack.
 template <Index Latent>
 using KerasConvDecoder =
     Stack<net::Dense<Latent, 3136, Relu>, net::Reshape<64, 7, 7>, net::ConvTranspose2d<64, 7, 7, 64, 3, 2, 1, 1, Relu>,

@@ -359,7 +359,7 @@ class SequentialNet {
         if (l.computes()) out[i].reserve(l.out_size() * batch_size);
         widest = std::max(widest, l.in_size());
         if (l.kind == Layer::Kind::Conv || l.kind == Layer::Kind::ConvTranspose)
-          scratch_size = std::max(scratch_size, std::is_same_v<B, Cpu> ? chunked_floats(l, batch_size, slots)
+          scratch_size = std::max(scratch_size, std::is_same_v<B, Cpu> ? chunked_floats(l, batch_size, slots, false)
                                                                        : batch_floats(l, batch_size));
       }
       scratch.reserve(scratch_size);
@@ -511,14 +511,17 @@ class SequentialNet {
   }
   /// The channels of the product's layout: a convolution's output, a transposed one's input.
   static Index product_channels(const Layer& l) { return l.kind == Layer::Kind::Conv ? l.out_c : l.in_c; }
-  /// A slot: one chunk's patches (rows x K) and product-layout channels (rows x product_channels).
-  static Index slot_floats(const Layer& l) {
-    return chunk_images(l) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
+  /// A slot: one chunk's patches (rows x K) and product-layout channels
+  /// (rows x product_channels), for a batch of `batch` images.
+  static Index slot_floats(const Layer& l, Index batch) {
+    return std::min(chunk_images(l), batch) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
   }
+  /// The slots a batch uses: one per thread, at most one per block.
+  static Index slot_count(const Layer& l, Index batch, Index slots) { return std::min(slots, block_count(l, batch)); }
   /// The CPU's working memory for `slots` threads and a batch: the slots,
-  /// then each block's part of the weight and bias gradients.
-  static Index chunked_floats(const Layer& l, Index batch, Index slots) {
-    return slots * slot_floats(l) + block_count(l, batch) * l.count;
+  /// then (for backward) each block's part of the weight and bias gradients.
+  static Index chunked_floats(const Layer& l, Index batch, Index slots, bool parts) {
+    return slot_count(l, batch, slots) * slot_floats(l, batch) + (parts ? block_count(l, batch) * l.count : 0);
   }
   /// The working memory of a backend without the CPU's chunks, for a whole
   /// batch: the patches (R x K), the product layout's channels (R x
@@ -540,8 +543,9 @@ class SequentialNet {
   template <class F>
   void each_chunk(const Layer& l, Index batch, Workspace& ws, const F& f) const {
     const Index per = chunk_images(l), chunks = chunk_count(l, batch), blocks = block_count(l, batch);
-    const Index rows_max = per * l.geometry.positions(), k = l.geometry.patch_size(), wcols = product_channels(l);
-    const Index threads = std::min<Index>({region_threads(), blocks, ws.slots});
+    const Index rows_max = std::min(per, batch) * l.geometry.positions(), k = l.geometry.patch_size();
+    const Index wcols = product_channels(l), slots = slot_count(l, batch, ws.slots), slot_size = slot_floats(l, batch);
+    const Index threads = std::min<Index>(region_threads(), slots);
 #if defined(_OPENMP)
     const int level = omp_get_level();
 #endif
@@ -550,8 +554,8 @@ class SequentialNet {
 #if defined(_OPENMP)
       if (omp_get_level() > level) slot = omp_get_thread_num();
 #endif
-      S* base = ws.scratch.data() + slot * slot_floats(l);
-      S* part = ws.scratch.data() + ws.slots * slot_floats(l) + block * l.count;
+      S* base = ws.scratch.data() + slot * slot_size;
+      S* part = ws.scratch.data() + slots * slot_size + block * l.count;
       for (Index c = block * kChunksPerBlock; c < std::min(chunks, (block + 1) * kChunksPerBlock); ++c) {
         const Index first = c * per, images = std::min(per, batch - first), rows = images * l.geometry.positions();
         f(Chunk{make_view(base, rows, k), make_view(base + rows_max * k, rows, wcols),
@@ -560,11 +564,16 @@ class SequentialNet {
       }
     });
   }
+  /// Room for the blocks' gradient parts too (backward; inference needs
+  /// only the slots): grows the scratch on the first backward of a batch size.
+  void reserve_parts(const Layer& l, Index batch, Workspace& ws) const {
+    ws.scratch.reserve(chunked_floats(l, batch, ws.slots, true));
+  }
   /// The weight and bias gradients: the blocks' parts added in block order.
   void sum_chunk_gradients(const Layer& l, Index batch, Workspace& ws) const {
     using Map = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
     Map out(grads_ + l.offset, l.count);
-    const S* parts = ws.scratch.data() + ws.slots * slot_floats(l);
+    const S* parts = ws.scratch.data() + slot_count(l, batch, ws.slots) * slot_floats(l, batch);
     for (Index b = 0; b < block_count(l, batch); ++b) {
       const Map part(const_cast<S*>(parts) + b * l.count, l.count);
       if (b == 0) out = part;
@@ -626,6 +635,7 @@ class SequentialNet {
       return;
     }
     (void)ctx;
+    reserve_parts(l, dy.cols, ws);
     each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
       const View<S> gp = c.channels;
       gather_activation_grad<A>(ConstView<S>(dy.col_block(c.first, c.images)), y.col_block(c.first, c.images),
@@ -687,6 +697,7 @@ class SequentialNet {
       return;
     }
     (void)ctx;
+    reserve_parts(l, dy.cols, ws);
     each_chunk(l, dy.cols, ws, [&](const Chunk& c) {
       const View<S> g = dy.col_block(c.first, c.images);
       activation_grad_images<A>(g, y.col_block(c.first, c.images));

@@ -10,7 +10,8 @@
 //                  .conv2d(32, 3, 2, 1, vae::ActivationKind::Relu)   // 32 x 14 x 14
 //                  .conv2d(64, 3, 2, 1, vae::ActivationKind::Relu)   // 64 x 7 x 7
 //                  .flatten().dense(16, vae::ActivationKind::Relu).dense(2 * latent);
-//   vae::SequentialVae<float> model(enc.layers(), dec.layers(), seed);   // see make_conv_vae
+//   vae::SequentialVae<float> model(vae::SequentialVariationalEncoder<float>(enc.layers()),
+//                                   vae::SequentialDecoder<float>(dec.layers()), seed);   // see make_conv_vae
 //
 // A network of dense layers alone computes bit for bit what DynamicMlp (and
 // so Mlp) computes: the same calls in the same order over the same layout.

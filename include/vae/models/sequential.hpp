@@ -572,11 +572,11 @@ class SequentialNet {
   }
   /// The weight and bias gradients: the blocks' parts added in block order.
   void sum_chunk_gradients(const Layer& l, Index batch, Workspace& ws) const {
-    using Map = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
-    Map out(grads_ + l.offset, l.count);
+    using Array = Eigen::Array<S, Eigen::Dynamic, 1>;
+    Eigen::Map<Array> out(grads_ + l.offset, l.count);
     const S* parts = ws.scratch.data() + slot_count(l, batch, ws.slots) * slot_floats(l, batch);
     for (Index b = 0; b < block_count(l, batch); ++b) {
-      const Map part(const_cast<S*>(parts) + b * l.count, l.count);
+      const Eigen::Map<const Array> part(parts + b * l.count, l.count);
       if (b == 0) out = part;
       else out += part;
     }

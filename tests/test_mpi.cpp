@@ -13,9 +13,13 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <vae/parallel/mpi.hpp>
 #include <vae/vae.hpp>
@@ -247,6 +251,25 @@ TEST_CASE("a count too large for one MPI call is refused by name, before any cal
                        "vae::mpi: the gradient buffer has 4294967297 values; one MPI call takes at most 2147483647",
                        vae::Error);
   CHECK(one == 1);
+}
+
+TEST_CASE("launched: true under mpirun, false once the launcher's variables are gone") {
+  CHECK(vae::mpi::launched());
+  const char* names[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+  std::vector<std::pair<std::string, std::string>> saved;
+  for (const char* name : names) {
+    if (const char* value = std::getenv(name)) saved.emplace_back(name, value);
+    ::unsetenv(name);
+  }
+  CHECK_FALSE(vae::mpi::launched());
+  ::setenv("PMI_RANK", "0", 1);  // MPICH's Hydra, or srun with PMI
+  CHECK(vae::mpi::launched());
+  ::unsetenv("PMI_RANK");
+  for (const auto& [name, value] : saved) ::setenv(name.c_str(), value.c_str(), 1);
+  CHECK(vae::mpi::launched());
+  // MPI runs here already: a when_launched Session neither starts nor ends it.
+  const vae::mpi::Session again(nullptr, nullptr, vae::mpi::Session::Start::when_launched);
+  CHECK(again.active());
 }
 
 /// Rank 1 throws out of the Session's scope while rank 0 waits for it in a

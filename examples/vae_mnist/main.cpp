@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
   vae::use_native_blas_kernels(argv);
 #if defined(VAE_MNIST_WITH_MPI)
   // Under mpirun, one model trained by every process (--batch per process);
-  // alone, a single process as without MPI.
-  const vae::mpi::Session mpi(&argc, &argv);
+  // started alone, a single process without MPI.
+  const vae::mpi::Session mpi(&argc, &argv, vae::mpi::Session::Start::when_launched);
 #endif
   examples::RunOptions o;
   CLI::App app{"Train the blog's autoencoder and VAE on MNIST and draw its pictures."};
@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
       check_save_weights(o);
     }
 #if defined(VAE_MNIST_WITH_CUDA)
-    if (o.backend == "cuda") examples::check_cuda_device();
+    if (o.backend == "cuda") examples::cuda_runner().check_device();
 #endif
     check_data_dir(o.data);
     examples::Data data{vae::io::load_mnist(o.data, vae::io::Split::Train),
@@ -291,7 +291,7 @@ int main(int argc, char** argv) {
     }
     if (o.backend == "cuda") {
 #if defined(VAE_MNIST_WITH_CUDA)
-      return examples::run_cuda(o, data);
+      return examples::cuda_runner().run(o, data);
 #else
       throw vae::ValueError("--backend cuda: this vae_mnist was built without CUDA (configure with VAE_WITH_CUDA=ON)");
 #endif

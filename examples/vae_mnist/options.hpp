@@ -146,9 +146,18 @@ int run(const RunOptions& o, const Data& data);
 /// by loading main.cpp's copy of it into one on the CPU).
 void check_weight_files(const RunOptions& o);
 
-/// The same on the GPU; defined in run_cuda.cu, which only CUDA builds compile.
-int run_cuda(const RunOptions& o, const Data& data);
-/// Throws DeviceError when no GPU is present (before any data is read).
-void check_cuda_device();
+/// --backend cuda: run_cuda.cu, which only CUDA builds compile, into a module
+/// of its own beside the program (vae_mnist_cuda.so), loaded when a run asks
+/// for the GPU. Linked into the program, cuBLAS's libraries would take about
+/// 0.7 s to load at every start, GPU or not.
+struct CudaRunner {
+  /// The same as run<vae::Cpu> on the GPU.
+  int (*run)(const RunOptions& o, const Data& data);
+  /// Throws DeviceError when no GPU is present (before any data is read).
+  void (*check_device)();
+};
+/// Loads the module on the first call (cuda_module.cpp); throws DeviceError
+/// naming the file when it cannot.
+const CudaRunner& cuda_runner();
 
 }  // namespace examples

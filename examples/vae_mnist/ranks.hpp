@@ -11,20 +11,29 @@
 
 namespace examples {
 
+/// Whether MPI runs: main's Session starts it only under an MPI launcher.
+inline bool mpi_active() {
+#if defined(VAE_MNIST_WITH_MPI)
+  int done = 0;
+  MPI_Initialized(&done);
+  return done != 0;
+#else
+  return false;
+#endif
+}
+
 /// This process's rank and the number of processes training together.
 inline int world_rank() {
 #if defined(VAE_MNIST_WITH_MPI)
-  return vae::mpi::rank();
-#else
-  return 0;
+  if (mpi_active()) return vae::mpi::rank();
 #endif
+  return 0;
 }
 inline int world_size() {
 #if defined(VAE_MNIST_WITH_MPI)
-  return vae::mpi::size();
-#else
-  return 1;
+  if (mpi_active()) return vae::mpi::size();
 #endif
+  return 1;
 }
 /// Rank 0 writes checkpoints, pictures and metrics and prints the results.
 inline bool lead_rank() { return world_rank() == 0; }

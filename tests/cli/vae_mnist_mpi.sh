@@ -39,7 +39,7 @@ passed=$((passed + 1))
 # 2: a run of many epochs; once its first checkpoint is written, kill rank 1.
 "${two[@]}" "${common[@]}" --batch 64 --epochs 30 --out "$work/killed" > "$work/killed.log" 2>&1 &
 runner=$!
-for _ in $(seq 600); do [[ -f "$work/killed/vae.ckpt" ]] && break; sleep 0.1; done
+for _ in $(seq 3000); do [[ -f "$work/killed/vae.ckpt" ]] && break; sleep 0.1; done  # at most 300 s, for a loaded machine
 victim=""
 for pid in $(pgrep -f -- "--out $work/killed" || true); do
   if [[ -r /proc/$pid/environ ]] && tr '\0' '\n' < /proc/$pid/environ | grep -qx "OMPI_COMM_WORLD_RANK=1"; then victim=$pid; fi

@@ -35,7 +35,9 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -153,6 +155,15 @@ MPI_Datatype datatype() {
   return std::is_same_v<S, float> ? MPI_FLOAT : MPI_DOUBLE;
 }
 
+/// Whether an MPI launcher started this process: mpirun or mpiexec (Open
+/// MPI's, MPICH's Hydra) or Slurm's srun, which set one of
+/// OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK or PMI_SIZE for each rank.
+inline bool launched() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
 /// MPI for the lifetime of a program: initialises it (unless already done)
 /// with errors returned rather than fatal, and finalises it on destruction.
 /// Destroyed by an exception (one left its scope) with more than one rank,
@@ -162,11 +173,18 @@ MPI_Datatype datatype() {
 /// inside its scope to print the error first.
 class Session {
  public:
-  /// Initialises MPI (MPI_THREAD_FUNNELED) unless the program already did; pass
-  /// main's argc and argv.
-  Session(int* argc, char*** argv) {
+  /// When to initialise MPI: always, or only when launched() (a program
+  /// started on its own then runs as one process without MPI: Open MPI's
+  /// start without a launcher spawns its run-time daemon, about 1.5 s).
+  enum class Start { always, when_launched };
+
+  /// Initialises MPI (MPI_THREAD_FUNNELED) unless the program already did, or
+  /// unless `start` is when_launched and no launcher started this process;
+  /// pass main's argc and argv.
+  Session(int* argc, char*** argv, Start start = Start::always) {
     int done = 0;
     MPI_Initialized(&done);
+    if (!done && start == Start::when_launched && !launched()) return;
     if (!done) {
       int provided = 0;
       check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
@@ -174,10 +192,12 @@ class Session {
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     uncaught_ = std::uncaught_exceptions();
+    active_ = true;
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session() {
+    if (!active_) return;
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!owner_ || finalized) return;
@@ -196,7 +216,12 @@ class Session {
     MPI_Finalize();
   }
 
+  /// Whether MPI is initialised for this program (false only for a
+  /// when_launched Session of a process started on its own).
+  bool active() const { return active_; }
+
  private:
+  bool active_ = false;
   bool owner_ = false;
   int uncaught_ = 0;
 };

@@ -3,7 +3,6 @@
 // path, gradient checks of three-hidden-layer autoencoders and VAEs for every
 // activation, and an activation defined here, outside the library, that
 // trains end to end and passes its gradient check.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +12,8 @@
 
 #include "gradient_check.hpp"
 #include "soft_sign.hpp"
+
+namespace test_activations {
 
 namespace {
 
@@ -131,3 +132,5 @@ TEST_CASE("an activation defined outside the library passes its gradient check a
   MESSAGE("softsign VAE: loss per sample " << history.front().train.total << " -> " << history.back().train.total);
   CHECK(history.back().train.total < 0.5 * history.front().train.total);
 }
+
+}  // namespace test_activations

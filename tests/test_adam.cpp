@@ -1,12 +1,13 @@
 // Adam against values worked out by hand from PyTorch's update rule:
 //   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
 //   p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include <vae/vae.hpp>
+
+namespace test_adam {
 
 namespace {
 
@@ -154,3 +155,5 @@ TEST_CASE("Burda et al.'s schedule: stage i runs 3^i epochs at 1e-3 * 10^(-i/7),
   CHECK(vae::iwae_schedule_lr(vae::kIwaeScheduleEpochs - 1) == doctest::Approx(1e-4).epsilon(1e-12));
   CHECK(vae::iwae_schedule_lr(100000) == doctest::Approx(1e-4).epsilon(1e-12));
 }
+
+}  // namespace test_adam

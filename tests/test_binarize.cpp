@@ -1,13 +1,14 @@
 // Binarised data: DynamicBinarizer redraws every value as Bernoulli(value)
 // each time a sample is served, reproducibly from (seed, epoch), and binarize
 // draws a fixed binarisation once.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
 
 #include <vae/vae.hpp>
+
+namespace test_binarize {
 
 namespace {
 
@@ -148,3 +149,5 @@ TEST_CASE("binarize: a fixed binarisation of a test set") {
   const double q = 51.0 / 255;
   CHECK(std::abs(ones / 10000 - q) <= 4 * std::sqrt(q * (1 - q) / 10000));
 }
+
+}  // namespace test_binarize

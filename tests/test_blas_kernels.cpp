@@ -1,9 +1,10 @@
 // vae::blas_kernels: which of OpenBLAS's kernel sets count as a fallback from
 // what the CPU runs (the re-execution itself: tests/cli/blas_kernels.sh).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <vae/backend/blas_kernels.hpp>
+
+namespace test_blas_kernels {
 
 using vae::detail::blas_core_is_fallback;
 using vae::detail::blas_core_rank;
@@ -49,3 +50,5 @@ TEST_CASE("blas_kernels describes this process") {
   CHECK(blas_core_rank(k.cpu_best) >= 1);
 #endif
 }
+
+}  // namespace test_blas_kernels

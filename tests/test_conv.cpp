@@ -5,7 +5,6 @@
 // convolutional models' gradients, dense networks bit for bit as
 // DynamicMlp's, bits independent of the thread count, models built from the
 // files they were saved to, and the shape errors.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -16,6 +15,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_conv {
 
 namespace {
 
@@ -369,3 +370,5 @@ TEST_CASE("layers that do not fit are refused, naming the layer") {
   CHECK(message([] { vae::SequentialEncoder<float> e(vae::NetworkBuilder({1, 4, 4}).flatten().layers()); })
             .find("must compute") != std::string::npos);
 }
+
+}  // namespace test_conv

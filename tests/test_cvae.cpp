@@ -3,7 +3,6 @@
 // computed by hand on [x; one-hot] and [z; one-hot], labelled batches,
 // training that learns to draw a chosen class, and checkpoints (its
 // log-likelihood estimate: test_likelihood).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,6 +16,8 @@
 
 #include "gradient_check.hpp"
 #include "temp_dir.hpp"
+
+namespace test_cvae {
 
 namespace {
 
@@ -274,3 +275,5 @@ TEST_CASE("a checkpoint's class count is checked behind a valid CRC") {
     CHECK(target.parameters_host() == before);
   }
 }
+
+}  // namespace test_cvae

@@ -1,11 +1,12 @@
 // Dense layer: forward values and finite-difference checks of dW, db, dx for
 // both activations, in double precision.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_dense {
 
 namespace {
 
@@ -87,3 +88,5 @@ TEST_CASE("Dense initialisation follows nn.Linear: uniform within 1/sqrt(fan_in)
   const double var = (p.array() - p.mean()).square().mean();
   CHECK(var == doctest::Approx(bound * bound / 3).epsilon(0.05));
 }
+
+}  // namespace test_dense

@@ -2,7 +2,6 @@
 // fixed-size types bit for bit, activations chosen per layer, gradients,
 // copies and moves, training with fit, and models built from the files
 // (checkpoints and safetensors) they were saved to.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -15,6 +14,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_dynamic {
 
 namespace {
 
@@ -349,3 +350,5 @@ TEST_CASE("fixed-size Eigen batches: the model's row count works (a mismatch doe
   CHECK(dynamic.train_step(x, opt, rng).total > 0);
   CHECK(fixed.compute_gradients(x.leftCols(2)).total > 0);  // an expression of the right rows
 }
+
+}  // namespace test_dynamic

@@ -4,7 +4,6 @@
 // Needs: vae (Eigen), zlib (-lz), doctest.
 // Environment: VAE_MNIST_DIR (e.g. data/mnist) enables the real-MNIST case;
 // VAE_FASHION_MNIST_DIR overrides /usr/share/datasets/fashion-mnist.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -22,6 +21,8 @@
 #include <vae/io/idx.hpp>
 
 #include "temp_dir.hpp"
+
+namespace test_idx {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
@@ -312,3 +313,5 @@ TEST_CASE("real Fashion-MNIST, gzipped") {
   }
   check_real(dir, "Fashion-MNIST", 9);  // the first training image is an ankle boot
 }
+
+}  // namespace test_idx

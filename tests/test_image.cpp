@@ -3,7 +3,6 @@
 // and text, and the principal plane that larger latent spaces are drawn in.
 // Needs: the vae::viz target (vae, giflib, stb headers; stb_image.h is
 // compiled here to decode the PNGs), doctest.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <gif_lib.h>
@@ -36,6 +35,8 @@
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #endif
 #include <stb_image.h>
+
+namespace test_image {
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -497,3 +498,5 @@ TEST_CASE("the pictures' names from before vae::viz still work in vae::io") {
   CHECK(up.width == 6);
   CHECK(up.data == vae::viz::upscale(pattern(2, 2, 1), 3).data);
 }
+
+}  // namespace test_image

@@ -2,13 +2,14 @@
 // Glorot-uniform weights with the right bound per layer (a VAE encoder's
 // heads counted as layers of `latent` outputs), zero biases, and the
 // decoder's output bias at the logit of a mean.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <limits>
 
 #include <vae/vae.hpp>
+
+namespace test_initialize {
 
 namespace {
 
@@ -133,3 +134,5 @@ TEST_CASE("initialize_output_bias: a mean of the wrong size or outside [0, 1] is
   CHECK_THROWS_AS(vae::initialize_output_bias(model, mean), vae::ValueError);
   CHECK(model.parameters_host() == p);
 }
+
+}  // namespace test_initialize

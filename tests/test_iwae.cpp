@@ -1,7 +1,6 @@
 // The importance-weighted bound as a training objective: finite-difference
 // gradient checks of its hand-written backward in double for k = 1, 2 and 5,
 // k = 1 against the ELBO with the exact KL, and the bound's order in k.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,6 +10,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_iwae {
 
 namespace {
 
@@ -167,3 +168,5 @@ TEST_CASE("evaluate holds at most kMaxDecodedColumns samples at once, and its bo
     CHECK(loss.reconstruction > 0);
   }
 }
+
+}  // namespace test_iwae

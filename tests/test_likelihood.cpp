@@ -2,7 +2,6 @@
 // quadrature over z on a VAE with a one-dimensional latent space, in double:
 // the estimate converges to it as k grows, and with k = 1 its mean is the
 // ELBO with the exact KL.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,6 +10,8 @@
 #include <vector>
 
 #include <vae/vae.hpp>
+
+namespace test_likelihood {
 
 namespace {
 
@@ -394,3 +395,5 @@ TEST_CASE("conditional: the estimate converges to log p(x | label) under the lab
   CHECK(apart == stacked);
   CHECK_THROWS_AS(model.log_likelihood(x, std::vector<int>{0, 1}, 20, a), vae::ShapeError);
 }
+
+}  // namespace test_likelihood

@@ -1,7 +1,6 @@
 // Losses: values against their definitions, gradients against finite
 // differences (double precision), the closed-form KL against a Monte Carlo
 // estimate, the blog's KL against its formula, and the log-sigma clamp.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,6 +10,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_losses {
 
 namespace {
 
@@ -351,3 +352,5 @@ TEST_CASE("a reconstruction loss or KL form that names no formula throws instead
   CHECK(vae::needs_unit_range(vae::Reconstruction::ContinuousBernoulli));
   CHECK_FALSE(vae::needs_unit_range(vae::Reconstruction::Gaussian));
 }
+
+}  // namespace test_losses

@@ -1,7 +1,6 @@
 // Whole models: finite-difference gradient checks of the autoencoder and the
 // VAE in double precision, for each loss and KL form, plus the shapes and
 // invariants of inference.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <type_traits>
@@ -9,6 +8,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_models {
 
 namespace {
 
@@ -315,3 +316,5 @@ TEST_CASE("the likelihood decides the targets' range and what decode returns") {
   CHECK(r.minCoeff() < 0);
   CHECK(r.maxCoeff() > 1);
 }
+
+}  // namespace test_models

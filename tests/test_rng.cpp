@@ -1,11 +1,12 @@
 // The counter-based generator: known-answer Philox values, reproducibility,
 // and the moments of the normals and uniforms it draws.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <vector>
 
 #include <vae/vae.hpp>
+
+namespace test_rng {
 
 TEST_CASE("Philox4x32-10 known-answer vectors (Random123)") {
   // From Random123's kat_vectors: counter 0, key 0 and counter all-ones, key all-ones.
@@ -60,3 +61,5 @@ TEST_CASE("shuffle is a seeded permutation") {
   for (int i = 0; i < 100; ++i) fixed_points += a[i] == i;
   CHECK(fixed_points < 10);
 }
+
+}  // namespace test_rng

@@ -5,7 +5,6 @@
 // unprintable), leaving the model unchanged; a NUL in the header is refused,
 // and a file can be read once (a FIFO) and loaded from memory.
 // (The round trips with PyTorch itself are tests/pytorch/safetensors_roundtrip.py.)
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
@@ -30,6 +29,8 @@
 #include <vae/vae.hpp>
 
 #include "temp_dir.hpp"
+
+namespace test_safetensors {
 
 namespace {
 
@@ -745,3 +746,5 @@ TEST_CASE("save_tensors and load_tensors: any named tensors, scalars and empty o
       doctest::Contains("tensor name 'a' is empty, reserved or used twice"), vae::ValueError);
   CHECK(vae::io::load_tensors<double>(path).size() == 4);  // the refused writes changed nothing
 }
+
+}  // namespace test_safetensors

@@ -1,7 +1,6 @@
 // Tables in and out (vae/data/table.hpp): CSV with a header and a label
 // column, NumPy .npy of float32, float64 and uint8, written back bit for bit,
 // and every refusal naming the file, the line and the column.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +12,8 @@
 #include <vae/data/table.hpp>
 
 #include "temp_dir.hpp"
+
+namespace test_table {
 
 namespace {
 
@@ -183,3 +184,5 @@ TEST_CASE("written tables read back to the same values, as CSV and as .npy") {
   REQUIRE(std::system(script.c_str()) == 0);
   CHECK(vae::io::read_npy(from_numpy).values == (2 * m).cwiseMax(-2e30).cwiseMin(2e30).cast<float>().cast<double>());
 }
+
+}  // namespace test_table

@@ -1,6 +1,5 @@
 // The training loop: epoch statistics, the callback, progress lines, exact
 // resume from a checkpoint at an epoch boundary, and divergence reporting.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -16,6 +15,8 @@
 
 #include <vae/train/resume.hpp>
 #include <vae/vae.hpp>
+
+namespace test_trainer {
 
 namespace {
 
@@ -572,3 +573,5 @@ TEST_CASE("fit ends on the same parameters whatever the thread count and the tun
   vae::set_num_threads(2);
   for (std::size_t i = 1; i < results.size(); ++i) CHECK(results[i] == results[0]);
 }
+
+}  // namespace test_trainer

@@ -1,9 +1,10 @@
 // Training behaviour: determinism (same seed, same parameters, bit for bit)
 // and a short run on synthetic data whose loss must fall by a stated amount.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <vae/vae.hpp>
+
+namespace test_training {
 
 namespace {
 
@@ -70,3 +71,5 @@ TEST_CASE("VAE loss falls by a stated amount in 400 steps, for each objective") 
                                                            << ", entropy floor " << floor);
   CHECK(last - floor < 0.5f * (first - floor));
 }
+
+}  // namespace test_training

@@ -1,3 +1,3 @@
-// doctest's runner, compiled once for every test program (tests/CMakeLists.txt).
+// doctest's runner: the first file of each grouped test program (tests/CMakeLists.txt).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

@@ -12,7 +12,6 @@
 //            training, determinism and concurrent inference. Without a device
 //            each case prints "no CUDA device: skipping ..." and returns; ctest
 //            then reports the device suite as skipped (tests/CMakeLists.txt).
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -31,6 +30,8 @@
 
 #include "gradient_check.hpp"
 #include "soft_sign.hpp"
+
+namespace test_cuda {
 
 namespace {
 
@@ -1052,3 +1053,5 @@ TEST_CASE("the Keras example's convolutional VAE trains on the GPU as on the CPU
 }
 
 }  // TEST_SUITE("device")
+
+}  // namespace test_cuda

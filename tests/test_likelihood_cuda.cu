@@ -4,7 +4,6 @@
 // 2, 5) and CPU/GPU agreement of the bound and of log_likelihood, for the
 // VAE and the conditional VAE. Without a
 // device each case prints "no CUDA device: skipping ..." and returns.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -14,6 +13,8 @@
 #include <vae/vae.hpp>
 
 #include "gradient_check.hpp"
+
+namespace test_likelihood_cuda {
 
 namespace {
 
@@ -89,3 +90,5 @@ TEST_CASE("GPU: the conditional VAE's importance-weighted gradient and log_likel
   for (const vae::Index k : {vae::Index(1), vae::Index(3)}) gradient_parity<Cvae>(labelled_batch(), k, "conditional VAE");
   likelihood_parity<Cvae>(labelled_batch().replicate(1, 50), "conditional VAE");
 }
+
+}  // namespace test_likelihood_cuda

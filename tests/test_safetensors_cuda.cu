@@ -2,7 +2,6 @@
 // bit for bit into a vae::Cpu model and back, and both compute the same
 // reconstructions. Needs a GPU; without one, prints "no CUDA device: skipping"
 // and ctest reports the test as skipped.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -11,6 +10,8 @@
 
 #include <vae/io/safetensors.hpp>
 #include <vae/vae.hpp>
+
+namespace test_safetensors_cuda {
 
 namespace {
 
@@ -52,3 +53,5 @@ TEST_CASE("a GPU model's weights load into a CPU model and back, bit for bit") {
   std::filesystem::remove(from_gpu);
   std::filesystem::remove(from_cpu);
 }
+
+}  // namespace test_safetensors_cuda

@@ -264,9 +264,27 @@ TEST_CASE("the Keras network's training steps have the same bits on 1 and 2 thre
   CHECK(same_bits(recon[0], recon[1]));
 }
 
+TEST_CASE("a channel's sum has the same bits wherever in memory a thread works") {
+  // A chunk's bias gradient is summed in the slot of memory of the thread
+  // that runs it: the sum must not depend on the address's alignment
+  // (Eigen's sum starts at an aligned element, which changed the bits with
+  // the thread that ran a block).
+  std::srand(9);
+  const Eigen::VectorXf values = Eigen::VectorXf::Random(589) * 100.0f;
+  std::vector<float> memory(values.size() + 32);
+  float first = 0;
+  for (Index offset = 0; offset < 32; ++offset) {
+    std::copy(values.data(), values.data() + values.size(), memory.data() + offset);
+    const float sum = vae::detail::sum_run(memory.data() + offset, values.size());
+    if (offset == 0) first = sum;
+    CAPTURE(offset);
+    CHECK(std::memcmp(&sum, &first, sizeof sum) == 0);
+  }
+  CHECK(double(first) == doctest::Approx(values.cast<double>().sum()).epsilon(1e-5));
+}
+
 TEST_CASE("a batch cut into chunks of images gives the sum of the images' gradients") {
-  // The Keras network's layers hold 2 to 74 images a chunk: 5 images make
-  // several chunks, the last one short.
+  // A chunk holds at most a 16th of the batch: 5 images make 5 chunks.
   auto ae = vae::make_conv_autoencoder<double>(3, 2);
   std::srand(4);
   const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(784, 5).array() + 1) / 2;

@@ -493,36 +493,50 @@ class SequentialNet {
   }
 
   // The convolutions run chunk by chunk: a chunk is as many images as keep
-  // its patches within kChunkFloats (in cache while its products run). The
-  // chunks are grouped in blocks of kChunksPerBlock, which the threads share:
-  // a thread runs a block's chunks in order, in its own slot of working
-  // memory, and adds their weight and bias gradients into the block's part,
-  // and the parts are added in block order at the end. The cut depends on
-  // the layer and the batch size alone, so the bits never depend on the
-  // thread count; the memory grows with the threads (slots) and, by one
-  // gradient's size, with the blocks.
-  static constexpr Index kChunkFloats = 1 << 17, kChunksPerBlock = 8;
+  // its patches within kChunkFloats (in cache while its products run), and
+  // at most a kMinChunks-th of the batch, so that a small layer still gives
+  // every thread work. The chunks are grouped in blocks of at most
+  // kChunksPerBlock, and in at least kMinBlocks blocks where there are as
+  // many chunks; the threads share the blocks: a thread runs a block's
+  // chunks in order, in its own slot of working memory, and adds their
+  // weight and bias gradients into the block's part, and the parts are added
+  // in block order at the end. The cut depends on the layer and the batch
+  // size alone, so the bits never depend on the thread count; the memory
+  // grows with the threads (slots) and, by one gradient's size, with the
+  // blocks.
+  static constexpr Index kChunkFloats = 1 << 17, kMinChunks = 16, kChunksPerBlock = 8, kMinBlocks = 8;
   /// Images per chunk.
-  static Index chunk_images(const Layer& l) {
-    return std::max<Index>(1, kChunkFloats / (l.geometry.positions() * l.geometry.patch_size()));
+  static Index chunk_images(const Layer& l, Index batch) {
+    const Index cached = std::max<Index>(1, kChunkFloats / (l.geometry.positions() * l.geometry.patch_size()));
+    return std::max<Index>(1, std::min(cached, (batch + kMinChunks - 1) / kMinChunks));
   }
-  static Index chunk_count(const Layer& l, Index batch) { return (batch + chunk_images(l) - 1) / chunk_images(l); }
+  static Index chunk_count(const Layer& l, Index batch) {
+    return (batch + chunk_images(l, batch) - 1) / chunk_images(l, batch);
+  }
+  /// Chunks per block.
+  static Index block_chunks(const Layer& l, Index batch) {
+    return std::min(kChunksPerBlock, (chunk_count(l, batch) + kMinBlocks - 1) / kMinBlocks);
+  }
   static Index block_count(const Layer& l, Index batch) {
-    return (chunk_count(l, batch) + kChunksPerBlock - 1) / kChunksPerBlock;
+    return (chunk_count(l, batch) + block_chunks(l, batch) - 1) / block_chunks(l, batch);
   }
   /// The channels of the product's layout: a convolution's output, a transposed one's input.
   static Index product_channels(const Layer& l) { return l.kind == Layer::Kind::Conv ? l.out_c : l.in_c; }
   /// A slot: one chunk's patches (rows x K) and product-layout channels
   /// (rows x product_channels), for a batch of `batch` images.
+  /// Each part starts a cache line (16 floats) after the slot's start.
   static Index slot_floats(const Layer& l, Index batch) {
-    return std::min(chunk_images(l), batch) * l.geometry.positions() * (l.geometry.patch_size() + product_channels(l));
+    const Index rows = std::min(chunk_images(l, batch), batch) * l.geometry.positions();
+    return whole_lines(rows * l.geometry.patch_size()) + whole_lines(rows * product_channels(l));
   }
+  /// n rounded up to whole cache lines of floats.
+  static Index whole_lines(Index n) { return (n + 15) / 16 * 16; }
   /// The slots a batch uses: one per thread, at most one per block.
   static Index slot_count(const Layer& l, Index batch, Index slots) { return std::min(slots, block_count(l, batch)); }
   /// The CPU's working memory for `slots` threads and a batch: the slots,
   /// then (for backward) each block's part of the weight and bias gradients.
   static Index chunked_floats(const Layer& l, Index batch, Index slots, bool parts) {
-    return slot_count(l, batch, slots) * slot_floats(l, batch) + (parts ? block_count(l, batch) * l.count : 0);
+    return slot_count(l, batch, slots) * slot_floats(l, batch) + (parts ? block_count(l, batch) * whole_lines(l.count) : 0);
   }
   /// The working memory of a backend without the CPU's chunks, for a whole
   /// batch: the patches (R x K), the product layout's channels (R x
@@ -543,7 +557,8 @@ class SequentialNet {
   /// f(chunk) for every chunk of a batch, block by block, the blocks shared among the threads.
   template <class F>
   void each_chunk(const Layer& l, Index batch, Workspace& ws, const F& f) const {
-    const Index per = chunk_images(l), chunks = chunk_count(l, batch), blocks = block_count(l, batch);
+    const Index per = chunk_images(l, batch), chunks = chunk_count(l, batch), blocks = block_count(l, batch);
+    const Index per_block = block_chunks(l, batch);
     const Index rows_max = std::min(per, batch) * l.geometry.positions(), k = l.geometry.patch_size();
     const Index wcols = product_channels(l), slots = slot_count(l, batch, ws.slots), slot_size = slot_floats(l, batch);
     const Index threads = std::min<Index>(region_threads(), slots);
@@ -556,12 +571,12 @@ class SequentialNet {
       if (omp_get_level() > level) slot = omp_get_thread_num();
 #endif
       S* base = ws.scratch.data() + slot * slot_size;
-      S* part = ws.scratch.data() + slots * slot_size + block * l.count;
-      for (Index c = block * kChunksPerBlock; c < std::min(chunks, (block + 1) * kChunksPerBlock); ++c) {
+      S* part = ws.scratch.data() + slots * slot_size + block * whole_lines(l.count);
+      for (Index c = block * per_block; c < std::min(chunks, (block + 1) * per_block); ++c) {
         const Index first = c * per, images = std::min(per, batch - first), rows = images * l.geometry.positions();
-        f(Chunk{make_view(base, rows, k), make_view(base + rows_max * k, rows, wcols),
+        f(Chunk{make_view(base, rows, k), make_view(base + whole_lines(rows_max * k), rows, wcols),
                 make_view(part, l.weights() / wcols, wcols), make_view(part + l.weights(), l.out_c, 1), first, images,
-                c == block * kChunksPerBlock});
+                c == block * per_block});
       }
     });
   }
@@ -576,7 +591,7 @@ class SequentialNet {
     Eigen::Map<Array> out(grads_ + l.offset, l.count);
     const S* parts = ws.scratch.data() + slot_count(l, batch, ws.slots) * slot_floats(l, batch);
     for (Index b = 0; b < block_count(l, batch); ++b) {
-      const Eigen::Map<const Array> part(parts + b * l.count, l.count);
+      const Eigen::Map<const Array> part(parts + b * whole_lines(l.count), l.count);
       if (b == 0) out = part;
       else out += part;
     }
@@ -642,7 +657,7 @@ class SequentialNet {
       gather_activation_grad<A>(ConstView<S>(dy.col_block(c.first, c.images)), y.col_block(c.first, c.images),
                                 l.geometry.positions(), gp);
       for (Index ch = 0; ch < l.out_c; ++ch) {
-        const S sum = Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(gp.data + ch * gp.ld, gp.rows).sum();
+        const S sum = sum_run(gp.data + ch * gp.ld, gp.rows);
         c.bias_grad.data[ch] = c.block_start ? sum : c.bias_grad.data[ch] + sum;
       }
       im2col(l.geometry, x.col_block(c.first, c.images), c.patches);

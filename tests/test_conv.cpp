@@ -356,15 +356,20 @@ TEST_CASE("a convolutional model is rebuilt from its checkpoint") {
   std::filesystem::remove(path);
 }
 
+namespace {
+/// The message of the ShapeError f() throws, or "no error".
+template <class F>
+std::string message(F f) {
+  try {
+    f();
+  } catch (const vae::ShapeError& e) {
+    return std::string(e.what());
+  }
+  return std::string("no error");
+}
+}  // namespace
+
 TEST_CASE("layers that do not fit are refused, naming the layer") {
-  const auto message = [](auto f) {
-    try {
-      f();
-    } catch (const vae::ShapeError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(message([] { vae::NetworkBuilder({1, 28, 28}).dense(10); }).find("flatten() first") != std::string::npos);
   CHECK(message([] { vae::NetworkBuilder({784}).conv2d(8, 3, 1, 1); }).find("expected an image") != std::string::npos);
   CHECK(message([] { vae::NetworkBuilder({1, 2, 2}).conv2d(8, 5, 1, 0); }).find("larger than the padded image") !=
@@ -387,6 +392,178 @@ TEST_CASE("layers that do not fit are refused, naming the layer") {
   // Ending in a shape change.
   CHECK(message([] { vae::SequentialEncoder<float> e(vae::NetworkBuilder({1, 4, 4}).flatten().layers()); })
             .find("must compute") != std::string::npos);
+  // The label's planes: the first layer only, of an image, and a list that adds up.
+  CHECK(message([] { vae::NetworkBuilder({1, 8, 8}).conv2d(2, 3, 2, 1).label_planes(3); }).find("must be the first") !=
+        std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({64}).label_planes(3); }).find("expected an image") != std::string::npos);
+  CHECK(message([] { vae::NetworkBuilder({1, 8, 8}).label_planes(0); }).find("at least 1") != std::string::npos);
+  auto planes = vae::NetworkBuilder({1, 8, 8}).label_planes(3).conv2d(2, 3, 2, 1).flatten().dense(4).layers();
+  planes[0].input = {66};
+  CHECK(message([&] { vae::SequentialEncoder<float> e(planes); }).find("the input should be 67 features") != std::string::npos);
+  planes[0].input = {67};
+  planes[0].settings = {4};
+  CHECK(message([&] { vae::SequentialEncoder<float> e(planes); }).find("fewer than the output's 4 channels") !=
+        std::string::npos);
+}
+
+namespace {
+/// A small conditional convolutional VAE over 1 x 8 x 8 images and 3
+/// classes: the label's planes beside the image, its rows beside the code.
+vae::ConvNetworks small_conditional_networks(Index latent, Index classes) {
+  vae::ConvNetworks n;
+  n.encoder = vae::NetworkBuilder({1, 8, 8})
+                  .label_planes(classes)
+                  .conv2d(2, 3, 2, 1, ActivationKind::Relu)
+                  .flatten()
+                  .dense(6, ActivationKind::Tanh)
+                  .dense(2 * latent)
+                  .layers();
+  n.decoder = vae::NetworkBuilder({std::uint64_t(latent + classes)})
+                  .dense(2 * 4 * 4, ActivationKind::Tanh)
+                  .reshape(2, 4, 4)
+                  .conv_transpose2d(1, 3, 2, 1, 1)
+                  .layers();
+  return n;
+}
+
+/// `features` random pixels in [0, 1] over the one-hot labels of `labels`.
+Eigen::MatrixXd labelled_batch(Index features, const std::vector<int>& labels, Index classes, unsigned seed) {
+  std::srand(seed);
+  const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(features, Index(labels.size())).array() + 1) / 2;
+  return vae::with_labels<double>(x, labels, classes);
+}
+}  // namespace
+
+TEST_CASE("the label's planes: the image's channels, then each label row as a plane") {
+  const auto layers = vae::NetworkBuilder({2, 3, 4}).label_planes(3).layers();
+  REQUIRE(layers.size() == 1);
+  CHECK(layers[0].describe() == "label_planes 27->5x3x4 identity [3]");
+  const Net net(layers, "test");
+  CHECK(net.num_parameters() == 0);
+  std::srand(4);
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(27, 3);
+  const Eigen::MatrixXd y = run(net, Eigen::VectorXd(), x);
+  REQUIRE(y.rows() == 5 * 12);
+  for (Index b = 0; b < 3; ++b) {
+    CHECK(y.col(b).head(24) == x.col(b).head(24));
+    for (Index k = 0; k < 3; ++k) CHECK((y.col(b).segment(24 + 12 * k, 12).array() == x(24 + k, b)).all());
+  }
+}
+
+TEST_CASE("gradients through the label's planes match finite differences") {
+  // dL/d(a label row) is the sum of its plane's gradients; the image's rows pass theirs on.
+  vae::NetworkBuilder b({2, 5, 4});
+  b.label_planes(3).conv2d(2, 3, 2, 1, ActivationKind::Tanh);
+  check_layer_gradients(b.layers(), 3, "label_planes then conv2d");
+  vae::NetworkBuilder flat({1, 4, 4});
+  flat.label_planes(2).flatten().dense(3, ActivationKind::Tanh);
+  check_layer_gradients(flat.layers(), 2, "label_planes, flatten, dense");
+}
+
+TEST_CASE("a conditional convolutional VAE's gradients match finite differences") {
+  const Index classes = 3;
+  const std::vector<int> labels{0, 2, 1, 2};
+  const Eigen::MatrixXd batch = labelled_batch(64, labels, classes, 6);
+  for (const auto loss : {vae::Reconstruction::BinaryCrossEntropy, vae::Reconstruction::Gaussian}) {
+    vae::Objective<double> objective;
+    objective.reconstruction = loss;
+    objective.kl = vae::KlForm::Exact;
+    const vae::ConvNetworks n = small_conditional_networks(2, classes);
+    vae::SequentialCvae<3, double> model(vae::SequentialVariationalEncoder<double>(n.encoder),
+                                         vae::SequentialDecoder<double>(n.decoder), 11, objective);
+    const auto check = vae::test::model_gradient_check(model, batch, vae::Rng(5));
+    MESSAGE("conditional conv VAE, " << std::string(vae::name_of(loss)) << ": " << check.checked
+                                     << " parameters, max relative error " << check.max_relative_error);
+    CHECK(check.checked == model.num_parameters());
+    CHECK(check.max_relative_error <= 1e-6);
+  }
+  // The importance-weighted bound (each draw decoded with its input's label).
+  vae::Objective<double> iw{vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0};
+  iw.bound = vae::Bound::ImportanceWeighted;
+  iw.samples = 3;
+  const vae::ConvNetworks n = small_conditional_networks(2, classes);
+  vae::SequentialCvae<3, double> model(vae::SequentialVariationalEncoder<double>(n.encoder),
+                                       vae::SequentialDecoder<double>(n.decoder), 11, iw);
+  const auto check = vae::test::model_gradient_check(model, batch, vae::Rng(5));
+  MESSAGE("conditional conv VAE, IWAE k 3: max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
+}
+
+TEST_CASE("the Keras conditional VAE: its label reaches both networks, as types and at run time") {
+  auto model = vae::make_conv_cvae<10, float>(2, 3);
+  // PyTorch's count: Conv2d(11, 32) has 11 x 32 x 9 + 32 parameters, Linear(2 + 10, 3136) 12 x 3136 + 3136.
+  CHECK(model.num_parameters() == (11 * 32 * 9 + 32) + 18496 + 50192 + 68 + (12 * 3136 + 3136) + 36928 + 18464 + 289);
+  CHECK(model.num_inputs() == 794);
+  CHECK(model.num_features() == 784);
+  CHECK(model.architecture().classes == 10);
+  CHECK(model.architecture().describe_layers().find("label_planes 794->11x28x28 identity [10]") != std::string::npos);
+  std::srand(8);
+  const vae::Matrix<float> x = ((Eigen::MatrixXf::Random(784, 6).array() + 1) / 2).matrix();
+  const std::vector<int> labels{0, 1, 2, 3, 4, 5}, others{5, 4, 3, 2, 1, 0};
+  // Another label gives the same image another code and another decoding.
+  CHECK((model.encode(x, labels) - model.encode(x, others)).cwiseAbs().maxCoeff() > 1e-4f);
+  const vae::Matrix<float> z = model.encode(x, labels);
+  CHECK((model.decode(z, labels) - model.decode(z, others)).cwiseAbs().maxCoeff() > 1e-4f);
+  // The same network as types computes the same bits.
+  vae::KerasConvCvae<2, 10> fixed(3);
+  CHECK(fixed.architecture() == model.architecture());
+  const vae::Matrix<float> batch = vae::with_labels<float>(x, labels, 10);
+  vae::Adam<float> o1, o2;
+  vae::Rng r1(2), r2(2);
+  for (int step = 0; step < 2; ++step) CHECK(fixed.train_step(batch, o1, r1).total == model.train_step(batch, o2, r2).total);
+  CHECK(same_bits(fixed.parameters_host(), model.parameters_host()));
+  // Rebuilt from its checkpoint, bit for bit, and refused as an unconditional model.
+  const std::string path = (std::filesystem::temp_directory_path() / "vae_test_conv_cvae.ckpt").string();
+  vae::io::save_checkpoint(path, model, &o2);
+  auto loaded = vae::io::load_checkpoint_model<vae::SequentialCvae<10, float>>(path);
+  CHECK(loaded.architecture() == model.architecture());
+  CHECK(same_bits(loaded.parameters_host(), model.parameters_host()));
+  CHECK(same_bits(loaded.encode(x, labels), model.encode(x, labels)));
+  CHECK_THROWS_WITH_AS((void)vae::io::load_checkpoint_model<vae::SequentialVae<float>>(path),
+                       doctest::Contains("conditional VAE"), vae::FormatError);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a conditional model checks the label's planes against its classes") {
+  const vae::ConvNetworks n = small_conditional_networks(2, 3);
+  // Planes of 3 classes in a model of 4: the labels' rows would be misread.
+  auto wider = n;
+  wider.encoder = vae::NetworkBuilder({1, 8, 8}).label_planes(4).conv2d(2, 3, 2, 1).flatten().dense(4).layers();
+  wider.decoder = vae::NetworkBuilder({4}).dense(32).reshape(2, 4, 4).conv_transpose2d(1, 3, 2, 1, 1).layers();
+  CHECK(message([&] {
+          vae::SequentialCvae<2, float> m(vae::SequentialVariationalEncoder<float>(wider.encoder),
+                                          vae::SequentialDecoder<float>(wider.decoder));
+        }).find("spreads 4 label rows over planes; this model's labels have 2 classes") != std::string::npos);
+  // Planes in a model without labels.
+  const std::string unconditional = message([&] {
+    vae::SequentialVae<float> m(vae::SequentialVariationalEncoder<float>(n.encoder),
+                                vae::SequentialDecoder<float>(vae::NetworkBuilder({2}).dense(67).layers()));
+  });
+  CHECK(unconditional.find("takes no labels") != std::string::npos);
+  // Only a network's first layer takes the label's rows.
+  const std::string later = message([&] {
+    auto decoder = vae::NetworkBuilder({5}).dense(67).layers();
+    const auto planes = vae::NetworkBuilder({1, 8, 8}).label_planes(3).layers();
+    decoder.push_back(planes[0]);
+    decoder.push_back(vae::NetworkBuilder({6, 8, 8}).conv2d(1, 3, 1, 1).layers()[0]);
+    decoder.back().input = {4, 8, 8};
+    vae::SequentialCvae<3, float> m(vae::SequentialVariationalEncoder<float>(n.encoder), vae::SequentialDecoder<float>(decoder));
+  });
+  CHECK(later.find("the decoder's layer 1 spreads 3 label rows over planes; only a network's first layer can") !=
+        std::string::npos);
+}
+
+TEST_CASE("a conditional decoder may spread the label over planes beside the code as an image") {
+  // z (4 rows) seen as a 1 x 2 x 2 image, the label's 3 planes beside it.
+  const auto encoder = small_conditional_networks(4, 3).encoder;
+  const auto decoder = vae::NetworkBuilder({1, 2, 2}).label_planes(3).conv_transpose2d(2, 4, 4, 0, 0, ActivationKind::Tanh)
+                           .flatten().dense(64).layers();
+  vae::SequentialCvae<3, double> model(vae::SequentialVariationalEncoder<double>(encoder),
+                                       vae::SequentialDecoder<double>(decoder), 11,
+                                       {vae::Reconstruction::BinaryCrossEntropy, vae::KlForm::Exact, 1.0});
+  const auto check = vae::test::model_gradient_check(model, labelled_batch(64, {1, 0, 2}, 3, 3), vae::Rng(5));
+  MESSAGE("label planes in both networks: max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
 }
 
 }  // namespace test_conv

@@ -464,6 +464,20 @@ TEST_CASE_TEMPLATE("the convolution's element kernels (the GPU's) match the CPU'
     const Mat<S> sums = column_sums_on_host<S>(rows, oc, k::Element<S>{vae::view_of<S>(gp_ref)});
     CHECK(rel_diff(sums, Mat<S>(gp_ref.colwise().sum())) <= 10 * tol);
   }
+  // A conditional model's label as planes beside the image, and back.
+  const Index image = 2 * 5 * 6, plane = 5 * 6, classes = 3, batch = 4;
+  const Mat<S> xl = random_matrix<S>(image + classes, batch, S(-1), S(1));
+  Mat<S> planes(image + classes * plane, batch), planes_ref(image + classes * plane, batch);
+  apply_each<S>(planes.rows(), batch, k::LabelPlanes<S>{vae::view_of<S>(xl), image, plane,
+                                                       vae::make_view(planes.data(), planes.rows(), batch)});
+  d::label_planes(vae::view_of<S>(xl), image, plane, vae::make_view(planes_ref.data(), planes.rows(), batch));
+  CHECK(planes == planes_ref);
+  const Mat<S> dplanes = random_matrix<S>(planes.rows(), batch, S(-1), S(1));
+  Mat<S> dl(xl.rows(), batch), dl_ref(xl.rows(), batch);
+  apply_each<S>(dl.rows(), batch, k::LabelPlanesGrad<S>{vae::view_of<S>(dplanes), image, plane,
+                                                       vae::make_view(dl.data(), dl.rows(), batch)});
+  d::label_planes_grad(vae::view_of<S>(dplanes), image, plane, vae::make_view(dl_ref.data(), dl.rows(), batch));
+  CHECK(rel_diff(dl, dl_ref) <= 10 * tol);
 }
 
 TEST_CASE("the device suite's gradient-check configurations pass on the CPU") {
@@ -1033,6 +1047,28 @@ TEST_CASE("a convolutional VAE and autoencoder: GPU gradients match finite diffe
   CHECK(rel_diff(double(pg.total), double(pc.total)) <= 1e-10);
   CHECK(rel_diff(gpu.gradients_host(), cpu.gradients_host()) <= 1e-10);
   CHECK(rel_diff(gpu.reconstruct(x), cpu.reconstruct(x)) <= 1e-10);
+}
+
+TEST_CASE("a conditional convolutional VAE: GPU gradients match finite differences and the CPU's (double)") {
+  if (no_device("conditional convolutional gradient checks")) return;
+  const auto relu = vae::ActivationKind::Relu;
+  const auto enc = vae::NetworkBuilder({1, 8, 8}).label_planes(3).conv2d(2, 3, 2, 1, relu).flatten().dense(4).layers();
+  const auto dec = vae::NetworkBuilder({5}).dense(32, vae::ActivationKind::Tanh).reshape(2, 4, 4).conv_transpose2d(1, 3, 2, 1, 1).layers();
+  const vae::Objective<double> objective{R::BinaryCrossEntropy, K::Exact, 1.0};
+  vae::SequentialCvae<3, double, Gpu> gpu(vae::SequentialVariationalEncoder<double, Gpu>(enc),
+                                          vae::SequentialDecoder<double, Gpu>(dec), 11, objective);
+  vae::SequentialCvae<3, double> cpu(vae::SequentialVariationalEncoder<double>(enc), vae::SequentialDecoder<double>(dec), 11,
+                                     objective);
+  vae::Rng noise(5);
+  const Mat<double> pixels = random_matrix<double>(64, 3, 0.0, 1.0, noise);
+  const Mat<double> x = vae::with_labels<double>(pixels, std::vector<int>{2, 0, 1}, 3);
+  const auto check = vae::test::model_gradient_check(gpu, x, vae::Rng(5));
+  MESSAGE("GPU conditional conv VAE: " << check.checked << " parameters, max relative error " << check.max_relative_error);
+  CHECK(check.max_relative_error <= 1e-6);
+  vae::Rng rc(3), rg(3);
+  const auto pc = cpu.compute_gradients(x, rc), pg = gpu.compute_gradients(x, rg);
+  CHECK(rel_diff(double(pg.total), double(pc.total)) <= 1e-10);
+  CHECK(rel_diff(gpu.gradients_host(), cpu.gradients_host()) <= 1e-10);
 }
 
 TEST_CASE("the Keras example's convolutional VAE trains on the GPU as on the CPU (float)") {

@@ -179,6 +179,28 @@ TEST_CASE("deeper models take nn.Sequential names, dense layer k at index 2k") {
   CHECK_FALSE(vae::io::uses_blog_names<Uneven>());
 }
 
+TEST_CASE("a convolutional conditional VAE: the label's planes take no module, and the file builds the model") {
+  const auto model = vae::make_conv_cvae<10, float>(2, 4);
+  CHECK(names_of(vae::io::safetensors_layout(model)) ==
+        std::vector<std::string>{"encoder.layers.0.weight [32, 11, 3, 3]", "encoder.layers.0.bias [32]",
+                                 "encoder.layers.2.weight [64, 32, 3, 3]", "encoder.layers.2.bias [64]",
+                                 "encoder.layers.5.weight [16, 3136]", "encoder.layers.5.bias [16]",
+                                 "encoder.mu.weight [2, 16]", "encoder.mu.bias [2]",
+                                 "encoder.log_sigma.weight [2, 16]", "encoder.log_sigma.bias [2]",
+                                 "decoder.layers.0.weight [3136, 12]", "decoder.layers.0.bias [3136]",
+                                 "decoder.layers.3.weight [64, 64, 3, 3]", "decoder.layers.3.bias [64]",
+                                 "decoder.layers.5.weight [64, 32, 3, 3]", "decoder.layers.5.bias [32]",
+                                 "decoder.layers.7.weight [32, 1, 3, 3]", "decoder.layers.7.bias [1]"});
+  const std::string path = path_of("conv_cvae.safetensors");
+  vae::io::save_safetensors(model, path);
+  const auto loaded = vae::io::load_safetensors_model<vae::SequentialCvae<10, float>>(path);
+  CHECK(loaded.architecture() == model.architecture());
+  CHECK(loaded.parameters_host() == model.parameters_host());
+  using FiveClasses = vae::SequentialCvae<5, float>;
+  CHECK_THROWS_WITH_AS(vae::io::load_safetensors_model<FiveClasses>(path),
+                       doctest::Contains("this builds a conditional VAE of 5 classes"), vae::FormatError);
+}
+
 TEST_CASE("every parameter is in exactly one tensor") {
   check_layout_covers_parameters<Vae>();
   check_layout_covers_parameters<Ae>();

@@ -13,6 +13,10 @@ loss with one noise draw each (its own random stream).
 
     /usr/bin/python3 benchmarks/peers/torch_conv_vae.py --data data/mnist --epochs 10 --seed 0
 
+With --conditional, the conditional VAE of the same networks (vae_mnist
+--network conv --model cvae; torch_epoch.py's ConvCVAE): the one-hot digit
+as ten constant planes beside the image and as ten rows beside the code.
+
 Prints one JSON line per epoch, then {"final_test_loss": ...}.
 """
 import argparse
@@ -24,12 +28,17 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_epoch import ConvVAE, read_idx  # noqa: E402
+from torch_epoch import ConvCVAE, ConvVAE, read_idx  # noqa: E402
 
 
-def images(data, split):
+def images(data, split, conditional=False):
+    """The pixels / 255 ({n, 784}), with the one-hot labels after them ({n, 794}) when `conditional`."""
     raw = read_idx(os.path.join(data, f"{split}-images-idx3-ubyte")).reshape(-1, 784)
-    return torch.from_numpy(raw.copy()).float().div_(255.0)
+    x = torch.from_numpy(raw.copy()).float().div_(255.0)
+    if not conditional:
+        return x
+    labels = torch.from_numpy(read_idx(os.path.join(data, f"{split}-labels-idx1-ubyte")).astype("int64"))
+    return torch.cat([x, torch.nn.functional.one_hot(labels, 10).float()], 1)
 
 
 def main():
@@ -39,11 +48,12 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--conditional", action="store_true", help="the conditional VAE (the label as planes and rows)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    train, test = images(args.data, "train"), images(args.data, "t10k")
+    train, test = images(args.data, "train", args.conditional), images(args.data, "t10k", args.conditional)
     torch.manual_seed(args.seed)
-    model = ConvVAE()
+    model = ConvCVAE() if args.conditional else ConvVAE()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     order = torch.Generator().manual_seed(args.seed + 1)
     loss = None
@@ -67,6 +77,7 @@ def main():
         print(json.dumps({"epoch": epoch + 1, "train_loss": round(total / len(train), 4), "test_loss": round(loss, 4),
                           "epoch_s": round(seconds, 2)}), flush=True)
     print(json.dumps({"final_test_loss": round(loss, 4), "seed": args.seed, "epochs": args.epochs,
+                      "model": "cvae" if args.conditional else "vae",
                       "torch": torch.__version__}), flush=True)
 
 

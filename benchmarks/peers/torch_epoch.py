@@ -144,6 +144,38 @@ class ConvVAE(nn.Module):
         return rec + kl
 
 
+class ConvCVAE(ConvVAE):
+    """The conditional VAE of the same networks (vae::make_conv_cvae): the
+    one-hot label as constant planes beside the image (the first convolution
+    takes 1 + classes channels) and as rows beside the code (the decoder's
+    first layer takes latent + classes). x is the pixels then the label's
+    one-hot columns, as vae's conditional batches hold them."""
+
+    def __init__(self, latent=2, classes=10):
+        super().__init__(latent)
+        self.classes = classes
+        self.enc[0] = nn.Conv2d(1 + classes, 32, 3, 2, 1)
+        self.dec[0] = nn.Linear(latent + classes, 3136)
+
+    def split(self, x):
+        pixels, y = x[:, :784], x[:, 784:]
+        planes = y.reshape(-1, self.classes, 1, 1).expand(-1, -1, 28, 28)
+        return pixels, y, torch.cat([pixels.reshape(-1, 1, 28, 28), planes], 1)
+
+    def encode_mean(self, x):
+        return self.mu(self.enc(self.split(x)[2]))
+
+    def loss(self, x):
+        pixels, y, image = self.split(x)
+        h = self.enc(image)
+        mu, log_sigma = self.mu(h), self.log_sigma(h)
+        z = mu + torch.exp(log_sigma) * torch.randn_like(mu)
+        logits = self.dec(torch.cat([z, y], 1))
+        rec = F.binary_cross_entropy_with_logits(logits, pixels, reduction="sum")
+        kl = 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum()
+        return rec + kl
+
+
 def train_steps(model, opt, data, batch, steps=None, wrap=False):
     total = torch.zeros(())
     starts = range(0, len(data), batch)

@@ -248,9 +248,6 @@ int main(int argc, char** argv) {
         if (app.count(flag) > 0)
           throw vae::ValueError(std::string(flag) + " shapes --network mlp; --network conv is the Keras example's "
                                 "network, of which only --latent is chosen (docs/convolution.md)");
-      if (o.model == "cvae")
-        throw vae::ValueError("--network conv builds the autoencoder and the VAE (--model ae, vae or both); the "
-                              "conditional VAE is dense only (--network mlp)");
       if (o.init != "pytorch" || o.init_output_bias)
         throw vae::ValueError("--init glorot and --init-output-bias set dense layers; --network conv starts "
                               "from PyTorch's default initialisation");

@@ -108,6 +108,9 @@ inline void check_weights_on_cpu(const RunOptions& o) {
     if (o.model == "ae") {
       auto ae = vae::make_conv_autoencoder<float>(o.latent);
       load_weights(o, ae);
+    } else if (o.model == "cvae") {
+      auto cvae = vae::make_conv_cvae<kClasses, float>(o.latent);
+      load_weights(o, cvae);
     } else {
       auto model = vae::make_conv_vae<float>(o.latent);
       load_weights(o, model);
@@ -332,6 +335,11 @@ int run(const RunOptions& o, const Data& data) {
   if (o.network == "conv" && (o.model == "vae" || o.model == "both")) {
     auto model = vae::make_conv_vae<float, Backend>(o.latent, o.seed, vae_objective);
     train_and_draw(model, "vae", "VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
+  }
+  if (o.network == "conv" && o.model == "cvae") {
+    // The label as planes beside the image and as rows beside the code (vae::keras_conv_networks).
+    auto model = vae::make_conv_cvae<kClasses, float, Backend>(o.latent, o.seed, vae_objective);
+    train_and_draw(model, "cvae", "conditional VAE", grid_range(o.vae_range, true, o.latent), o, data, metrics);
   }
   if (o.network == "mlp" && (o.model == "ae" || o.model == "both")) {
     auto ae = vae::make_mlp_autoencoder<float, Backend>(sizes, act, o.seed, objective);

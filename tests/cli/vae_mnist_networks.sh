@@ -13,7 +13,9 @@
 #  - --network conv (the Keras example's convolutional VAE): its test loss
 #    falls, it writes its pictures, a resumed run prints the losses of one
 #    that never stopped, its weights saved and loaded give the trained
-#    model's test loss (within its noise) and not an untrained one's, and the flags it cannot take are refused.
+#    model's test loss (within its noise) and not an untrained one's, and the flags it cannot take are refused;
+#  - --network conv --model cvae: its pictures, a falling loss, resume, its
+#    weights saved and loaded, the importance-weighted bound and test NLL.
 # Usage: vae_mnist_networks.sh VAE_MNIST_BINARY MNIST_DIR
 set -euo pipefail
 bin=$1
@@ -105,7 +107,35 @@ awk -v l="$(loss_of "$loaded")" -v f="$(loss_of "$fresh")" -v t="$(loss_of "$out
   'BEGIN { exit !(l + 0 > 0 && l < f && (l - t) * (l - t) < 25) }' ||
   fail "the loaded weights' test loss $(loss_of "$loaded") is not near the trained $(loss_of "$out") and below the untrained $(loss_of "$fresh")"
 expect_error "--hidden shapes --network mlp" --network conv --hidden 100
-expect_error "the conditional VAE is dense only" --network conv --model cvae
+
+# The convolutional conditional VAE (the label's planes beside the image, its
+# rows beside the code): pictures, a falling loss, resume, weights, the bound.
+out=$(run --out "$work/conv_cvae" --network conv --model cvae --loss bce --kl exact --epochs 2 --grid 4 \
+  --checkpoint-every 1 --save-weights "$work/conv_cvae/cvae.safetensors")
+echo "$out"
+[[ $out == *"conditional VAE: test loss per sample "*"after 2 epochs"* ]] ||
+  fail "no conditional VAE test loss line for --network conv: $out"
+awk -F, 'NR == 2 { first = $6 } NR == 3 { last = $6 } END { exit !(last < first) }' "$work/conv_cvae/metrics.csv" ||
+  fail "the convolutional conditional VAE's test loss did not fall: $(cat "$work/conv_cvae/metrics.csv")"
+for f in cvae_samples.png cvae_grid.png cvae_reconstructions.png cvae_latent.png cvae.ckpt; do
+  [[ -s $work/conv_cvae/$f ]] || fail "--network conv --model cvae wrote no $f"
+done
+run --out "$work/conv_cvae1" --network conv --model cvae --loss bce --kl exact --epochs 1 --no-plots \
+  --checkpoint-every 1 > /dev/null
+resumed=$(run --out "$work/conv_cvae2" --network conv --model cvae --loss bce --kl exact --epochs 2 --no-plots \
+  --resume "$work/conv_cvae1/cvae.ckpt")
+[[ $(grep "test loss" <<< "$resumed") == "$(grep "test loss" <<< "$out")" ]] ||
+  fail "the resumed convolutional conditional VAE printed '$resumed', the uninterrupted one '$out'"
+loaded=$(run --out "$work/conv_cvae3" --network conv --model cvae --loss bce --kl exact --epochs 0 --no-plots \
+  --load-weights "$work/conv_cvae/cvae.safetensors")
+cvae_loss_of() { sed -nE 's/^conditional VAE: test loss per sample ([0-9.eE+-]+) .*/\1/p' <<< "$1"; }
+[[ $loaded == *"without training (weights from"* ]] || fail "no loaded conditional test loss line: $loaded"
+awk -v l="$(cvae_loss_of "$loaded")" -v t="$(cvae_loss_of "$out")" 'BEGIN { exit !(l + 0 > 0 && (l - t) * (l - t) < 25) }' ||
+  fail "the loaded conditional weights' test loss $(cvae_loss_of "$loaded") is not near the trained $(cvae_loss_of "$out")"
+out=$(run --out "$work/conv_cvae_iw" --network conv --model cvae --latent 2 --epochs 1 --no-plots --loss bce \
+  --kl exact --binarize dynamic --objective iwae --k 2 --nll-samples 5)
+[[ $out == *"test NLL "*" nats (k=5)"* ]] || fail "no test NLL line for the convolutional conditional VAE: $out"
+expect_error "the checkpoint holds a conditional VAE" --network conv --model vae --resume "$work/conv_cvae1/cvae.ckpt"
 expect_error "conv2d 1x28x28->32x14x14" --model vae --resume "$work/conv1/vae.ckpt"
 
 finish

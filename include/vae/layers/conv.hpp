@@ -191,6 +191,38 @@ struct Element {
   VAE_ELEMENTWISE(class T) T apply(Index i, Index j) const { return T(m(i, j)); }
 };
 
+/// y(i, b) = x(i, b) for the image's `image` rows, then each of x's label
+/// rows spread over a plane of `plane` elements: label row k fills y's rows
+/// image + k plane to image + (k + 1) plane.
+template <class S>
+struct LabelPlanes {
+  ConstView<S> x;
+  Index image, plane;
+  View<S> y;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const {
+    y(i, b) = i < image ? x(i, b) : x(image + (i - image) / plane, b);
+  }
+};
+
+/// The gradient of LabelPlanes: dx(i, b) = dy(i, b) for the image's rows, a
+/// label row's the sum of its plane's gradients, in order.
+template <class S>
+struct LabelPlanesGrad {
+  ConstView<S> dy;
+  Index image, plane;
+  View<S> dx;
+  VAE_ELEMENTWISE(class T) void apply(Index i, Index b) const {
+    if (i < image) {
+      dx(i, b) = dy(i, b);
+      return;
+    }
+    const Index first = image + (i - image) * plane;
+    T total = T(0);
+    for (Index q = 0; q < plane; ++q) total += dy(first + q, b);
+    dx(i, b) = total;
+  }
+};
+
 }  // namespace kernels
 
 namespace detail {
@@ -384,6 +416,38 @@ void scatter_channels(ConstView<S> dxp, Index positions, View<S> dx) {
   each_image_channel(dx.cols, dxp.cols, [&](Index b, Index c) {
     const S* in = dxp.data + c * dxp.ld + b * positions;
     std::copy(in, in + positions, dx.data + b * dx.ld + c * positions);
+  });
+}
+
+/// f(b) for every column b of a rows x cols matrix, a column a task.
+template <class F>
+void each_column(Index rows, Index cols, const F& f) {
+  const Index threads = loop_threads(rows, cols);
+  run_blocks(cols, threads, loop_chunk(cols, threads), f);
+}
+
+/// LabelPlanes on the CPU: y (image + classes x plane rows) from x (image +
+/// classes rows).
+template <class S>
+void label_planes(ConstView<S> x, Index image, Index plane, View<S> y) {
+  each_column(y.rows, y.cols, [&](Index b) {
+    const S* in = x.data + b * x.ld;
+    S* out = y.data + b * y.ld;
+    std::copy(in, in + image, out);
+    for (Index k = 0; k < x.rows - image; ++k)
+      std::fill(out + image + k * plane, out + image + (k + 1) * plane, in[image + k]);
+  });
+}
+
+/// LabelPlanesGrad on the CPU: each label row's plane summed in sum_run's
+/// fixed order.
+template <class S>
+void label_planes_grad(ConstView<S> dy, Index image, Index plane, View<S> dx) {
+  each_column(dy.rows, dy.cols, [&](Index b) {
+    const S* in = dy.data + b * dy.ld;
+    S* out = dx.data + b * dx.ld;
+    std::copy(in, in + image, out);
+    for (Index k = 0; k < dx.rows - image; ++k) out[image + k] = sum_run(in + image + k * plane, plane);
   });
 }
 

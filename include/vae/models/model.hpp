@@ -59,6 +59,14 @@ S reconstruction_loss(const typename B::Context& ctx, Reconstruction kind, View<
   return Ops<B, S>::sum(ctx, column_loss);
 }
 
+/// True for a network that lists its label_planes layers (SequentialNet).
+template <class N, class = void>
+struct has_label_plane_layers : std::false_type {};
+template <class N>
+struct has_label_plane_layers<N, std::void_t<decltype(std::declval<const N&>().label_plane_layers())>> : std::true_type {};
+template <class N>
+inline constexpr bool has_label_plane_layers_v = has_label_plane_layers<N>::value;
+
 /// The skeleton of every model: encoder -> latent stage -> decoder ->
 /// reconstruction loss, over one flat parameter buffer and one flat gradient
 /// buffer. AutoencoderOf, VariationalAutoencoderOf and
@@ -800,8 +808,30 @@ class Model {
       if (num_inputs() < Classes + 1) fail("the encoder takes " + std::to_string(num_inputs()) + " inputs, fewer than the labels' " + std::to_string(Classes) + " rows and one feature");
       if (Enc::is_variational && net_output_size(enc_) != 2 * num_latent())
         fail("a variational encoder must output 2 x its latent size");
+      check_label_planes(fail);
     }
     return num_parameters();
+  }
+
+  /// A network of layers may spread a conditional model's label rows over
+  /// planes (label_planes): only as its first layer, which takes the labels'
+  /// rows after the features or the code, and with the model's classes.
+  template <class Fail>
+  void check_label_planes(const Fail& fail) const {
+    const auto check = [&](const auto& net, const char* which) {
+      if constexpr (has_label_plane_layers_v<std::decay_t<decltype(net)>>) {
+        for (const auto& [layer, classes] : net.label_plane_layers()) {
+          const std::string what = std::string("the ") + which + "'s layer " + std::to_string(layer) +
+                                   " spreads " + std::to_string(classes) + " label rows over planes";
+          if (Classes == 0) fail(what + ", but this model takes no labels (a conditional one does: vae::SequentialCvae)");
+          if (layer != 0) fail(what + "; only a network's first layer can, which takes the labels' rows");
+          if (classes != Classes)
+            fail(what + "; this model's labels have " + std::to_string(Classes) + " classes");
+        }
+      }
+    };
+    check(enc_, "encoder");
+    check(dec_, "decoder");
   }
 
   /// A run-time network's sizes as an Architecture records them.

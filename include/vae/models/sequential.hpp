@@ -86,6 +86,21 @@ class NetworkBuilder {
     image("flatten");
     return add("flatten", {size(shape_)}, ActivationKind::Identity, {});
   }
+  /// A conditional model's label as constant planes beside the image's
+  /// channels (PyTorch's torch.cat of the image and the one-hot label
+  /// expanded to its height and width): the network then takes the image's
+  /// c h w features followed by the `classes` label rows, as a conditional
+  /// VAE's encoder does, and gives a (c + classes) x h x w image. The first
+  /// layer only, of an image.
+  NetworkBuilder& label_planes(Index classes) {
+    const auto [c, h, w] = image("label_planes");
+    if (!layers_.empty())
+      fail("label_planes after another layer: it must be the first, taking the input's features and label rows");
+    if (classes < 1) fail("label_planes of " + std::to_string(classes) + " classes: expected at least 1");
+    shape_ = {std::uint64_t(c * h * w + classes)};
+    return add("label_planes", {std::uint64_t(c + classes), std::uint64_t(h), std::uint64_t(w)},
+               ActivationKind::Identity, {classes});
+  }
   /// nn.Unflatten(1, (channels, height, width)): features to an image.
   NetworkBuilder& reshape(Index channels, Index height, Index width) {
     if (shape_.size() != 1 || std::uint64_t(channels * height * width) != shape_[0] || channels < 1 || height < 1 || width < 1)
@@ -147,7 +162,7 @@ namespace detail {
 
 /// One layer of a SequentialNet, parsed from its LayerSpec.
 struct SequentialLayer {
-  enum class Kind { Dense, Conv, ConvTranspose, Flatten, Reshape };
+  enum class Kind { Dense, Conv, ConvTranspose, Flatten, Reshape, LabelPlanes };
   Kind kind = Kind::Dense;
   /// @{
   /// Input and output sizes (channels, height, width; a vector is c x 1 x 1).
@@ -161,6 +176,8 @@ struct SequentialLayer {
   /// The layer's first parameter in the network's buffers, and its count.
   Index offset = 0, count = 0;
   /// @}
+  /// A label_planes layer's classes (its input's last rows).
+  Index classes = 0;
   Index in_size() const { return in_c * in_h * in_w; }
   Index out_size() const { return out_c * out_h * out_w; }
   bool computes() const { return kind != Kind::Flatten && kind != Kind::Reshape; }
@@ -244,8 +261,24 @@ inline SequentialLayer parse_layer(const LayerSpec& spec, std::size_t index, con
     }
     if (l.in_size() != l.out_size()) fail("the input and the output must have as many elements");
     if (l.act != ActivationKind::Identity) fail("a " + spec.kind + " layer takes no activation");
+  } else if (spec.kind == "label_planes") {
+    l.kind = SequentialLayer::Kind::LabelPlanes;
+    want_shape(spec.input, 1, "input");
+    want_shape(spec.output, 3, "output");
+    want_settings(1);
+    l.in_c = Index(spec.input[0]);
+    image(spec.output, l.out_c, l.out_h, l.out_w);
+    l.classes = Index(spec.settings[0]);
+    if (l.classes < 1 || l.classes >= l.out_c)
+      fail(std::to_string(spec.settings[0]) + " classes, expected at least 1 and fewer than the output's " +
+           std::to_string(l.out_c) + " channels");
+    if (l.in_c != (l.out_c - l.classes) * l.out_h * l.out_w + l.classes)
+      fail("the input should be " + std::to_string((l.out_c - l.classes) * l.out_h * l.out_w + l.classes) +
+           " features: the image's " + std::to_string(l.out_c - l.classes) + "x" + std::to_string(l.out_h) + "x" +
+           std::to_string(l.out_w) + " then the " + std::to_string(l.classes) + " label rows");
+    if (l.act != ActivationKind::Identity) fail("a label_planes layer takes no activation");
   } else {
-    fail("kind '" + spec.kind + "' is not one of dense, conv2d, conv_transpose2d, flatten, reshape");
+    fail("kind '" + spec.kind + "' is not one of dense, conv2d, conv_transpose2d, flatten, reshape, label_planes");
   }
   return l;
 }
@@ -307,6 +340,14 @@ class SequentialNet {
   Index output_elements() const { return layers_.empty() ? 0 : layers_.back().out_size(); }
   /// Where layer l's parameters start in the flat buffers.
   Index parameter_offset(std::size_t l) const { return layers_[l].offset; }
+  /// Each label_planes layer's index and classes (a conditional model
+  /// checks them against its own).
+  std::vector<std::pair<std::size_t, Index>> label_plane_layers() const {
+    std::vector<std::pair<std::size_t, Index>> out;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      if (layers_[i].kind == Layer::Kind::LabelPlanes) out.emplace_back(i, layers_[i].classes);
+    return out;
+  }
   /// True when every layer is dense (then sizes() and activation_text()
   /// describe the network as DynamicMlp's do).
   bool all_dense() const {
@@ -420,6 +461,7 @@ class SequentialNet {
           case Layer::Kind::Dense: Dense::template forward<A>(ctx, weight(l), bias(l), in, y); break;
           case Layer::Kind::Conv: conv_forward<A>(ctx, l, in, y, ws); break;
           case Layer::Kind::ConvTranspose: conv_transpose_forward<A>(ctx, l, in, y, ws); break;
+          case Layer::Kind::LabelPlanes: label_planes_forward(ctx, l, in, y); break;
           default: break;
         }
       });
@@ -467,6 +509,9 @@ class SequentialNet {
           case Layer::Kind::Conv: conv_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws); break;
           case Layer::Kind::ConvTranspose:
             conv_transpose_backward<A>(ctx, l, in, y, d, want_below ? below : View<S>{}, ws);
+            break;
+          case Layer::Kind::LabelPlanes:
+            if (want_below) label_planes_backward(ctx, l, d, below);
             break;
           default: break;
         }
@@ -729,6 +774,27 @@ class SequentialNet {
     sum_chunk_gradients(l, dy.cols, ws);
   }
 
+  /// The image's rows copied, each label row spread over a plane.
+  void label_planes_forward(const Context& ctx, const Layer& l, ConstView<S> x, View<S> y) const {
+    const Index plane = l.out_h * l.out_w, image = l.in_size() - l.classes;
+    if constexpr (std::is_same_v<B, Cpu>) {
+      (void)ctx;
+      label_planes(x, image, plane, y);
+    } else {
+      vae::Ops<B, S>::for_each(ctx, y.rows, y.cols, kernels::LabelPlanes<S>{x, image, plane, y});
+    }
+  }
+  /// dL/dx: the image's rows as they are, a label row's plane summed.
+  void label_planes_backward(const Context& ctx, const Layer& l, ConstView<S> dy, View<S> dx) const {
+    const Index plane = l.out_h * l.out_w, image = l.in_size() - l.classes;
+    if constexpr (std::is_same_v<B, Cpu>) {
+      (void)ctx;
+      label_planes_grad(dy, image, plane, dx);
+    } else {
+      vae::Ops<B, S>::for_each(ctx, dx.rows, dx.cols, kernels::LabelPlanesGrad<S>{dy, image, plane, dx});
+    }
+  }
+
   std::vector<LayerSpec> specs_;
   std::vector<Layer> layers_;
   Index parameters_ = 0;
@@ -830,6 +896,12 @@ using SequentialVae = VariationalAutoencoderOf<SequentialVariationalEncoder<S, B
 /// An autoencoder of any layers.
 template <class S = float, class B = Cpu>
 using SequentialAutoencoder = AutoencoderOf<SequentialEncoder<S, B>, SequentialDecoder<S, B>>;
+/// A conditional VAE of any layers: its encoder takes the features then the
+/// one-hot label's Classes rows (a convolutional one spreads them over
+/// planes first: NetworkBuilder::label_planes), its decoder the code then
+/// the label's rows.
+template <Index Classes, class S = float, class B = Cpu>
+using SequentialCvae = ConditionalVariationalAutoencoderOf<SequentialVariationalEncoder<S, B>, SequentialDecoder<S, B>, Classes>;
 
 namespace detail {
 template <class N>
@@ -850,18 +922,23 @@ struct ConvNetworks {
 /// Dense(16 -> `heads` x latent); decoder Dense(latent->3136) ReLU, reshape
 /// 64x7x7, ConvTranspose(64->64, 3x3, stride 2) ReLU, ConvTranspose(64->32,
 /// 3x3, stride 2) ReLU, ConvTranspose(32->`outputs`, 3x3, stride 1) to the
-/// logits (`outputs` channels: 2 for a decoded scale).
-inline ConvNetworks keras_conv_networks(Index latent, Index heads = 2, Index outputs = 1) {
+/// logits (`outputs` channels: 2 for a decoded scale). With `classes`, the
+/// conditional VAE's networks: the label's planes beside the image
+/// (NetworkBuilder::label_planes; the first convolution takes 1 + classes
+/// channels) and the label's rows beside the code (the decoder's dense layer
+/// takes latent + classes).
+inline ConvNetworks keras_conv_networks(Index latent, Index heads = 2, Index outputs = 1, Index classes = 0) {
   const auto relu = ActivationKind::Relu;
   ConvNetworks n;
-  n.encoder = NetworkBuilder({1, 28, 28})
-                  .conv2d(32, 3, 2, 1, relu)
+  NetworkBuilder encoder({1, 28, 28});
+  if (classes > 0) encoder.label_planes(classes);
+  n.encoder = encoder.conv2d(32, 3, 2, 1, relu)
                   .conv2d(64, 3, 2, 1, relu)
                   .flatten()
                   .dense(16, relu)
                   .dense(heads * latent)
                   .layers();
-  n.decoder = NetworkBuilder({std::uint64_t(latent)})
+  n.decoder = NetworkBuilder({std::uint64_t(latent + classes)})
                   .dense(64 * 7 * 7, relu)
                   .reshape(64, 7, 7)
                   .conv_transpose2d(64, 3, 2, 1, 1, relu)
@@ -879,6 +956,15 @@ SequentialVae<S, B> make_conv_vae(Index latent, std::uint64_t seed = 0, Objectiv
   const ConvNetworks n = keras_conv_networks(latent, 2, outputs_per_feature(objective.reconstruction));
   return SequentialVae<S, B>(SequentialVariationalEncoder<S, B>(n.encoder), SequentialDecoder<S, B>(n.decoder), seed,
                              objective, std::move(ctx));
+}
+/// The Keras example's networks as a conditional VAE of Classes classes
+/// (keras_conv_networks(latent, 2, outputs, Classes)).
+template <Index Classes, class S = float, class B = Cpu>
+SequentialCvae<Classes, S, B> make_conv_cvae(Index latent, std::uint64_t seed = 0, Objective<S> objective = {},
+                                             typename B::Context ctx = {}) {
+  const ConvNetworks n = keras_conv_networks(latent, 2, outputs_per_feature(objective.reconstruction), Classes);
+  return SequentialCvae<Classes, S, B>(SequentialVariationalEncoder<S, B>(n.encoder), SequentialDecoder<S, B>(n.decoder),
+                                       seed, objective, std::move(ctx));
 }
 /// The same networks as an autoencoder (the encoder's last layer gives the code).
 template <class S = float, class B = Cpu>

@@ -139,6 +139,24 @@ struct Reshape {
   static LayerSpec spec() { return detail::spec_of("reshape", in, 1, out, 3, Identity::name, {}); }
 };
 
+/// A conditional model's label as Classes constant planes beside the C x H
+/// x W image (NetworkBuilder::label_planes): C H W features then Classes
+/// label rows to (C + Classes) x H x W images. An encoder's first layer.
+template <Index C, Index H, Index W, Index Classes>
+struct LabelPlanes {
+  static_assert(C > 0 && H > 0 && W > 0, "vae::net::LabelPlanes: the image size must be positive");
+  static_assert(Classes > 0, "vae::net::LabelPlanes: the label needs at least one class");
+  /// @{
+  /// The shapes taken and given ({features, 1, 1} or {channels, height, width}) and their dimensions (1 or 3).
+  static constexpr Index in[3] = {C * H * W + Classes, 1, 1}, out[3] = {C + Classes, H, W};
+  static constexpr int in_dims = 1, out_dims = 3;
+  /// @}
+  /// Weights and biases.
+  static constexpr Index parameters = 0;
+  /// The layer as data.
+  static LayerSpec spec() { return detail::spec_of("label_planes", in, 1, out, 3, Identity::name, {Classes}); }
+};
+
 /// True when layer B takes what layer A gives.
 template <class A, class B>
 inline constexpr bool chains_v = A::out_dims == B::in_dims && A::out[0] == B::in[0] && A::out[1] == B::in[1] &&
@@ -249,6 +267,25 @@ class StackAutoencoder : public AutoencoderOf<StackEncoder<EncoderLayers, S, B>,
   using Base::Base;
 };
 
+/// A conditional VAE of two Stacks, their fit checked by the compiler: the
+/// encoder takes the features then the Classes label rows (a convolutional
+/// one starts with net::LabelPlanes), the decoder the code then the label's
+/// rows. The same model as a SequentialCvae of the same layers.
+template <class EncoderLayers, class DecoderLayers, Index Classes, class S = float, class B = Cpu>
+class StackCvae : public ConditionalVariationalAutoencoderOf<StackVariationalEncoder<EncoderLayers, S, B>,
+                                                             StackDecoder<DecoderLayers, S, B>, Classes> {
+  static_assert(EncoderLayers::outputs / 2 + Classes == DecoderLayers::inputs,
+                "vae::StackCvae: the decoder's first layer must take the encoder's latent size (half its last "
+                "layer's outputs) plus the classes");
+  static_assert(EncoderLayers::inputs == DecoderLayers::outputs + Classes,
+                "vae::StackCvae: the encoder must take the decoder's features plus the classes");
+  using Base = ConditionalVariationalAutoencoderOf<StackVariationalEncoder<EncoderLayers, S, B>,
+                                                   StackDecoder<DecoderLayers, S, B>, Classes>;
+
+ public:
+  using Base::Base;
+};
+
 /// The Keras example's encoder (keras_conv_networks) as a Stack.
 template <Index Latent>
 using KerasConvEncoder =
@@ -263,5 +300,16 @@ using KerasConvDecoder =
 /// compiler: make_conv_vae(Latent) as a type.
 template <Index Latent, class S = float, class B = Cpu>
 using KerasConvVae = StackVae<KerasConvEncoder<Latent>, KerasConvDecoder<Latent>, S, B>;
+/// The conditional VAE of the Keras example's networks as a type:
+/// make_conv_cvae<Classes>(Latent).
+template <Index Latent, Index Classes, class S = float, class B = Cpu>
+using KerasConvCvae = StackCvae<
+    Stack<net::LabelPlanes<1, 28, 28, Classes>, net::Conv2d<1 + Classes, 28, 28, 32, 3, 2, 1, Relu>,
+          net::Conv2d<32, 14, 14, 64, 3, 2, 1, Relu>, net::Flatten<64, 7, 7>, net::Dense<3136, 16, Relu>,
+          net::Dense<16, 2 * Latent>>,
+    Stack<net::Dense<Latent + Classes, 3136, Relu>, net::Reshape<64, 7, 7>,
+          net::ConvTranspose2d<64, 7, 7, 64, 3, 2, 1, 1, Relu>, net::ConvTranspose2d<64, 14, 14, 32, 3, 2, 1, 1, Relu>,
+          net::ConvTranspose2d<32, 28, 28, 1, 3, 1, 1, 0>>,
+    Classes, S, B>;
 
 }  // namespace vae

@@ -114,8 +114,9 @@ void append_network_tensors(const Net& net, std::vector<ModelTensor>& out, const
 /// Appends the tensors of a network of any layers (SequentialNet) whose
 /// parameters start at `base`, with nn.Sequential's names: a layer that
 /// computes takes one index and its activation the next (nn.Identity() for
-/// none), except the network's last layer; a flatten or reshape takes one.
-/// `heads`: the last layer is a VAE's mu and log sigma stacked, named
+/// none), except the network's last layer; a flatten or reshape takes one;
+/// a label_planes layer none (PyTorch concatenates the label's planes to the
+/// image before its nn.Sequential). `heads`: the last layer is a VAE's mu and log sigma stacked, named
 /// prefix + "mu" and prefix + "log_sigma" (it must then be dense).
 template <class Net>
 void append_sequential_tensors(const Net& net, std::vector<ModelTensor>& out, const std::string& prefix, Index base,
@@ -127,6 +128,7 @@ void append_sequential_tensors(const Net& net, std::vector<ModelTensor>& out, co
     const bool last = l + 1 == layers.size();
     const Index at = base + net.parameter_offset(l);
     const std::string name = prefix + "layers." + std::to_string(module);
+    if (spec.kind == "label_planes") continue;
     if (spec.kind == "flatten" || spec.kind == "reshape") {
       module += 1;
       continue;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <vector>
 
 #include <vae/vae.hpp>
 
@@ -32,7 +33,12 @@ void check_steady_state(const char* name) {
   Model model(1);
   vae::Adam<float> opt;
   vae::Rng rng(2);
-  const Eigen::MatrixXf big = (Eigen::MatrixXf::Random(784, 128).array() + 1) / 2;
+  Eigen::MatrixXf big = (Eigen::MatrixXf::Random(model.num_inputs(), 128).array() + 1) / 2;
+  if constexpr (Model::classes > 0) {  // a conditional model's one-hot label below the pixels
+    std::vector<int> labels(128);
+    for (int j = 0; j < 128; ++j) labels[std::size_t(j)] = j % int(Model::classes);
+    big.bottomRows(Model::classes) = vae::one_hot<float>(labels, Model::classes);
+  }
   // Warm up with the largest batch: the workspace and Adam's moments are sized here.
   model.train_step(big, opt, rng);
   model.train_step(big.leftCols(64), opt, rng);
@@ -64,6 +70,7 @@ TEST_CASE("steady-state training steps allocate nothing, for every depth and act
 
 TEST_CASE("steady-state training steps of a convolutional VAE allocate nothing") {
   check_steady_state<vae::KerasConvVae<2>>("the Keras example's convolutional VAE");
+  check_steady_state<vae::KerasConvCvae<2, 10>>("the Keras example's conditional VAE (label planes)");
   check_steady_state<vae::StackAutoencoder<vae::Stack<vae::net::Reshape<1, 28, 28>, vae::net::Conv2d<1, 28, 28, 4, 4, 2, 1, vae::Relu>,
                                                       vae::net::Flatten<4, 14, 14>, vae::net::Dense<784, 3>>,
                                            vae::Stack<vae::net::Dense<3, 196, vae::Tanh>, vae::net::Reshape<1, 14, 14>,

@@ -3,8 +3,10 @@
 //   safetensors_pytorch export DIR [MNIST_DIR]
 //     trains the blog's autoencoder and VAE (784-512-2, float), a deeper tanh
 //     VAE (784-128-32-4), the Keras example's convolutional VAE (latent 2,
-//     vae::make_conv_vae) and the blog's VAE in double a few Adam steps on 256
-//     MNIST test images (uniform noise without MNIST) and writes, for each,
+//     vae::make_conv_vae), its conditional VAE (vae::make_conv_cvae<10>, the
+//     images' one-hot labels below their pixels) and the blog's VAE in double
+//     a few Adam steps on 256 MNIST test images (uniform noise, labels j mod
+//     10, without MNIST) and writes, for each,
 //     DIR/NAME.safetensors (the weights) and DIR/NAME_outputs.safetensors
 //     (x, the reconstruction of x and, for the encoder, its means and, for a
 //     VAE, sigma; every tensor {batch, features}).
@@ -35,21 +37,26 @@ using BlogVae = vae::VariationalAutoencoder<784, 512, 2>;
 using BlogVaeDouble = vae::VariationalAutoencoder<784, 512, 2, double>;
 using DeepVae = vae::MlpVae<vae::Layers<784, 128, 32, 4>, vae::Tanh>;
 using ConvVae = vae::SequentialVae<float>;
+using ConvCvae = vae::SequentialCvae<10, float>;
 
-/// 256 images as a 784 x 256 matrix in [0, 1]: MNIST's first test images, or noise.
+/// 256 images as a 784 x 256 matrix in [0, 1]: MNIST's first test images, or
+/// noise; with `classes`, their one-hot labels below (j mod classes for noise).
 template <class S>
-vae::Matrix<S> inputs(const std::string& mnist) {
+vae::Matrix<S> inputs(const std::string& mnist, vae::Index classes = 0) {
   vae::Matrix<S> x(784, kBatch);
+  std::vector<int> labels(kBatch);
   const bool have = !mnist.empty() && (std::filesystem::exists(mnist + "/t10k-images-idx3-ubyte") ||
                                        std::filesystem::exists(mnist + "/t10k-images-idx3-ubyte.gz"));
   if (have) {
     const vae::io::Dataset test = vae::io::load_mnist(mnist, vae::io::Split::Test);
     x = test.matrix().leftCols(kBatch).template cast<S>() / S(255);
+    for (vae::Index j = 0; j < kBatch; ++j) labels[std::size_t(j)] = test.labels[std::size_t(j)];
   } else {
     vae::Rng rng(99);
     for (vae::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform(S(0), S(1));
+    for (vae::Index j = 0; j < kBatch; ++j) labels[std::size_t(j)] = int(j % std::max<vae::Index>(classes, 1));
   }
-  return x;
+  return classes > 0 ? vae::Matrix<S>(vae::with_labels<S>(x, labels, classes)) : x;
 }
 
 /// A batch-major tensor {B, rows} of a vae matrix (rows x B, column-major): the same memory.
@@ -80,6 +87,8 @@ Model make(std::uint64_t seed) {
   const vae::Objective<S> blog{vae::Reconstruction::SquaredError, vae::KlForm::Blog, S(1)};
   if constexpr (std::is_same_v<Model, ConvVae>) {
     return vae::make_conv_vae<float>(2, seed, blog);
+  } else if constexpr (std::is_same_v<Model, ConvCvae>) {
+    return vae::make_conv_cvae<10, float>(2, seed, blog);
   } else {
     return Model(seed, blog);
   }
@@ -88,7 +97,7 @@ Model make(std::uint64_t seed) {
 template <class Model>
 void export_model(const std::string& dir, const std::string& name, const std::string& mnist, int steps) {
   using S = typename Model::Scalar;
-  const vae::Matrix<S> x = inputs<S>(mnist);
+  const vae::Matrix<S> x = inputs<S>(mnist, Model::classes);
   Model model = make<Model>(42);
   vae::Adam<S> adam;
   vae::Rng rng(7);
@@ -148,6 +157,7 @@ int main(int argc, char** argv) {
       export_model<BlogVae>(args[1], "vae_vae", mnist, 30);
       export_model<DeepVae>(args[1], "vae_deep_vae", mnist, 30);
       export_model<ConvVae>(args[1], "vae_conv_vae", mnist, 30);
+      export_model<ConvCvae>(args[1], "vae_conv_cvae", mnist, 30);
       export_model<BlogVaeDouble>(args[1], "vae_vae_f64", mnist, 10);
       return 0;
     }
@@ -159,6 +169,7 @@ int main(int argc, char** argv) {
       ok = check_model<BlogVaeDouble>(args[1], "torch_vae_f64") && ok;
       ok = check_model<DeepVae>(args[1], "torch_deep_vae") && ok;
       ok = check_model<ConvVae>(args[1], "torch_conv_vae") && ok;
+      ok = check_model<ConvCvae>(args[1], "torch_conv_cvae") && ok;
       std::cout << (ok ? "all agree within 1e-5\n" : "some outputs differ by more than 1e-5\n");
       return ok ? 0 : 1;
     }

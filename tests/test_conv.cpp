@@ -504,6 +504,10 @@ TEST_CASE("the Keras conditional VAE: its label reaches both networks, as types 
   CHECK((model.encode(x, labels) - model.encode(x, others)).cwiseAbs().maxCoeff() > 1e-4f);
   const vae::Matrix<float> z = model.encode(x, labels);
   CHECK((model.decode(z, labels) - model.decode(z, others)).cwiseAbs().maxCoeff() > 1e-4f);
+  // q(z | x, label): its mean is the code, its sigma positive.
+  const auto q = model.encode_distribution(x, labels);
+  CHECK(same_bits(q.mean, z));
+  CHECK((q.sigma.array() > 0.0f).all());
   // The same network as types computes the same bits.
   vae::KerasConvCvae<2, 10> fixed(3);
   CHECK(fixed.architecture() == model.architecture());

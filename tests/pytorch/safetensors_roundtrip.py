@@ -196,9 +196,9 @@ class SequentialVae(nn.Module):
 # --- the Keras example's convolutional VAE (vae::make_conv_vae) ------------
 
 class ConvVariationalEncoder(nn.Module):
-    def __init__(self, latent):
+    def __init__(self, latent, channels=1):
         super().__init__()
-        self.layers = nn.Sequential(nn.Conv2d(1, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
+        self.layers = nn.Sequential(nn.Conv2d(channels, 32, 3, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(),
                                     nn.Flatten(), nn.Linear(3136, 16), nn.ReLU())
         self.mu = nn.Linear(16, latent)
         self.log_sigma = nn.Linear(16, latent)
@@ -227,6 +227,37 @@ class ConvVae(SequentialVae):
         self.decoder = ConvDecoder(latent)
 
 
+# --- its conditional VAE (vae::make_conv_cvae<10>) ----------------------------
+# A batch is the pixels then the one-hot label. The label's planes join the
+# image before encoder.layers (vae's label_planes layer has no module), and
+# its rows join the code before the decoder.
+
+CLASSES = 10
+
+
+class ConvConditionalEncoder(ConvVariationalEncoder):
+    def __init__(self, latent):
+        super().__init__(latent, channels=1 + CLASSES)
+
+    def distribution(self, x):
+        planes = x[:, 784:].reshape(-1, CLASSES, 1, 1).expand(-1, -1, 28, 28)
+        h = self.layers(torch.cat([x[:, :784].reshape(-1, 1, 28, 28), planes], 1))
+        return self.mu(h), torch.exp(self.log_sigma(h))
+
+
+class ConvCvae(nn.Module):
+    def __init__(self, latent):
+        super().__init__()
+        self.encoder = ConvConditionalEncoder(latent)
+        self.decoder = ConvDecoder(latent + CLASSES)
+
+    def forward(self, x):
+        mu, sigma = self.encoder.distribution(x)
+        z = mu + sigma * torch.randn_like(mu)
+        self.kl = (sigma**2 + mu**2 - torch.log(sigma) - 1 / 2).sum()
+        return self.decoder(torch.cat([z, x[:, 784:]], 1))
+
+
 # --- what both sides compare ------------------------------------------------
 
 def outputs(model, x):
@@ -237,7 +268,8 @@ def outputs(model, x):
             mean = model.encoder(x)
             return {"x": x, "reconstruction": model.decoder(mean).reshape(x.shape[0], -1), "mean": mean}
         mean, sigma = model.encoder.distribution(x)
-        return {"x": x, "reconstruction": model.decoder(mean).reshape(x.shape[0], -1), "mean": mean,
+        code = torch.cat([mean, x[:, 784:]], 1) if isinstance(model, ConvCvae) else mean
+        return {"x": x, "reconstruction": model.decoder(code).reshape(x.shape[0], -1), "mean": mean,
                 "sigma": sigma}
 
 
@@ -252,6 +284,19 @@ def mnist_images(folder, dtype):
     return torch.rand(BATCH, 784, generator=torch.Generator().manual_seed(99), dtype=dtype)
 
 
+def with_labels(x, folder):
+    """x ({256, 784}) with the one-hot labels of the first 256 MNIST test
+    images after the pixels (label j mod 10 for noise): {256, 794}."""
+    labels = torch.arange(BATCH) % CLASSES
+    for name, opener in (("t10k-labels-idx1-ubyte", open), ("t10k-labels-idx1-ubyte.gz", gzip.open)):
+        path = os.path.join(folder or "", name)
+        if folder and os.path.exists(path):
+            with opener(path, "rb") as f:
+                labels = torch.from_numpy(np.frombuffer(f.read(), np.uint8)[8:8 + BATCH].astype(np.int64))
+            break
+    return torch.cat([x, F.one_hot(labels, CLASSES).to(x.dtype)], 1)
+
+
 def train(model, x, steps):
     """The blog's loop: Adam, summed squared error (+ the blog's KL)."""
     opt = torch.optim.Adam(model.parameters())
@@ -260,7 +305,7 @@ def train(model, x, steps):
         opt.zero_grad()
         x_hat = model(batch).reshape(batch.shape[0], -1)
         kl = model.encoder.kl if isinstance(model, VariationalAutoencoder) else getattr(model, "kl", 0)
-        loss = ((batch - x_hat)**2).sum() + kl
+        loss = ((batch[:, :x_hat.shape[1]] - x_hat)**2).sum() + kl  # a conditional batch's label is no target
         loss.backward()
         opt.step()
     return model
@@ -287,6 +332,7 @@ def to_pytorch(binary, work, mnist):
         "vae_vae": (lambda: VariationalAutoencoder(2), torch.float32, "blog"),
         "vae_deep_vae": (lambda: SequentialVae([784, 128, 32, 4], nn.Tanh), torch.float32, "sequential"),
         "vae_conv_vae": (lambda: ConvVae(2), torch.float32, "sequential"),
+        "vae_conv_cvae": (lambda: ConvCvae(2), torch.float32, "sequential"),
         "vae_vae_f64": (lambda: VariationalAutoencoder(2).double(), torch.float64, "blog"),
     }
     ok = True
@@ -309,6 +355,8 @@ def from_pytorch(binary, work, mnist):
     vae = train(VariationalAutoencoder(2), x, 30)
     deep = train(SequentialVae([784, 128, 32, 4], nn.Tanh), x, 30)
     conv = train(ConvVae(2), x, 5)  # its steps are PyTorch's slowest: 5 move every weight as well
+    labelled = with_labels(x, mnist)
+    conv_cvae = train(ConvCvae(2), labelled, 5)
     vae64 = train(VariationalAutoencoder(2).double(), x.double(), 10)
 
     def save(name, model, dtype, x_in):
@@ -320,6 +368,8 @@ def from_pytorch(binary, work, mnist):
         write_safetensors(os.path.join(work, name + "_outputs.safetensors"), outputs(copy, x_in))
 
     def make_like(model):
+        if isinstance(model, ConvCvae):
+            return ConvCvae(2)
         if isinstance(model, ConvVae):
             return ConvVae(2)
         if isinstance(model, SequentialVae):
@@ -334,6 +384,7 @@ def from_pytorch(binary, work, mnist):
     save("torch_vae_f64", vae64, torch.float64, x.double())
     save("torch_deep_vae", deep, torch.float32, x)
     save("torch_conv_vae", conv, torch.float32, x)
+    save("torch_conv_cvae", conv_cvae, torch.float32, labelled)
     result = subprocess.run([binary, "check", work], stdout=subprocess.PIPE, universal_newlines=True)
     print(result.stdout, end="")
     return result.returncode == 0

@@ -18,6 +18,15 @@
 
 namespace vae {
 
+/// The encoder's Gaussian for a batch: each Latent x B.
+template <class S>
+struct LatentDistribution {
+  /// mu (Latent x B).
+  Matrix<S> mean;
+  /// sigma = exp(log sigma), log sigma clamped to [-20, 20] (Latent x B).
+  Matrix<S> sigma;
+};
+
 /// z and the batch sum of the stage's loss term (0 for a deterministic one).
 template <class S>
 struct LatentSample {

@@ -95,6 +95,19 @@ class ConditionalVariationalAutoencoderOf : public detail::Model<Enc, Dec, Gauss
     return encode(with_labels<S>(x, labels, Classes));
   }
 
+  /// Mean and sigma of q(z | x, label) for a batch x of features over
+  /// one-hot labels (Features + Classes rows).
+  LatentDistribution<S> encode_distribution(const MatrixRef<S>& x) const {
+    return this->gaussian_distribution(x, "::encode_distribution");
+  }
+
+  /// Mean and sigma of q(z | x, label) for features x (Features x B) and B labels.
+  template <class Label>
+  LatentDistribution<S> encode_distribution(const MatrixRef<S>& x, const std::vector<Label>& labels) const {
+    check_features(x, "::encode_distribution");
+    return encode_distribution(with_labels<S>(x, labels, Classes));
+  }
+
   /// Images decoded from codes z (Latent x B) given B labels: Features x B in [0, 1].
   template <class Label>
   Matrix<S> decode(const MatrixRef<S>& z, const std::vector<Label>& labels) const {

@@ -532,6 +532,19 @@ class Model {
                 needs_unit_range(objective_.reconstruction) ? name_of(objective_.reconstruction) : nullptr);
   }
 
+  /// mu and sigma of q(z | x) for a host batch x (the Gaussian latent's
+  /// models); `method` names the caller in errors.
+  LatentDistribution<S> gaussian_distribution(const MatrixRef<S>& x, const char* method) const {
+    const CallScope<Backend> call;
+    check_batch(x, num_inputs(), name(), method, "input batch");
+    Workspace ws(*this);
+    ws.reserve(x.cols());
+    const View<S> heads = encoder_output(x, ws);
+    const View<S> sigma = make_view(ws.latent.z.data(), num_latent(), x.cols());
+    GaussianLatent::sigma<Backend>(ctx_, ConstView<S>(heads), sigma);
+    return {to_host(GaussianLatent::point(ConstView<S>(heads))), to_host(sigma)};
+  }
+
   /// The encoder's output for a host batch x, staged into ws.input.
   View<S> encoder_output(const MatrixRef<S>& x, Workspace& ws) const {
     return enc_.forward(ctx_, Ops::stage(ctx_, view_of(x), ws.input), ws.enc);

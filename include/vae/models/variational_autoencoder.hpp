@@ -18,15 +18,6 @@
 
 namespace vae {
 
-/// The encoder's Gaussian for a batch: each Latent x B.
-template <class S>
-struct LatentDistribution {
-  /// mu (Latent x B).
-  Matrix<S> mean;
-  /// sigma = exp(log sigma), log sigma clamped to [-20, 20] (Latent x B).
-  Matrix<S> sigma;
-};
-
 /// A VAE built from a variational encoder and a decoder type. Mismatched
 /// parts (latent or feature sizes, scalar, backend) fail to compile.
 template <class Enc, class Dec>
@@ -57,14 +48,7 @@ class VariationalAutoencoderOf : public detail::Model<Enc, Dec, GaussianLatent> 
 
   /// Mean and sigma of q(z | x).
   LatentDistribution<S> encode_distribution(const MatrixRef<S>& x) const {
-    const CallScope<typename Base::Backend> call;
-    detail::check_batch(x, this->num_inputs(), "vae::VariationalAutoencoder", "::encode_distribution", "input batch");
-    Workspace ws(*this);
-    ws.reserve(x.cols());
-    const View<S> heads = this->encoder_output(x, ws);
-    const View<S> sigma = make_view(ws.latent.z.data(), this->num_latent(), x.cols());
-    GaussianLatent::sigma<typename Base::Backend>(this->ctx_, ConstView<S>(heads), sigma);
-    return {this->to_host(GaussianLatent::point(ConstView<S>(heads))), this->to_host(sigma)};
+    return this->gaussian_distribution(x, "::encode_distribution");
   }
 
   /// One sample z = mu + sigma * eps of q(z | x), eps drawn from rng.

@@ -141,7 +141,7 @@ struct Reshape {
 
 /// A conditional model's label as Classes constant planes beside the C x H
 /// x W image (NetworkBuilder::label_planes): C H W features then Classes
-/// label rows to (C + Classes) x H x W images. An encoder's first layer.
+/// label rows to (C + Classes) x H x W images. A network's first layer.
 template <Index C, Index H, Index W, Index Classes>
 struct LabelPlanes {
   static_assert(C > 0 && H > 0 && W > 0, "vae::net::LabelPlanes: the image size must be positive");

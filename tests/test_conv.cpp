@@ -549,8 +549,7 @@ TEST_CASE("a conditional model checks the label's planes against its classes") {
     auto decoder = vae::NetworkBuilder({5}).dense(67).layers();
     const auto planes = vae::NetworkBuilder({1, 8, 8}).label_planes(3).layers();
     decoder.push_back(planes[0]);
-    decoder.push_back(vae::NetworkBuilder({6, 8, 8}).conv2d(1, 3, 1, 1).layers()[0]);
-    decoder.back().input = {4, 8, 8};
+    decoder.push_back(vae::NetworkBuilder({4, 8, 8}).conv2d(1, 3, 1, 1).layers()[0]);
     vae::SequentialCvae<3, float> m(vae::SequentialVariationalEncoder<float>(n.encoder), vae::SequentialDecoder<float>(decoder));
   });
   CHECK(later.find("the decoder's layer 1 spreads 3 label rows over planes; only a network's first layer can") !=
